@@ -15,10 +15,29 @@ macro_rules! wgsl {
 }
 
 /// Shared modules available to `#import`.
-pub const SHARED: &[(&str, &str)] = wgsl!["shared/rng", "shared/activation"];
+pub const SHARED: &[(&str, &str)] = wgsl![
+    "shared/rng",
+    "shared/activation",
+    "shared/nn_common",
+    "shared/nn_stats",
+];
 
 /// Kernels (one entry point each), by path under `shaders/` without extension.
-pub const KERNELS: &[(&str, &str)] = wgsl![];
+pub const KERNELS: &[(&str, &str)] = wgsl![
+    "nn/init_params",
+    "nn/forward_hidden1",
+    "nn/residual",
+    "nn/update_hidden1",
+    "nn/layer_forward",
+    "nn/output_forward",
+    "nn/layer_backward",
+    "nn/grad_update",
+    "nn/stats_points",
+    "nn/stats_modes",
+    "nn/ntk_gram",
+    "test/activation_eval",
+    "test/rng_normal",
+];
 
 /// A preprocessed source with a map from its lines back to the files they came from.
 pub struct Preprocessed {

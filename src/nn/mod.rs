@@ -1,3 +1,6 @@
 //! The ensemble engine: wide MLPs trained by heavy-ball gradient descent in WGSL.
 
+pub mod data;
+pub mod engine;
+pub mod layout;
 pub mod run;

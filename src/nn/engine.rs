@@ -1,0 +1,782 @@
+//! The GPU ensemble: buffers, pre-recorded dispatch lists, and batched read-back.
+//!
+//! Every dispatch of a training step is built once (pipeline, bind group, uniform,
+//! workgroup count) into an op list, so encoding S steps is replaying the list S
+//! times into one compute pass. Statistics are reduced on the GPU into a ring of
+//! records, read back once per submission.
+
+use thiserror::Error;
+
+use super::data::Dataset;
+use super::layout::{
+    FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform, StatsUniform, layer_scales,
+    record_size,
+};
+use crate::gpu::kernel::grid;
+use crate::gpu::{
+    Binding, GpuContext, GpuError, Kernel, read_buffer, storage_buffer, uniform_buffer,
+    upload_buffer,
+};
+use crate::reference::activation::act_code;
+use crate::theory::{Activation, Parametrization};
+
+#[derive(Debug, Error)]
+pub enum NnError {
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the engine needs to know about the ensemble.
+#[derive(Clone, Debug)]
+pub struct EnsembleSpec {
+    pub shape: NetShape,
+    pub activation: Activation,
+    pub parametrization: Parametrization,
+    pub sigma_w: f64,
+    pub sigma_b: f64,
+    pub ensemble: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub seed: u64,
+    /// Members per parameter buffer; default: as many as one binding holds.
+    pub chunk: Option<usize>,
+}
+
+/// Statistics of one recorded step, reduced over the ensemble on the GPU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub step: usize,
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+    /// Per basis row b: u_bᵀ(μ − y).
+    pub proj_mean: Vec<f32>,
+    /// Per basis row b: ⟨(u_bᵀ(f − μ))²⟩.
+    pub proj_power: Vec<f32>,
+    pub loss_mean: f32,
+    pub loss_std: f32,
+}
+
+const WG: u32 = 64;
+/// Fused one-hidden-layer kernels keep the input row in registers up to this size.
+const MAX_FUSED_INPUT: usize = 32;
+/// Neurons per block of the fused forward pass.
+const FORWARD_BLOCK: usize = 256;
+/// Records held on the GPU between read-backs.
+pub const RECORD_SLOTS: usize = 256;
+
+struct Kernels {
+    init: Kernel,
+    forward_hidden1: Kernel,
+    residual: Kernel,
+    update_hidden1: Kernel,
+    layer_forward: Kernel,
+    output_forward: Kernel,
+    layer_backward: Kernel,
+    grad_update: Kernel,
+    stats_points: Kernel,
+    stats_modes: Kernel,
+    ntk_gram: Kernel,
+}
+
+#[derive(Clone, Copy)]
+enum K {
+    Init,
+    ForwardHidden1,
+    Residual,
+    UpdateHidden1,
+    LayerForward,
+    OutputForward,
+    LayerBackward,
+    GradUpdate,
+    StatsPoints,
+    StatsModes,
+    NtkGram,
+}
+
+impl Kernels {
+    fn new(ctx: &GpuContext, act: Activation) -> Result<Self, GpuError> {
+        use Binding::{Read as R, ReadWrite as W, Uniform as U};
+        let a = act_code(act) as f64;
+        let wg = WG as f64;
+        let plain = [("WG", wg)];
+        let with_act = [("WG", wg), ("ACT", a)];
+        Ok(Self {
+            init: Kernel::new(ctx, "nn/init_params", &[U, W], &plain)?,
+            forward_hidden1: Kernel::new(ctx, "nn/forward_hidden1", &[U, R, R, W], &with_act)?,
+            residual: Kernel::new(ctx, "nn/residual", &[U, R, R, R, W, W, W], &plain)?,
+            update_hidden1: Kernel::new(ctx, "nn/update_hidden1", &[U, W, W, R, R], &with_act)?,
+            layer_forward: Kernel::new(ctx, "nn/layer_forward", &[U, R, R, W, W], &with_act)?,
+            output_forward: Kernel::new(ctx, "nn/output_forward", &[U, R, R, W], &plain)?,
+            layer_backward: Kernel::new(ctx, "nn/layer_backward", &[U, R, R, R, W], &plain)?,
+            grad_update: Kernel::new(ctx, "nn/grad_update", &[U, W, W, R, R], &plain)?,
+            stats_points: Kernel::new(ctx, "nn/stats_points", &[U, R, R, W], &plain)?,
+            stats_modes: Kernel::new(ctx, "nn/stats_modes", &[U, R, R, R, W], &plain)?,
+            ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, W], &plain)?,
+        })
+    }
+
+    fn get(&self, k: K) -> &Kernel {
+        match k {
+            K::Init => &self.init,
+            K::ForwardHidden1 => &self.forward_hidden1,
+            K::Residual => &self.residual,
+            K::UpdateHidden1 => &self.update_hidden1,
+            K::LayerForward => &self.layer_forward,
+            K::OutputForward => &self.output_forward,
+            K::LayerBackward => &self.layer_backward,
+            K::GradUpdate => &self.grad_update,
+            K::StatsPoints => &self.stats_points,
+            K::StatsModes => &self.stats_modes,
+            K::NtkGram => &self.ntk_gram,
+        }
+    }
+}
+
+/// One pre-built dispatch.
+struct Op {
+    kernel: K,
+    group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+/// Members sharing one parameter buffer.
+struct Chunk {
+    base: usize,
+    members: usize,
+    params: wgpu::Buffer,
+    vel: wgpu::Buffer,
+}
+
+/// Activations of one sub-chunk of members, per hidden layer (generic path and NTK).
+struct Scratch {
+    members: usize,
+    z: Vec<wgpu::Buffer>,
+    dphi: Vec<wgpu::Buffer>,
+    delta: Vec<wgpu::Buffer>,
+}
+
+pub struct Ensemble {
+    ctx: GpuContext,
+    spec: EnsembleSpec,
+    points: usize,
+    params_per_member: usize,
+    kernels: Kernels,
+    chunks: Vec<Chunk>,
+    outputs: wgpu::Buffer,
+    loss: wgpu::Buffer,
+    records: wgpu::Buffer,
+    ntk: wgpu::Buffer,
+    init_ops: Vec<Op>,
+    train_ops: Vec<Op>,
+    eval_ops: Vec<Op>,
+    stats_ops: Vec<[Op; 2]>,
+    ntk_ops: Vec<Op>,
+    fused: bool,
+}
+
+impl Ensemble {
+    /// Allocates everything and records the op lists; parameters are drawn by `initialize`.
+    pub fn new(
+        ctx: &GpuContext,
+        spec: &EnsembleSpec,
+        data: &Dataset,
+        basis: &[Vec<f64>],
+    ) -> Result<Self, NnError> {
+        let shape = spec.shape;
+        let points = data.points();
+        let e = spec.ensemble;
+        let p = shape.params_per_member();
+        let max = ctx.max_binding();
+        let member_bytes = 4 * p as u64;
+        if member_bytes > max {
+            return Err(GpuError::TooLarge {
+                what: format!("one member's {p} parameters"),
+                bytes: member_bytes,
+                limit: max,
+                hint: "reduce --width or --depth".into(),
+            }
+            .into());
+        }
+        let per_chunk = ((max / member_bytes) as usize)
+            .min(e)
+            .min(spec.chunk.unwrap_or(usize::MAX))
+            .max(1);
+        // Per-member activation tensor of one hidden layer: N·n floats.
+        let act_bytes = 4 * (points * shape.width) as u64;
+        if act_bytes > max {
+            return Err(GpuError::TooLarge {
+                what: format!("one member's activations on {points} points"),
+                bytes: act_bytes,
+                limit: max,
+                hint: "reduce --points or --width".into(),
+            }
+            .into());
+        }
+        // Keep all scratch within ~1 GiB whatever the depth.
+        let budget = (1u64 << 30) / (3 * shape.depth as u64);
+        let scratch_members = ((max.min(budget) / act_bytes) as usize).clamp(1, per_chunk);
+        let fused = shape.depth == 1 && shape.input_dim <= MAX_FUSED_INPUT;
+        let blocks = if fused {
+            shape.width.div_ceil(FORWARD_BLOCK)
+        } else {
+            1
+        };
+        for (what, n) in [
+            ("ensemble × points × blocks", e * points * blocks),
+            ("parameters in one chunk", per_chunk * p),
+        ] {
+            if n >= u32::MAX as usize / 2 {
+                return Err(NnError::Invalid(format!(
+                    "{what} = {n} exceeds the 32-bit index range; reduce --ensemble or --width"
+                )));
+            }
+        }
+
+        let kernels = Kernels::new(ctx, spec.activation)?;
+        let scales = layer_scales(&shape, spec.parametrization, spec.sigma_w, spec.sigma_b);
+        let layers = shape.layers();
+
+        let xs: Vec<f32> = data.x.iter().flatten().map(|&v| v as f32).collect();
+        let ys: Vec<f32> = data.y.iter().map(|&v| v as f32).collect();
+        let bs: Vec<f32> = basis.iter().flatten().map(|&v| v as f32).collect();
+        let x_buf = upload_buffer(ctx, "x", &xs);
+        let y_buf = upload_buffer(ctx, "y", &ys);
+        let basis_buf = upload_buffer(ctx, "basis", &bs);
+        let f32s = |n: usize| 4 * n as u64;
+        let outputs = storage_buffer(ctx, "outputs", f32s(e * points));
+        let delta_out = storage_buffer(ctx, "delta_out", f32s(e * points));
+        let ones = upload_buffer(ctx, "ones", &vec![1.0f32; e * points]);
+        let loss = storage_buffer(ctx, "loss", f32s(e));
+        let partial = storage_buffer(ctx, "partial", f32s(e * points * blocks));
+        let rs = record_size(points);
+        let records = storage_buffer(ctx, "records", f32s(RECORD_SLOTS * rs));
+        let ntk = storage_buffer(ctx, "ntk", f32s(points * points));
+        let scratch = Scratch {
+            members: scratch_members,
+            z: (0..shape.depth)
+                .map(|_| storage_buffer(ctx, "z", act_bytes * scratch_members as u64))
+                .collect(),
+            dphi: (0..shape.depth)
+                .map(|_| storage_buffer(ctx, "dphi", act_bytes * scratch_members as u64))
+                .collect(),
+            delta: (0..shape.depth)
+                .map(|_| storage_buffer(ctx, "delta", act_bytes * scratch_members as u64))
+                .collect(),
+        };
+
+        let mut chunks = Vec::new();
+        let mut base = 0;
+        while base < e {
+            let members = per_chunk.min(e - base);
+            let bytes = member_bytes * members as u64;
+            chunks.push(Chunk {
+                base,
+                members,
+                params: storage_buffer(ctx, "params", bytes),
+                vel: storage_buffer(ctx, "vel", bytes),
+            });
+            base += members;
+        }
+
+        let out_scale = scales[shape.depth];
+        let template = NetUniform {
+            n_points: points as u32,
+            input_dim: shape.input_dim as u32,
+            width: shape.width as u32,
+            depth: shape.depth as u32,
+            params_per_member: p as u32,
+            blocks: blocks as u32,
+            lr: spec.lr as f32,
+            momentum: spec.momentum as f32,
+            wm_in: scales[0].wm as f32,
+            bm_in: scales[0].bm as f32,
+            wm_out: out_scale.wm as f32,
+            bm_out: out_scale.bm as f32,
+            seed_lo: spec.seed as u32,
+            seed_hi: (spec.seed >> 32) as u32,
+            ..Default::default()
+        };
+        let b = Builder {
+            ctx,
+            kernels: &kernels,
+            max_groups: ctx.limits.max_compute_workgroups_per_dimension,
+        };
+        let mut init_ops = Vec::new();
+        let mut train_ops = Vec::new();
+        let mut eval_ops = Vec::new();
+        let mut ntk_ops = Vec::new();
+        for c in &chunks {
+            let whole = NetUniform {
+                members: c.members as u32,
+                member_base: c.base as u32,
+                member_offset: 0,
+                ..template
+            };
+            for (l, s) in layers.iter().zip(&scales) {
+                for (off, count, std) in [
+                    (l.w_off, l.n_in * l.n_out, s.w_std),
+                    (l.b_off, l.n_out, s.b_std),
+                ] {
+                    let u = NetUniform {
+                        w_off: off as u32,
+                        count: count as u32,
+                        init_std: std as f32,
+                        ..whole
+                    };
+                    let threads = (count * c.members).min(1 << 22);
+                    init_ops.push(b.op(K::Init, &u, &[&c.params], threads));
+                }
+            }
+            if fused {
+                let fwd = [
+                    b.op(
+                        K::ForwardHidden1,
+                        &whole,
+                        &[&c.params, &x_buf, &partial],
+                        c.members * blocks * points,
+                    ),
+                    b.op(
+                        K::Residual,
+                        &whole,
+                        &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
+                        c.members,
+                    ),
+                ];
+                let upd = b.op(
+                    K::UpdateHidden1,
+                    &whole,
+                    &[&c.params, &c.vel, &x_buf, &delta_out],
+                    c.members * shape.width,
+                );
+                let fwd2 = [
+                    b.op(
+                        K::ForwardHidden1,
+                        &whole,
+                        &[&c.params, &x_buf, &partial],
+                        c.members * blocks * points,
+                    ),
+                    b.op(
+                        K::Residual,
+                        &whole,
+                        &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
+                        c.members,
+                    ),
+                ];
+                train_ops.extend(fwd);
+                train_ops.push(upd);
+                eval_ops.extend(fwd2);
+            }
+            let mut off = 0;
+            while off < c.members {
+                let m = scratch.members.min(c.members - off);
+                let sub = NetUniform {
+                    members: m as u32,
+                    member_base: (c.base + off) as u32,
+                    member_offset: off as u32,
+                    ..template
+                };
+                let g = Generic {
+                    b: &b,
+                    shape: &shape,
+                    layers: &layers,
+                    scales: &scales,
+                    sub,
+                    m,
+                    points,
+                    chunk: c,
+                    scratch: &scratch,
+                    x: &x_buf,
+                };
+                if !fused {
+                    let fwd = g.forward(&partial, &y_buf, &outputs, &delta_out, &loss);
+                    train_ops.extend(g.forward(&partial, &y_buf, &outputs, &delta_out, &loss));
+                    train_ops.extend(g.backward(&delta_out));
+                    train_ops.extend(g.update(&delta_out));
+                    eval_ops.extend(fwd);
+                }
+                ntk_ops.extend(g.ntk(&ones, &ntk));
+                off += m;
+            }
+        }
+        let stats_ops = (0..RECORD_SLOTS)
+            .map(|slot| {
+                let u = StatsUniform {
+                    n_points: points as u32,
+                    members: e as u32,
+                    slot: slot as u32,
+                    record_size: rs as u32,
+                };
+                [
+                    b.op(K::StatsPoints, &u, &[&outputs, &loss, &records], points + 1),
+                    b.op(
+                        K::StatsModes,
+                        &u,
+                        &[&outputs, &y_buf, &basis_buf, &records],
+                        points,
+                    ),
+                ]
+            })
+            .collect();
+        ctx.check()?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            spec: spec.clone(),
+            points,
+            params_per_member: p,
+            kernels,
+            chunks,
+            outputs,
+            loss,
+            records,
+            ntk,
+            init_ops,
+            train_ops,
+            eval_ops,
+            stats_ops,
+            ntk_ops,
+            fused,
+        })
+    }
+
+    /// Whether the fused one-hidden-layer kernels are in use.
+    pub fn is_fused(&self) -> bool {
+        self.fused
+    }
+
+    /// Members per parameter chunk, for reports.
+    pub fn chunk_sizes(&self) -> Vec<usize> {
+        self.chunks.iter().map(|c| c.members).collect()
+    }
+
+    pub fn params_per_member(&self) -> usize {
+        self.params_per_member
+    }
+
+    /// Dispatches per training step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.train_ops.len()
+    }
+
+    fn encode(&self, enc: &mut wgpu::CommandEncoder, ops: &[&Op]) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("nn"),
+            timestamp_writes: None,
+        });
+        for op in ops {
+            self.kernels
+                .get(op.kernel)
+                .dispatch(&mut pass, &op.group, op.groups);
+        }
+    }
+
+    /// Draws the parameters of every member and zeroes the velocities.
+    pub fn initialize(&self) -> Result<(), NnError> {
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        for c in &self.chunks {
+            enc.clear_buffer(&c.vel, 0, None);
+        }
+        self.encode(&mut enc, &self.init_ops.iter().collect::<Vec<_>>());
+        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.wait()?;
+        Ok(())
+    }
+
+    /// Runs steps `start..end` in one submission, recording the statistics of every
+    /// step s with `record(s)` (taken on f(θ_s), before that step's update), plus the
+    /// statistics at `end` when `record(end)`. Reads all records back once.
+    pub fn run_segment(
+        &self,
+        start: usize,
+        end: usize,
+        record: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<Record>, NnError> {
+        let mut ops: Vec<&Op> = Vec::new();
+        let mut steps = Vec::new();
+        for s in start..end {
+            ops.extend(self.train_ops.iter());
+            if record(s) {
+                assert!(
+                    steps.len() < RECORD_SLOTS,
+                    "too many records in one segment"
+                );
+                ops.extend(self.stats_ops[steps.len()].iter());
+                steps.push(s);
+            }
+        }
+        if record(end) {
+            ops.extend(self.eval_ops.iter());
+            ops.extend(self.stats_ops[steps.len()].iter());
+            steps.push(end);
+        }
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        self.encode(&mut enc, &ops);
+        self.ctx.queue.submit([enc.finish()]);
+        if steps.is_empty() {
+            self.ctx.wait()?;
+            return Ok(Vec::new());
+        }
+        let rs = record_size(self.points);
+        let raw: Vec<f32> = read_buffer(&self.ctx, &self.records, 0, steps.len() * rs)?;
+        let n = self.points;
+        Ok(steps
+            .iter()
+            .zip(raw.chunks(rs))
+            .map(|(&step, r)| Record {
+                step,
+                mean: r[..n].to_vec(),
+                var: r[n..2 * n].to_vec(),
+                proj_mean: r[2 * n..3 * n].to_vec(),
+                proj_power: r[3 * n..4 * n].to_vec(),
+                loss_mean: r[4 * n],
+                loss_std: r[4 * n + 1],
+            })
+            .collect())
+    }
+
+    /// The ensemble-mean empirical NTK Θ (N×N, row-major) at the current parameters.
+    pub fn measure_ntk(&self) -> Result<Vec<f64>, NnError> {
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.clear_buffer(&self.ntk, 0, None);
+        self.encode(&mut enc, &self.ntk_ops.iter().collect::<Vec<_>>());
+        self.ctx.queue.submit([enc.finish()]);
+        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.points * self.points)?;
+        let e = self.spec.ensemble as f64;
+        Ok(raw.iter().map(|&v| v as f64 / e).collect())
+    }
+
+    /// One member's parameters (for tests and diagnostics).
+    pub fn read_params(&self, member: usize) -> Result<Vec<f32>, NnError> {
+        let c = self
+            .chunks
+            .iter()
+            .find(|c| member >= c.base && member < c.base + c.members)
+            .ok_or_else(|| NnError::Invalid(format!("member {member} out of range")))?;
+        let p = self.params_per_member;
+        Ok(read_buffer(
+            &self.ctx,
+            &c.params,
+            ((member - c.base) * p) as u64,
+            p,
+        )?)
+    }
+
+    /// Outputs f of every member from the latest forward pass, [member][point].
+    pub fn read_outputs(&self) -> Result<Vec<f32>, NnError> {
+        Ok(read_buffer(
+            &self.ctx,
+            &self.outputs,
+            0,
+            self.spec.ensemble * self.points,
+        )?)
+    }
+
+    /// Per-member losses from the latest forward pass.
+    pub fn read_loss(&self) -> Result<Vec<f32>, NnError> {
+        Ok(read_buffer(&self.ctx, &self.loss, 0, self.spec.ensemble)?)
+    }
+}
+
+struct Builder<'a> {
+    ctx: &'a GpuContext,
+    kernels: &'a Kernels,
+    max_groups: u32,
+}
+
+impl Builder<'_> {
+    fn op<T: bytemuck::Pod>(&self, k: K, u: &T, bufs: &[&wgpu::Buffer], threads: usize) -> Op {
+        let ub = uniform_buffer(self.ctx, "uniform", u);
+        let mut all: Vec<&wgpu::Buffer> = vec![&ub];
+        all.extend_from_slice(bufs);
+        let group = self.kernels.get(k).bind(self.ctx, &all);
+        Op {
+            kernel: k,
+            group,
+            groups: grid((threads as u32).div_ceil(WG), self.max_groups),
+        }
+    }
+}
+
+/// Op builders of the stored-activation path for one sub-chunk of members.
+struct Generic<'a> {
+    b: &'a Builder<'a>,
+    shape: &'a NetShape,
+    layers: &'a [LayerSpec],
+    scales: &'a [LayerScale],
+    sub: NetUniform,
+    m: usize,
+    points: usize,
+    chunk: &'a Chunk,
+    scratch: &'a Scratch,
+    x: &'a wgpu::Buffer,
+}
+
+impl Generic<'_> {
+    fn layer_uniform(&self, l: usize) -> NetUniform {
+        let spec = self.layers[l];
+        NetUniform {
+            n_in: spec.n_in as u32,
+            n_out: spec.n_out as u32,
+            w_off: spec.w_off as u32,
+            b_off: spec.b_off as u32,
+            in_member_stride: if l == 0 {
+                0
+            } else {
+                (self.points * spec.n_in) as u32
+            },
+            wm: self.scales[l].wm as f32,
+            bm: self.scales[l].bm as f32,
+            ..self.sub
+        }
+    }
+
+    /// The input of layer l (0-based): x for the first, else the previous activations.
+    fn input(&self, l: usize) -> &wgpu::Buffer {
+        if l == 0 {
+            self.x
+        } else {
+            &self.scratch.z[l - 1]
+        }
+    }
+
+    fn forward(
+        &self,
+        partial: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        outputs: &wgpu::Buffer,
+        delta_out: &wgpu::Buffer,
+        loss: &wgpu::Buffer,
+    ) -> Vec<Op> {
+        let (m, n, np) = (self.m, self.shape.width, self.points);
+        let mut ops = Vec::new();
+        for l in 0..self.shape.depth {
+            let u = self.layer_uniform(l);
+            ops.push(self.b.op(
+                K::LayerForward,
+                &u,
+                &[
+                    &self.chunk.params,
+                    self.input(l),
+                    &self.scratch.z[l],
+                    &self.scratch.dphi[l],
+                ],
+                m * np * n,
+            ));
+        }
+        let d = self.shape.depth;
+        let u = NetUniform {
+            blocks: 1,
+            ..self.layer_uniform(d)
+        };
+        ops.push(self.b.op(
+            K::OutputForward,
+            &u,
+            &[&self.chunk.params, &self.scratch.z[d - 1], partial],
+            m * np,
+        ));
+        ops.push(self.b.op(
+            K::Residual,
+            &u,
+            &[&self.chunk.params, partial, y, outputs, delta_out, loss],
+            m,
+        ));
+        ops
+    }
+
+    /// δ for every hidden layer, from the output gradient `up` ([member][point], global).
+    fn backward(&self, up: &wgpu::Buffer) -> Vec<Op> {
+        let (m, n, np) = (self.m, self.shape.width, self.points);
+        let d = self.shape.depth;
+        let mut ops = Vec::new();
+        for l in (0..d).rev() {
+            let above = self.layers[l + 1];
+            let u = NetUniform {
+                n_in: n as u32,
+                n_out: above.n_out as u32,
+                up_off: above.w_off as u32,
+                wm: self.scales[l + 1].wm as f32,
+                flags: if l == d - 1 { FLAG_OUTPUT } else { 0 },
+                ..self.sub
+            };
+            let upstream = if l == d - 1 {
+                up
+            } else {
+                &self.scratch.delta[l + 1]
+            };
+            ops.push(self.b.op(
+                K::LayerBackward,
+                &u,
+                &[
+                    &self.chunk.params,
+                    upstream,
+                    &self.scratch.dphi[l],
+                    &self.scratch.delta[l],
+                ],
+                m * np * n,
+            ));
+        }
+        ops
+    }
+
+    fn update(&self, delta_out: &wgpu::Buffer) -> Vec<Op> {
+        let d = self.shape.depth;
+        (0..=d)
+            .map(|l| {
+                let spec = self.layers[l];
+                let out = l == d;
+                let u = NetUniform {
+                    flags: if out { FLAG_OUTPUT } else { 0 },
+                    ..self.layer_uniform(l)
+                };
+                let delta = if out {
+                    delta_out
+                } else {
+                    &self.scratch.delta[l]
+                };
+                self.b.op(
+                    K::GradUpdate,
+                    &u,
+                    &[&self.chunk.params, &self.chunk.vel, self.input(l), delta],
+                    self.m * spec.n_out * (spec.n_in + 1),
+                )
+            })
+            .collect()
+    }
+
+    /// Forward with stored activations, backward of f itself, then Θ per layer.
+    fn ntk(&self, ones: &wgpu::Buffer, ntk: &wgpu::Buffer) -> Vec<Op> {
+        let (m, n, np) = (self.m, self.shape.width, self.points);
+        let d = self.shape.depth;
+        let mut ops = Vec::new();
+        for l in 0..d {
+            let u = self.layer_uniform(l);
+            ops.push(self.b.op(
+                K::LayerForward,
+                &u,
+                &[
+                    &self.chunk.params,
+                    self.input(l),
+                    &self.scratch.z[l],
+                    &self.scratch.dphi[l],
+                ],
+                m * np * n,
+            ));
+        }
+        ops.extend(self.backward(ones));
+        for l in 0..=d {
+            let out = l == d;
+            let u = NetUniform {
+                flags: if out { FLAG_OUTPUT } else { 0 },
+                ..self.layer_uniform(l)
+            };
+            // The output layer's D is 1 and its buffer is never read; bind any.
+            let dmat = if out { ones } else { &self.scratch.delta[l] };
+            ops.push(
+                self.b
+                    .op(K::NtkGram, &u, &[dmat, self.input(l), ntk], np * np),
+            );
+        }
+        ops
+    }
+}

@@ -1,0 +1,165 @@
+//! Network shape, parameter layout, multipliers, and the uniforms shared with WGSL.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::theory::Parametrization;
+
+/// Mirrors `struct Net` in shaders/shared/nn_common.wgsl (checked by a test).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct NetUniform {
+    pub n_points: u32,
+    pub input_dim: u32,
+    pub width: u32,
+    pub depth: u32,
+    pub params_per_member: u32,
+    pub members: u32,
+    pub member_base: u32,
+    pub member_offset: u32,
+    pub n_in: u32,
+    pub n_out: u32,
+    pub w_off: u32,
+    pub b_off: u32,
+    pub in_member_stride: u32,
+    pub blocks: u32,
+    pub flags: u32,
+    pub count: u32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub wm: f32,
+    pub bm: f32,
+    pub wm_in: f32,
+    pub bm_in: f32,
+    pub wm_out: f32,
+    pub bm_out: f32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub init_std: f32,
+    pub up_off: u32,
+}
+
+/// Mirrors `struct Stats` in shaders/shared/nn_stats.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct StatsUniform {
+    pub n_points: u32,
+    pub members: u32,
+    pub slot: u32,
+    pub record_size: u32,
+}
+
+/// Bit 0 of `flags`: the layer touches the output (global [member][point] gradients).
+pub const FLAG_OUTPUT: u32 = 1;
+
+/// Sizes of one MLP with scalar output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetShape {
+    pub input_dim: usize,
+    pub width: usize,
+    pub depth: usize,
+}
+
+/// One layer l = 1..=L+1: its fan-in/out and where W^l and b^l start in a member's vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub w_off: usize,
+    pub b_off: usize,
+}
+
+impl NetShape {
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        let mut out = Vec::with_capacity(self.depth + 1);
+        let mut off = 0;
+        for l in 1..=self.depth + 1 {
+            let n_in = if l == 1 { self.input_dim } else { self.width };
+            let n_out = if l == self.depth + 1 { 1 } else { self.width };
+            out.push(LayerSpec {
+                n_in,
+                n_out,
+                w_off: off,
+                b_off: off + n_in * n_out,
+            });
+            off += n_in * n_out + n_out;
+        }
+        out
+    }
+
+    pub fn params_per_member(&self) -> usize {
+        let last = *self.layers().last().unwrap();
+        last.b_off + 1
+    }
+}
+
+/// How a layer's raw parameters enter the forward pass and how they are drawn:
+/// forward uses wm·W and bm·b; initial W ~ N(0, w_std²), b ~ N(0, b_std²).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerScale {
+    pub wm: f64,
+    pub bm: f64,
+    pub w_std: f64,
+    pub b_std: f64,
+}
+
+/// NTK parametrisation puts σ/√fan_in in the forward pass; standard puts it in the draw.
+pub fn layer_scales(
+    shape: &NetShape,
+    param: Parametrization,
+    sigma_w: f64,
+    sigma_b: f64,
+) -> Vec<LayerScale> {
+    shape
+        .layers()
+        .iter()
+        .map(|l| {
+            let s = sigma_w / (l.n_in as f64).sqrt();
+            match param {
+                Parametrization::Ntk => LayerScale {
+                    wm: s,
+                    bm: sigma_b,
+                    w_std: 1.0,
+                    b_std: 1.0,
+                },
+                Parametrization::Standard => LayerScale {
+                    wm: 1.0,
+                    bm: 1.0,
+                    w_std: s,
+                    b_std: sigma_b,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Floats per statistics record for N points (see shaders/shared/nn_stats.wgsl).
+pub fn record_size(points: usize) -> usize {
+    4 * points + 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_contiguous() {
+        let s = NetShape {
+            input_dim: 3,
+            width: 5,
+            depth: 2,
+        };
+        let l = s.layers();
+        assert_eq!(
+            l[0],
+            LayerSpec {
+                n_in: 3,
+                n_out: 5,
+                w_off: 0,
+                b_off: 15
+            }
+        );
+        assert_eq!(l[1].w_off, 20);
+        assert_eq!(l[2].w_off, 20 + 30);
+        assert_eq!(s.params_per_member(), 20 + 30 + 6);
+    }
+}

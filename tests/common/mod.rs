@@ -1,0 +1,36 @@
+#![allow(dead_code)]
+use nncosmo_gpu::gpu::{BackendChoice, GpuContext};
+
+/// The adapter chosen by WGPU_BACKEND / WGPU_ADAPTER_NAME (lavapipe in CI).
+pub fn ctx() -> GpuContext {
+    GpuContext::new(&BackendChoice::default()).expect("a GPU adapter (install mesa-vulkan-drivers)")
+}
+
+/// Orthonormal real Fourier basis on N points (rows).
+pub fn fourier_basis(n: usize) -> Vec<Vec<f64>> {
+    let th = |i: usize| std::f64::consts::TAU * i as f64 / n as f64;
+    let mut rows = vec![vec![1.0 / (n as f64).sqrt(); n]];
+    for j in 1..n.div_ceil(2) {
+        let s = (2.0 / n as f64).sqrt();
+        rows.push((0..n).map(|i| s * (j as f64 * th(i)).cos()).collect());
+        rows.push((0..n).map(|i| s * (j as f64 * th(i)).sin()).collect());
+    }
+    if n % 2 == 0 {
+        rows.push(
+            (0..n)
+                .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } / (n as f64).sqrt())
+                .collect(),
+        );
+    }
+    rows
+}
+
+/// max |a − b| / (1 + max |b|): f32 kernels against f64 twins.
+pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = 1.0 + b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs()))
+        / scale
+}
