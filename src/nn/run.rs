@@ -1,9 +1,316 @@
-//! `nncosmo-gpu nn`: train, record, write.
+//! `nncosmo-gpu nn`: theory set-up, training with batched read-back, and outputs.
 
-use crate::config::nn::NnArgs;
+use std::path::Path;
+use std::time::Instant;
 
-pub fn run_cli(args: &NnArgs) -> anyhow::Result<()> {
-    let cfg = args.resolve()?;
-    println!("{}", serde_json::to_string_pretty(&cfg)?);
-    Ok(())
+use serde::Serialize;
+use thiserror::Error;
+
+use super::data::{DataError, Dataset};
+use super::engine::{Ensemble, EnsembleSpec, NnError, RECORD_SLOTS, Record};
+use super::layout::NetShape;
+use crate::config::nn::{DataSource, NnArgs, NnConfig};
+use crate::gpu::{AdapterSummary, BackendChoice, GpuContext, GpuError};
+use crate::report::{self, CsvTable, ReportError, prepare_out_dir, write_json};
+use crate::row;
+use crate::theory::kernels::{NetSpec, infinite_width_kernels};
+use crate::theory::modes::{Modes, eigen_modes, ring_modes};
+use crate::theory::propagator::{TheoryLines, max_stable_lr, theory_lines};
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Engine(#[from] NnError),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(
+        "--lr {lr} is unstable: η·κ_max = {ek:.4} ≥ 2(1+β) = {bound:.4} for the analytic NTK (κ_max = {kappa:.4}); the largest stable --lr is {max:.6} (pass --allow-unstable to run anyway)"
+    )]
+    Unstable {
+        lr: f64,
+        ek: f64,
+        bound: f64,
+        kappa: f64,
+        max: f64,
+    },
+    #[error(
+        "training diverged at step {step}: the ensemble-mean loss is {value}; results up to step {last_good} are in {out}"
+    )]
+    Diverged {
+        step: usize,
+        value: f32,
+        last_good: usize,
+        out: String,
+    },
+}
+
+/// One empirical-NTK measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct NtkSample {
+    pub step: usize,
+    /// tr(Θ)/N = Σ_j κ_j of the ensemble-mean empirical NTK.
+    pub trace: f64,
+    /// ‖Θ_s − Θ_0‖_F / ‖Θ_0‖_F.
+    pub drift: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NnTimings {
+    pub setup_s: f64,
+    pub init_s: f64,
+    pub train_s: f64,
+    pub ntk_s: f64,
+    pub write_s: f64,
+    pub steps_per_s: f64,
+    pub flops_per_step: f64,
+    pub gflop_per_s: f64,
+}
+
+/// Everything a run produced, in memory (the duality pipeline reads this).
+pub struct NnResults {
+    pub config: NnConfig,
+    pub data: Dataset,
+    pub modes: Modes,
+    pub nngp: Vec<f64>,
+    pub records: Vec<Record>,
+    pub theory: TheoryLines,
+    pub ntk: Vec<NtkSample>,
+    pub timings: NnTimings,
+    pub adapter: AdapterSummary,
+    pub chunks: Vec<usize>,
+    pub fused: bool,
+    pub params_per_member: usize,
+    pub diverged: Option<(usize, f32)>,
+}
+
+impl NnResults {
+    /// Per mode j of a record: (signed mean residual, power per basis vector).
+    pub fn mode_values(&self, rec: &Record) -> Vec<(f64, f64)> {
+        mode_values(&self.modes, &rec.proj_mean, &rec.proj_power)
+    }
+}
+
+/// Groups per-basis-row projections into modes: the primary row's signed residual
+/// and the mean power over the mode's rows.
+pub fn mode_values(modes: &Modes, proj_mean: &[f32], proj_power: &[f32]) -> Vec<(f64, f64)> {
+    (0..modes.kappa.len())
+        .map(|j| {
+            let rows: Vec<usize> = (0..modes.mode_of_basis.len()).filter(|&b| modes.mode_of_basis[b] == j).collect();
+            let p = rows.iter().map(|&b| proj_power[b] as f64).sum::<f64>() / rows.len() as f64;
+            (proj_mean[modes.primary[j]] as f64, p)
+        })
+        .collect()
+}
+
+pub fn load_dataset(cfg: &NnConfig) -> Result<Dataset, DataError> {
+    Ok(match &cfg.data {
+        DataSource::Ring => Dataset::ring(cfg.points, cfg.target_offset, cfg.target_amplitude),
+        DataSource::Teacher => Dataset::teacher(cfg.points, cfg.input_dim, cfg.seed),
+        DataSource::Csv(p) => Dataset::from_csv(p)?,
+    })
+}
+
+/// The analytic side: kernels, modes and the stability check.
+pub fn analytic(cfg: &NnConfig, data: &Dataset) -> Result<(Modes, nalgebra::DMatrix<f64>), RunError> {
+    let spec = NetSpec {
+        input_dim: data.input_dim(),
+        width: cfg.width,
+        depth: cfg.depth,
+        activation: cfg.activation,
+        parametrization: cfg.parametrization,
+        sigma_w: cfg.sigma_w,
+        sigma_b: cfg.sigma_b,
+    };
+    let k = infinite_width_kernels(&spec, &data.x);
+    let modes = if data.is_ring { ring_modes(&k.ntk) } else { eigen_modes(&k.ntk) };
+    let kappa_max = modes.kappa.iter().cloned().fold(0.0, f64::max);
+    let bound = 2.0 * (1.0 + cfg.momentum);
+    if cfg.lr * kappa_max >= bound && !cfg.allow_unstable {
+        return Err(RunError::Unstable {
+            lr: cfg.lr,
+            ek: cfg.lr * kappa_max,
+            bound,
+            kappa: kappa_max,
+            max: max_stable_lr(kappa_max, cfg.momentum),
+        });
+    }
+    Ok((modes, k.nngp))
+}
+
+fn frob(a: &[f64]) -> f64 {
+    a.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Trains the ensemble, calling `on_batch` after every read-back (for partial writes).
+pub fn train(
+    cfg: &NnConfig,
+    ctx: &GpuContext,
+    on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
+) -> Result<NnResults, RunError> {
+    let t0 = Instant::now();
+    let data = load_dataset(cfg)?;
+    let (modes, nngp) = analytic(cfg, &data)?;
+    let shape = NetShape {
+        input_dim: data.input_dim(),
+        width: cfg.width,
+        depth: cfg.depth,
+    };
+    let spec = EnsembleSpec {
+        shape,
+        activation: cfg.activation,
+        parametrization: cfg.parametrization,
+        sigma_w: cfg.sigma_w,
+        sigma_b: cfg.sigma_b,
+        ensemble: cfg.ensemble,
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        seed: cfg.seed,
+        chunk: cfg.chunk,
+    };
+    let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
+        .map(|b| modes.basis.row(b).iter().cloned().collect())
+        .collect();
+    let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
+    let steps = cfg.steps;
+    let record = |s: usize| s % cfg.record_every == 0 || s == steps;
+    let ntk_at = |s: usize| s % cfg.ntk_every == 0 || s == steps;
+    let record_steps: Vec<usize> = (0..=steps).filter(|&s| record(s)).collect();
+    let theory = theory_lines(&modes, &nngp, &data.y, cfg.lr, cfg.momentum, &record_steps);
+    let p = ens.params_per_member();
+    let flops_per_step = 6.0 * cfg.ensemble as f64 * data.points() as f64 * p as f64;
+    let mut res = NnResults {
+        config: cfg.clone(),
+        data,
+        modes,
+        nngp: nngp.iter().cloned().collect(),
+        records: Vec::new(),
+        theory,
+        ntk: Vec::new(),
+        timings: NnTimings {
+            setup_s: t0.elapsed().as_secs_f64(),
+            flops_per_step,
+            ..Default::default()
+        },
+        adapter: ctx.adapter.clone(),
+        chunks: ens.chunk_sizes(),
+        fused: ens.is_fused(),
+        params_per_member: p,
+        diverged: None,
+    };
+
+    let t = Instant::now();
+    ens.initialize()?;
+    res.timings.init_s = t.elapsed().as_secs_f64();
+    let mut ntk0: Option<Vec<f64>> = None;
+    let mut measure = |res: &mut NnResults, step: usize| -> Result<(), RunError> {
+        let t = Instant::now();
+        let th = ens.measure_ntk()?;
+        let n = res.data.points();
+        let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
+        let base = ntk0.get_or_insert_with(|| th.clone());
+        let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
+        res.ntk.push(NtkSample {
+            step,
+            trace,
+            drift: frob(&diff) / frob(base),
+        });
+        res.timings.ntk_s += t.elapsed().as_secs_f64();
+        Ok(())
+    };
+    measure(&mut res, 0)?;
+
+    let bar = report::progress::step_bar(steps as u64, "nn");
+    let mut batch = cfg.record_every.min(steps);
+    let mut s = 0;
+    let train_t = Instant::now();
+    while s < steps {
+        let next_ntk = (s + 1..=steps).find(|&t| ntk_at(t)).unwrap_or(steps);
+        let end = (s + batch).min(next_ntk).min(steps);
+        let t = Instant::now();
+        let recs = ens.run_segment(s, end, &|t| record(t) && (t < end || end == steps))?;
+        let dt = t.elapsed().as_secs_f64();
+        // Aim for submissions of ~0.5–2 s: long enough to amortise the read-back,
+        // short enough for a live progress bar and a responsive interrupt.
+        let max_batch = (RECORD_SLOTS - 1) * cfg.record_every;
+        if dt < 0.5 {
+            batch = (batch * 2).min(max_batch);
+        } else if dt > 2.0 {
+            batch = (batch / 2).max(1);
+        }
+        for r in recs {
+            if !r.loss_mean.is_finite() && res.diverged.is_none() {
+                res.diverged = Some((r.step, r.loss_mean));
+            }
+            if res.diverged.is_none() {
+                res.records.push(r);
+            }
+        }
+        s = end;
+        if let Some(l) = res.records.last() {
+            bar.set_message(format!("loss {:.3e}", l.loss_mean));
+        }
+        bar.set_position(s as u64);
+        if res.diverged.is_some() {
+            break;
+        }
+        if ntk_at(s) {
+            measure(&mut res, s)?;
+        }
+        on_batch(&res)?;
+    }
+    bar.finish_and_clear();
+    res.timings.train_s = train_t.elapsed().as_secs_f64() - res.timings.ntk_s;
+    let done = res.records.last().map(|r| r.step).unwrap_or(0);
+    res.timings.steps_per_s = done as f64 / res.timings.train_s.max(1e-9);
+    res.timings.gflop_per_s = res.timings.steps_per_s * flops_per_step / 1e9;
+    Ok(res)
+}
+
+/// Writes nn/*.csv (atomically, each file complete).
+pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
+    let dir = out.join("nn");
+    let d = res.data.input_dim();
+    let header: Vec<&'static str> = (0..d)
+        .map(|j| &*Box::leak(format!("x{j}").into_boxed_str()))
+        .collect();
+    let mut h = vec!["point"];
+    h.extend(header);
+    h.push("y");
+    let mut ds = CsvTable::new(&h);
+    for (i, (x, y)) in res.data.x.iter().zip(&res.data.y).enumerate() {
+        let mut cells = vec![report::csv::Cell::from(i)];
+        cells.extend(x.iter().map(|&v| report::csv::Cell::from(v)));
+        cells.push((*y).into());
+        ds.push(&cells);
+    }
+    ds.write(&dir.join("dataset.csv"))?;
+
+    let sqrt_eta = res.config.lr.sqrt();
+    let mut bg = CsvTable::new(&["step", "tau", "point", "mean", "var"]);
+    let mut md = CsvTable::new(&["step", "tau", "mode", "kappa", "mean_residual", "power", "theory_mean_residual", "theory_power"]);
+    let mut ls = CsvTable::new(&["step", "tau", "loss_mean", "loss_std"]);
+    for r in &res.records {
+        let tau = sqrt_eta * r.step as f64;
+        for i in 0..r.mean.len() {
+            bg.push(row![r.step, tau, r.mean[i], r.var[i]].iter().cloned().collect::<Vec<_>>().as_slice());
+        }
+        let th = res.theory.at(r.step);
+        for (j, (m, p)) in res.mode_values(r).into_iter().enumerate() {
+            let (tm, tp) = th.map(|t| (t.mode_mean_residual[j], t.mode_power[j])).unwrap_or((f64::NAN, f64::NAN));
+            md.push(row![r.step, tau, j, res.modes.kappa[j], m, p, tm, tp]);
+        }
+        ls.push(row![r.step, tau, r.loss_mean, r.loss_std]);
+    }
+    bg.write(&dir.join("background.csv"))?;
+    md.write(&dir.join("modes.csv"))?;
+    ls.write(&dir.join("loss.csv"))?;
+    let mut nt = CsvTable::new(&["step", "trace", "drift"]);
+    for s in &res.ntk {
+        nt.push(row![s.step, s.trace, s.drift]);
+    }
+    nt.write(&dir.join("ntk.csv"))
 }
