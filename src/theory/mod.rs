@@ -6,11 +6,15 @@
 //! speed.
 
 pub mod activation;
+pub mod desitter;
 pub mod kernels;
 pub mod modes;
 pub mod propagator;
 
 pub use activation::{Activation, ParseEnumError, Parametrization};
+pub use desitter::{
+    background, bunch_davies_initial, conformal_mode, massless_mode, mode_transfer,
+};
 pub use kernels::{Kernels, NetSpec, infinite_width_kernels, pair_expectations};
 pub use modes::{Modes, eigen_modes, ring_modes};
 pub use propagator::{TheoryLines, TheoryStep, max_stable_lr, mode_propagator, theory_lines};
