@@ -7,6 +7,8 @@
 
 pub mod activation;
 pub mod desitter;
+pub mod dictionary;
+pub mod eft_fit;
 pub mod kernels;
 pub mod modes;
 pub mod propagator;
@@ -14,6 +16,13 @@ pub mod propagator;
 pub use activation::{Activation, ParseEnumError, Parametrization};
 pub use desitter::{
     background, bunch_davies_initial, conformal_mode, massless_mode, mode_transfer,
+};
+pub use dictionary::{
+    ContinuumDictionary, DictionaryError, DiscreteDual, FieldRegime, NetworkDual, continuum,
+    discrete, regime, to_network,
+};
+pub use eft_fit::{
+    EftFit, EftParams, FitError, eft_params, fit_first_order, fit_momentum_recurrence,
 };
 pub use kernels::{Kernels, NetSpec, infinite_width_kernels, pair_expectations};
 pub use modes::{Modes, eigen_modes, ring_modes};
