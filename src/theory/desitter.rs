@@ -23,7 +23,11 @@ pub fn background(h: f64, m2: f64, phi0_minus_min: f64, dphi0: f64, t: f64) -> (
     let (cd, sd) = if g > 0.0 {
         let q = g.sqrt();
         // q − α without cancellation when the field is light (q ≈ α).
-        let slow = if alpha > 0.0 { -m2 / (q + alpha) } else { q - alpha };
+        let slow = if alpha > 0.0 {
+            -m2 / (q + alpha)
+        } else {
+            q - alpha
+        };
         let fast = -q - alpha;
         let (es, ef) = ((slow * t).exp(), (fast * t).exp());
         let sd = if (q * t).abs() > 0.5 {
@@ -122,22 +126,38 @@ fn evolve<const P: usize>(
     let mut t = t_start;
     let mut out = Vec::with_capacity(targets.len());
     for &target in targets {
-        assert!(target >= t, "target times must be sorted and ≥ the start time");
+        assert!(
+            target >= t,
+            "target times must be sorted and ≥ the start time"
+        );
         while t < target {
             let r0 = rate(k2, m2, h, t);
-            let guess = if r0 > 0.0 { 1.0 / (STEPS_PER_RADIAN * r0) } else { f64::INFINITY };
+            let guess = if r0 > 0.0 {
+                1.0 / (STEPS_PER_RADIAN * r0)
+            } else {
+                f64::INFINITY
+            };
             // Re-check the rate at the step's end (it grows there when H < 0).
             let r = r0.max(rate(k2, m2, h, t + guess.min(target - t)));
-            let dt = if r > 0.0 { 1.0 / (STEPS_PER_RADIAN * r) } else { f64::INFINITY };
+            let dt = if r > 0.0 {
+                1.0 / (STEPS_PER_RADIAN * r)
+            } else {
+                f64::INFINITY
+            };
             // Land exactly on the target; avoid a sliver of a last step.
-            let dt = if target - t <= 1.01 * dt { target - t } else { dt };
+            let dt = if target - t <= 1.01 * dt {
+                target - t
+            } else {
+                dt
+            };
             let k1 = deriv(t, &state);
             let k2s = deriv(t + 0.5 * dt, &axpy(&state, 0.5 * dt, &k1));
             let k3 = deriv(t + 0.5 * dt, &axpy(&state, 0.5 * dt, &k2s));
             let k4 = deriv(t + dt, &axpy(&state, dt, &k3));
             for p in 0..P {
                 for c in 0..2 {
-                    state[p][c] += dt / 6.0 * (k1[p][c] + 2.0 * k2s[p][c] + 2.0 * k3[p][c] + k4[p][c]);
+                    state[p][c] +=
+                        dt / 6.0 * (k1[p][c] + 2.0 * k2s[p][c] + 2.0 * k3[p][c] + k4[p][c]);
                 }
             }
             t = if dt == target - t { target } else { t + dt };
@@ -268,10 +288,16 @@ mod tests {
                 let a = (h * t).exp();
                 let (u, du) = massless_mode(k, h, t);
                 let w = wronskian(a, u, du);
-                assert!((w - Complex64::i()).norm() < 1e-12, "massless {k} {h} {t}: {w}");
+                assert!(
+                    (w - Complex64::i()).norm() < 1e-12,
+                    "massless {k} {h} {t}: {w}"
+                );
                 let (u, du) = conformal_mode(k, h, t);
                 let w = wronskian(a, u, du);
-                assert!((w - Complex64::i()).norm() < 1e-12, "conformal {k} {h} {t}: {w}");
+                assert!(
+                    (w - Complex64::i()).norm() < 1e-12,
+                    "conformal {k} {h} {t}: {w}"
+                );
             }
         }
     }
@@ -311,16 +337,33 @@ mod tests {
         for &(k, h) in &[(0.5, 1.0), (3.0, 1.0), (40.0, 0.5), (1000.0, 1.0)] {
             let (u, du) = bunch_davies_initial(k * k, 2.0 * h * h, h);
             let (uc, duc) = conformal_mode(k, h, 0.0);
-            assert!((u - uc).norm() < 1e-4 * uc.norm(), "conformal k={k}: {u} vs {uc}");
-            assert!((du - duc).norm() < 1e-4 * duc.norm(), "conformal k={k}: {du} vs {duc}");
+            assert!(
+                (u - uc).norm() < 1e-4 * uc.norm(),
+                "conformal k={k}: {u} vs {uc}"
+            );
+            assert!(
+                (du - duc).norm() < 1e-4 * duc.norm(),
+                "conformal k={k}: {du} vs {duc}"
+            );
             let (u, du) = bunch_davies_initial(k * k, 0.0, h);
             let (um, dum) = massless_mode(k, h, 0.0);
             let (um, dum) = (Complex64::i() * um, Complex64::i() * dum);
-            assert!((u - um).norm() < 1e-4 * um.norm(), "massless k={k}: {u} vs {um}");
-            assert!((du - dum).norm() < 1e-4 * dum.norm(), "massless k={k}: {du} vs {dum}");
+            assert!(
+                (u - um).norm() < 1e-4 * um.norm(),
+                "massless k={k}: {u} vs {um}"
+            );
+            assert!(
+                (du - dum).norm() < 1e-4 * dum.norm(),
+                "massless k={k}: {du} vs {dum}"
+            );
         }
         // Wronskian for generic masses, including heavy and flat space.
-        for &(k2, m2, h) in &[(0.3, 0.7, 1.0), (4.0, 30.0, 0.5), (1.0, 1.0, 0.0), (0.01, 0.1, 1.0)] {
+        for &(k2, m2, h) in &[
+            (0.3, 0.7, 1.0),
+            (4.0, 30.0, 0.5),
+            (1.0, 1.0, 0.0),
+            (0.01, 0.1, 1.0),
+        ] {
             let (u, du) = bunch_davies_initial(k2, m2, h);
             let w = wronskian(1.0, u, du);
             assert!((w - Complex64::i()).norm() < 1e-8, "{k2} {m2} {h}: {w}");

@@ -150,17 +150,27 @@ pub const DEFAULT_BETA: f64 = 0.9;
 
 /// Inverse dictionary: the (η, β, κ) whose continuum dual is H and mass m.
 /// With `eta` given, β = 1 − 3H√η; otherwise β = 0.9 and η = ((1 − β)/(3H))².
-pub fn to_network(hubble: f64, mass: f64, eta: Option<f64>) -> Result<NetworkDual, DictionaryError> {
+pub fn to_network(
+    hubble: f64,
+    mass: f64,
+    eta: Option<f64>,
+) -> Result<NetworkDual, DictionaryError> {
     if !hubble.is_finite() || hubble <= 0.0 {
-        return Err(DictionaryError::InvalidInput(format!("H must be finite and > 0, got {hubble}")));
+        return Err(DictionaryError::InvalidInput(format!(
+            "H must be finite and > 0, got {hubble}"
+        )));
     }
     if !mass.is_finite() || mass < 0.0 {
-        return Err(DictionaryError::InvalidInput(format!("m must be finite and ≥ 0, got {mass}")));
+        return Err(DictionaryError::InvalidInput(format!(
+            "m must be finite and ≥ 0, got {mass}"
+        )));
     }
     let (eta, beta) = match eta {
         Some(eta) => {
             if !eta.is_finite() || eta <= 0.0 {
-                return Err(DictionaryError::InvalidInput(format!("η must be finite and > 0, got {eta}")));
+                return Err(DictionaryError::InvalidInput(format!(
+                    "η must be finite and > 0, got {eta}"
+                )));
             }
             (eta, 1.0 - 3.0 * hubble * eta.sqrt())
         }
@@ -214,13 +224,19 @@ mod tests {
                 let c = continuum(eta, beta);
                 let d = discrete(eta, beta, kappa);
                 match (&d, heavy) {
-                    (DiscreteDual::Oscillating { .. }, true) | (DiscreteDual::Overdamped { .. }, false) => {}
+                    (DiscreteDual::Oscillating { .. }, true)
+                    | (DiscreteDual::Overdamped { .. }, false) => {}
                     _ => panic!("wrong regime {d:?}"),
                 }
                 assert_eq!(regime(eta, beta, kappa) == FieldRegime::Heavy, heavy);
                 let (hd, m2d) = d.hubble_m2().unwrap();
-                let err = ((hd - c.hubble) / c.hubble).abs().max(((m2d - kappa) / kappa).abs());
-                assert!(err < prev_err, "γ={gamma} κ={kappa} η={eta}: {err} !< {prev_err}");
+                let err = ((hd - c.hubble) / c.hubble)
+                    .abs()
+                    .max(((m2d - kappa) / kappa).abs());
+                assert!(
+                    err < prev_err,
+                    "γ={gamma} κ={kappa} η={eta}: {err} !< {prev_err}"
+                );
                 assert!(err < 3.0 * gamma.max(1.0) * eta.sqrt(), "η={eta}: {err}");
                 prev_err = err;
             }
@@ -232,7 +248,12 @@ mod tests {
     /// solving the recurrence's characteristic equation.
     #[test]
     fn discrete_roots_are_exact() {
-        for &(eta, beta, kappa) in &[(0.1, 0.5, 0.2), (0.1, 0.9, 3.0), (0.5, 0.2, 0.05), (0.02, 0.99, 40.0)] {
+        for &(eta, beta, kappa) in &[
+            (0.1, 0.5, 0.2),
+            (0.1, 0.9, 3.0),
+            (0.5, 0.2, 0.05),
+            (0.02, 0.99, 40.0),
+        ] {
             let d = discrete(eta, beta, kappa);
             let (hd, m2d) = d.hubble_m2().expect("dual exists");
             let disc = Complex64::new(9.0 * hd * hd / 4.0 - m2d, 0.0).sqrt();
@@ -246,14 +267,23 @@ mod tests {
 
     #[test]
     fn special_cases_are_reported() {
-        assert_eq!(discrete(0.1, 0.0, 2.0), DiscreteDual::FirstOrder { drift_rate: 0.2 });
+        assert_eq!(
+            discrete(0.1, 0.0, 2.0),
+            DiscreteDual::FirstOrder { drift_rate: 0.2 }
+        );
         // ηκ = 3.5 with β = 0.5: b = −2 < 0, disc = 4 − 2 > 0 → negative real roots.
         match discrete(1.0, 0.5, 3.5) {
             DiscreteDual::NoContinuumDual { reason } => assert!(reason.contains("period-2")),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(discrete(0.1, 1.0, 1.0), DiscreteDual::NoContinuumDual { .. }));
-        assert!(matches!(discrete(-0.1, 0.5, 1.0), DiscreteDual::NoContinuumDual { .. }));
+        assert!(matches!(
+            discrete(0.1, 1.0, 1.0),
+            DiscreteDual::NoContinuumDual { .. }
+        ));
+        assert!(matches!(
+            discrete(-0.1, 0.5, 1.0),
+            DiscreteDual::NoContinuumDual { .. }
+        ));
         assert_eq!(regime(0.01, 0.9, 0.2), FieldRegime::Light);
         assert_eq!(regime(0.01, 0.9, 0.3), FieldRegime::Heavy);
     }
@@ -282,12 +312,27 @@ mod tests {
     #[test]
     fn to_network_errors() {
         // β = 1 − 3·1·√1 < 0.
-        assert!(matches!(to_network(1.0, 0.1, Some(1.0)), Err(DictionaryError::MomentumOutOfRange { .. })));
+        assert!(matches!(
+            to_network(1.0, 0.1, Some(1.0)),
+            Err(DictionaryError::MomentumOutOfRange { .. })
+        ));
         // Heavy mass at the default η: ηκ huge.
-        assert!(matches!(to_network(0.01, 100.0, None), Err(DictionaryError::Unstable { .. })));
-        assert!(matches!(to_network(0.0, 1.0, None), Err(DictionaryError::InvalidInput(_))));
-        assert!(matches!(to_network(1.0, -1.0, None), Err(DictionaryError::InvalidInput(_))));
-        assert!(matches!(to_network(1.0, 1.0, Some(0.0)), Err(DictionaryError::InvalidInput(_))));
+        assert!(matches!(
+            to_network(0.01, 100.0, None),
+            Err(DictionaryError::Unstable { .. })
+        ));
+        assert!(matches!(
+            to_network(0.0, 1.0, None),
+            Err(DictionaryError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            to_network(1.0, -1.0, None),
+            Err(DictionaryError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            to_network(1.0, 1.0, Some(0.0)),
+            Err(DictionaryError::InvalidInput(_))
+        ));
         let e = to_network(1.0, 0.1, Some(1.0)).unwrap_err().to_string();
         assert!(e.contains("[0, 1)"), "{e}");
     }

@@ -36,7 +36,10 @@ pub enum FitError {
 pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitError> {
     for (ti, tr) in trajectories.iter().enumerate() {
         if let Some(index) = tr.iter().position(|v| !v.is_finite()) {
-            return Err(FitError::NonFinite { trajectory: ti, index });
+            return Err(FitError::NonFinite {
+                trajectory: ti,
+                index,
+            });
         }
     }
     let triples = || {
@@ -98,7 +101,10 @@ pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitErr
 pub fn fit_first_order(trajectories: &[&[f64]]) -> Result<EftFit, FitError> {
     for (ti, tr) in trajectories.iter().enumerate() {
         if let Some(index) = tr.iter().position(|v| !v.is_finite()) {
-            return Err(FitError::NonFinite { trajectory: ti, index });
+            return Err(FitError::NonFinite {
+                trajectory: ti,
+                index,
+            });
         }
     }
     let pairs = || {
@@ -164,7 +170,12 @@ mod tests {
 
     #[test]
     fn recovers_exact_recurrence() {
-        for &(eta, beta, kappa) in &[(0.1, 0.9, 1.0), (0.01, 0.5, 3.0), (0.3, 0.2, 0.5), (0.05, 0.95, 20.0)] {
+        for &(eta, beta, kappa) in &[
+            (0.1, 0.9, 1.0),
+            (0.01, 0.5, 3.0),
+            (0.3, 0.2, 0.5),
+            (0.05, 0.95, 20.0),
+        ] {
             let p = mode_propagator(eta, beta, kappa, 80);
             let scaled: Vec<f64> = p.iter().map(|v| -2.5 * v).collect();
             let fit = fit_momentum_recurrence(&[&p, &scaled]).unwrap();
@@ -203,8 +214,14 @@ mod tests {
             let refs: Vec<&[f64]> = trajs.iter().map(|t| t.as_slice()).collect();
             let fit = fit_momentum_recurrence(&refs).unwrap();
             assert!(fit.beta_err > 0.0 && fit.eta_kappa_err > 0.0);
-            assert!((fit.beta - beta).abs() < 4.0 * fit.beta_err, "trial {trial}: {fit:?}");
-            assert!((fit.eta_kappa - eta * kappa).abs() < 4.0 * fit.eta_kappa_err, "trial {trial}: {fit:?}");
+            assert!(
+                (fit.beta - beta).abs() < 4.0 * fit.beta_err,
+                "trial {trial}: {fit:?}"
+            );
+            assert!(
+                (fit.eta_kappa - eta * kappa).abs() < 4.0 * fit.eta_kappa_err,
+                "trial {trial}: {fit:?}"
+            );
             // Errors propagate linearly.
             let p = eft_params(&fit, eta.sqrt());
             assert!((p.hubble_err - fit.beta_err / (3.0 * eta.sqrt())).abs() < 1e-15);
@@ -220,10 +237,16 @@ mod tests {
             fit_momentum_recurrence(&[&[1.0, 0.5, 0.2, 0.1]]),
             Err(FitError::TooFewSamples { got: 2 })
         );
-        assert_eq!(fit_momentum_recurrence(&[]), Err(FitError::TooFewSamples { got: 0 }));
+        assert_eq!(
+            fit_momentum_recurrence(&[]),
+            Err(FitError::TooFewSamples { got: 0 })
+        );
         assert_eq!(
             fit_momentum_recurrence(&[&[1.0, 0.5, f64::NAN, 0.1, 0.0]]),
-            Err(FitError::NonFinite { trajectory: 0, index: 2 })
+            Err(FitError::NonFinite {
+                trajectory: 0,
+                index: 2
+            })
         );
         // A pure geometric decay (plain GD, one root) cannot separate β from ηκ...
         let geo = mode_propagator(0.3, 0.0, 0.5, 30);

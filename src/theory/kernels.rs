@@ -53,7 +53,10 @@ pub struct Kernels {
 ///
 /// Panics if `depth == 0` or if a point's length differs from `input_dim`.
 pub fn infinite_width_kernels(spec: &NetSpec, xs: &[Vec<f64>]) -> Kernels {
-    assert!(spec.depth >= 1, "depth (number of hidden layers) must be ≥ 1");
+    assert!(
+        spec.depth >= 1,
+        "depth (number of hidden layers) must be ≥ 1"
+    );
     let n = xs.len();
     let d = spec.input_dim as f64;
     let sw2 = spec.sigma_w * spec.sigma_w;
@@ -265,7 +268,9 @@ mod tests {
         }
         let eig = SymmetricEigen::new(jac);
         let z = eig.eigenvalues.iter().copied().collect();
-        let w = (0..n).map(|i| 2.0 * eig.eigenvectors[(0, i)].powi(2)).collect();
+        let w = (0..n)
+            .map(|i| 2.0 * eig.eigenvectors[(0, i)].powi(2))
+            .collect();
         (z, w)
     }
 
@@ -350,8 +355,14 @@ mod tests {
                 let se1 = ((s1sq / mf - m1 * m1) / mf).sqrt();
                 let se2 = ((s2sq / mf - m2 * m2) / mf).sqrt();
                 let (e1, e2) = pair_expectations(act, a, b, c);
-                assert!((m1 - e1).abs() < 5.0 * se1 + 1e-12, "{act} {a} {b} {c}: {m1} vs {e1}");
-                assert!((m2 - e2).abs() < 5.0 * se2 + 1e-12, "{act} {a} {b} {c}: {m2} vs {e2}");
+                assert!(
+                    (m1 - e1).abs() < 5.0 * se1 + 1e-12,
+                    "{act} {a} {b} {c}: {m1} vs {e1}"
+                );
+                assert!(
+                    (m2 - e2).abs() < 5.0 * se2 + 1e-12,
+                    "{act} {a} {b} {c}: {m2} vs {e2}"
+                );
             }
         }
     }

@@ -13,7 +13,7 @@ pub mod kernels;
 pub mod modes;
 pub mod propagator;
 
-pub use activation::{Activation, ParseEnumError, Parametrization};
+pub use activation::{Activation, Parametrization, ParseEnumError};
 pub use desitter::{
     background, bunch_davies_initial, conformal_mode, massless_mode, mode_transfer,
 };

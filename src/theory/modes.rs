@@ -59,7 +59,10 @@ impl Modes {
 /// Circulance is assumed, not checked: on a non-ring data set use [`eigen_modes`].
 pub fn ring_modes(theta: &DMatrix<f64>) -> Modes {
     let n = theta.nrows();
-    assert!(n >= 1 && theta.ncols() == n, "Θ must be square and non-empty");
+    assert!(
+        n >= 1 && theta.ncols() == n,
+        "Θ must be square and non-empty"
+    );
     let nf = n as f64;
     let angle = |i: usize| 2.0 * std::f64::consts::PI * i as f64 / nf;
     let mut basis = DMatrix::<f64>::zeros(n, n);
@@ -86,7 +89,7 @@ pub fn ring_modes(theta: &DMatrix<f64>) -> Modes {
         push_row(&mut basis, &|i| c * (jf * angle(i)).sin(), j);
     }
     if n.is_multiple_of(2) && n >= 2 {
-        let alt = |i: usize| if i % 2 == 0 { c0 } else { -c0 };
+        let alt = |i: usize| if i.is_multiple_of(2) { c0 } else { -c0 };
         primary.push(push_row(&mut basis, &alt, n / 2));
     }
 
@@ -112,7 +115,10 @@ pub fn ring_modes(theta: &DMatrix<f64>) -> Modes {
 /// making the basis deterministic.
 pub fn eigen_modes(theta: &DMatrix<f64>) -> Modes {
     let n = theta.nrows();
-    assert!(n >= 1 && theta.ncols() == n, "Θ must be square and non-empty");
+    assert!(
+        n >= 1 && theta.ncols() == n,
+        "Θ must be square and non-empty"
+    );
     // Symmetrise first: the recursion produces exact symmetry, but user kernels
     // (e.g. empirical NTKs) may carry round-off asymmetry.
     let theta_hat = (theta + theta.transpose()) / (2.0 * n as f64);
@@ -169,7 +175,10 @@ mod tests {
         let n = theta.nrows();
         let theta_hat = theta / n as f64;
         let gram = &modes.basis * modes.basis.transpose();
-        assert!((gram - DMatrix::identity(n, n)).amax() < 1e-12, "not orthonormal");
+        assert!(
+            (gram - DMatrix::identity(n, n)).amax() < 1e-12,
+            "not orthonormal"
+        );
         let scale = theta_hat.norm();
         for b in 0..n {
             let u = modes.row(b);

@@ -110,11 +110,7 @@ pub fn theory_lines(
                 mode_power[modes.mode_of_basis[b]] += pw / mult[modes.mode_of_basis[b]] as f64;
                 total_var += pw;
             }
-            let mode_mean_residual = modes
-                .primary
-                .iter()
-                .map(|&b| -p[b] * y_coef[b])
-                .collect();
+            let mode_mean_residual = modes.primary.iter().map(|&b| -p[b] * y_coef[b]).collect();
             TheoryStep {
                 step: s,
                 mean,
@@ -159,17 +155,20 @@ mod tests {
     #[test]
     fn propagator_matches_root_closed_form() {
         for &(eta, beta, kappa) in &[
-            (0.1, 0.0, 1.0),   // plain GD
-            (0.1, 0.9, 1.0),   // underdamped (complex roots)
-            (0.01, 0.5, 1.0),  // overdamped, real positive roots
-            (0.5, 0.3, 4.5),   // negative roots, still stable
-            (0.2, 0.95, 3.0),  // strongly oscillating
+            (0.1, 0.0, 1.0),  // plain GD
+            (0.1, 0.9, 1.0),  // underdamped (complex roots)
+            (0.01, 0.5, 1.0), // overdamped, real positive roots
+            (0.5, 0.3, 4.5),  // negative roots, still stable
+            (0.2, 0.95, 3.0), // strongly oscillating
         ] {
             let p = mode_propagator(eta, beta, kappa, 60);
             assert_eq!(p[0], 1.0);
             for (s, &ps) in p.iter().enumerate() {
                 let cf = closed_form(eta, beta, kappa, s);
-                assert!((ps - cf).abs() < 1e-10, "{eta} {beta} {kappa} s={s}: {ps} vs {cf}");
+                assert!(
+                    (ps - cf).abs() < 1e-10,
+                    "{eta} {beta} {kappa} s={s}: {ps} vs {cf}"
+                );
             }
         }
     }
@@ -226,7 +225,12 @@ mod tests {
             assert!((st.total_var - cov.trace()).abs() < 1e-11);
             // Mode power sums (weighted by multiplicity) to the total variance.
             let mult = modes.multiplicity();
-            let sum: f64 = st.mode_power.iter().zip(&mult).map(|(p, &m)| p * m as f64).sum();
+            let sum: f64 = st
+                .mode_power
+                .iter()
+                .zip(&mult)
+                .map(|(p, &m)| p * m as f64)
+                .sum();
             assert!((sum - st.total_var).abs() < 1e-11);
         }
         // Step 0: mean zero, variance = diag K.
