@@ -87,7 +87,7 @@ pub fn conformal_mode(k: f64, h: f64, t: f64) -> (Complex64, Complex64) {
 }
 
 /// Integration steps per unit of the fastest local rate max(ω, 3H). RK4's phase
-/// error per radian is ≈ (ω·dt)⁴/120, i.e. ~1e-12 here, so a few hundred radians
+/// error per radian is ≈ (ω·dt)⁴/120, i.e. ~3e-12 here, so a few hundred radians
 /// of evolution stay well inside 1e-9 relative.
 const STEPS_PER_RADIAN: f64 = 250.0;
 
@@ -170,8 +170,8 @@ fn evolve<const P: usize>(
 /// Transfer matrices of δφ̈ + 3Hδφ̇ + (k²/a² + m²)δφ = 0 from t = 0: for each
 /// requested time (sorted, ≥ 0), T with (δφ(t), δφ̇(t)) = T·(δφ(0), δφ̇(0)),
 /// stored row-major (T[0] = [∂δφ/∂δφ0, ∂δφ/∂δφ̇0]). RK4 with a step of
-/// 1/(250·max(ω, 3H)), ω² = |k²/a² + m²|: relative error ≲ 1e-9 over a few
-/// hundred oscillations.
+/// 1/(250·max(ω, 3H)), ω² = |k²/a² + m²|: phase error ≈ 3e-12 per radian, so
+/// relative error ≲ 1e-9 over ~50 oscillations (measured: 3e-11 over 40 rad).
 pub fn mode_transfer(k2: f64, m2: f64, h: f64, times: &[f64]) -> Vec<[[f64; 2]; 2]> {
     assert!(times.iter().all(|&t| t >= 0.0), "times must be ≥ 0");
     evolve(k2, m2, h, 0.0, times, [[1.0, 0.0], [0.0, 1.0]])

@@ -267,4 +267,23 @@ mod tests {
             }
         }
     }
+
+    /// Mean and variance are basis independent: the ring's Fourier basis and the
+    /// generic eigenbasis give the same lines (also with momentum).
+    #[test]
+    fn ring_and_eigen_bases_agree() {
+        let n = 10;
+        let (ring, theta, nngp, y) = ring_setup(n);
+        let eig = eigen_modes(&theta);
+        let steps = [0, 3, 17];
+        let a = theory_lines(&ring, &nngp, &y, 0.5, 0.7, &steps);
+        let b = theory_lines(&eig, &nngp, &y, 0.5, 0.7, &steps);
+        for (sa, sb) in a.steps.iter().zip(&b.steps) {
+            for i in 0..n {
+                assert!((sa.mean[i] - sb.mean[i]).abs() < 1e-10);
+                assert!((sa.var[i] - sb.var[i]).abs() < 1e-10);
+            }
+            assert!((sa.total_var - sb.total_var).abs() < 1e-10);
+        }
+    }
 }
