@@ -1,4 +1,10 @@
 //! nncosmo-gpu: wide-network ensembles and a de Sitter lattice field, simulated in
 //! WGSL compute kernels and compared through the NN–cosmology dictionary.
 
+pub mod cli;
+pub mod config;
+pub mod gpu;
+pub mod nn;
+pub mod reference;
+pub mod report;
 pub mod theory;

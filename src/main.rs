@@ -1,3 +1,87 @@
-fn main() {
-    println!("Hello, world!");
+use std::process::ExitCode;
+
+use clap::Parser;
+use nncosmo_gpu::cli::{Cli, Command};
+use nncosmo_gpu::gpu::{BackendChoice, list_adapters};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, causes joined; no backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Info(a) => info(a.json, a.backend),
+        Command::Nn(args) => nncosmo_gpu::nn::run::run_cli(&args).map_err(Into::into),
+    }
+}
+
+fn info(json: bool, backend: Option<String>) -> anyhow::Result<()> {
+    let choice = BackendChoice {
+        backend,
+        adapter: None,
+    };
+    let adapters = list_adapters(&choice)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&adapters)?);
+        return Ok(());
+    }
+    if adapters.is_empty() {
+        anyhow::bail!(nncosmo_gpu::gpu::GpuError::NoAdapter {
+            backends: "all".into()
+        });
+    }
+    for a in &adapters {
+        println!("{} ({}, {})", a.name, a.backend, a.device_type);
+        let rows: [(&str, String); 12] = [
+            ("driver", format!("{} {}", a.driver, a.driver_info)),
+            (
+                "max_storage_buffer_binding_size",
+                mib(a.max_storage_buffer_binding_size),
+            ),
+            ("max_buffer_size", mib(a.max_buffer_size)),
+            (
+                "max_compute_workgroup_storage_size",
+                format!("{} B", a.max_compute_workgroup_storage_size),
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                a.max_compute_invocations_per_workgroup.to_string(),
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                a.max_compute_workgroup_size_x.to_string(),
+            ),
+            (
+                "max_compute_workgroups_per_dimension",
+                a.max_compute_workgroups_per_dimension.to_string(),
+            ),
+            (
+                "max_storage_buffers_per_shader_stage",
+                a.max_storage_buffers_per_shader_stage.to_string(),
+            ),
+            (
+                "subgroup_size",
+                format!("{}..{}", a.min_subgroup_size, a.max_subgroup_size),
+            ),
+            ("features", a.features.join(" ")),
+            ("backend", a.backend.clone()),
+            ("type", a.device_type.clone()),
+        ];
+        for (k, v) in rows {
+            println!("  {k:<40} {v}");
+        }
+    }
+    Ok(())
+}
+
+fn mib(b: u64) -> String {
+    format!("{b} B ({:.0} MiB)", b as f64 / 1048576.0)
 }

@@ -1,0 +1,41 @@
+// Activation functions, specialised at pipeline creation through the ACT override
+// (0 erf, 1 relu, 2 tanh, 3 identity). CPU twin: src/reference/activation.rs.
+
+override ACT: u32 = 0u;
+
+const ERF_P: f32 = 0.3275911;
+const ERF_A1: f32 = 0.254829592;
+const ERF_A2: f32 = -0.284496736;
+const ERF_A3: f32 = 1.421413741;
+const ERF_A4: f32 = -1.453152027;
+const ERF_A5: f32 = 1.061405429;
+const TWO_OVER_SQRT_PI: f32 = 1.1283791670955126;
+
+// (erf x, erf' x) sharing one exp (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+fn erf_and_deriv(x: f32) -> vec2<f32> {
+    let ax = abs(x);
+    let e = exp(-ax * ax);
+    let t = 1.0 / (1.0 + ERF_P * ax);
+    let poly = ((((ERF_A5 * t + ERF_A4) * t + ERF_A3) * t + ERF_A2) * t + ERF_A1) * t;
+    let y = 1.0 - poly * e;
+    return vec2<f32>(select(y, -y, x < 0.0), TWO_OVER_SQRT_PI * e);
+}
+
+fn act(x: f32) -> f32 {
+    switch ACT {
+        case 0u: { return erf_and_deriv(x).x; }
+        case 1u: { return max(x, 0.0); }
+        case 2u: { return tanh(x); }
+        default: { return x; }
+    }
+}
+
+// (φ(x), φ'(x)) in one evaluation.
+fn act_and_deriv(x: f32) -> vec2<f32> {
+    switch ACT {
+        case 0u: { return erf_and_deriv(x); }
+        case 1u: { return vec2<f32>(max(x, 0.0), select(0.0, 1.0, x > 0.0)); }
+        case 2u: { let y = tanh(x); return vec2<f32>(y, 1.0 - y * y); }
+        default: { return vec2<f32>(x, 1.0); }
+    }
+}

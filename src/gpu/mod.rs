@@ -1,0 +1,11 @@
+//! GPU plumbing shared by both engines: adapter choice, shader loading, buffers and
+//! compute kernels with explicit layouts.
+
+pub mod buffers;
+pub mod context;
+pub mod kernel;
+pub mod shaders;
+
+pub use buffers::{read_buffer, storage_buffer, uniform_buffer, upload_buffer};
+pub use context::{AdapterSummary, BackendChoice, GpuContext, GpuError, list_adapters};
+pub use kernel::{Binding, Kernel};
