@@ -23,6 +23,45 @@ pub enum Command {
     /// Train an ensemble of wide networks and record its statistics.
     #[command(allow_negative_numbers = true)]
     Nn(NnArgs),
+    /// Measure throughput (steps/s, GFLOP/s, site-updates/s).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: BenchTarget,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Backend: vulkan, metal, dx12, gl.
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
+    /// Adapter name substring.
+    #[arg(long, global = true)]
+    pub adapter: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchTarget {
+    /// Ensemble training step: (E=64, n=1024, N=64) and (E=1024, n=4096, N=64) by default.
+    Nn(BenchNnArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchNnArgs {
+    /// Benchmark only this ensemble size (with --width).
+    #[arg(long)]
+    pub ensemble: Option<usize>,
+    #[arg(long)]
+    pub width: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub depth: usize,
+    #[arg(long, default_value_t = 64)]
+    pub points: usize,
+    /// Timed steps (default: about 2 s of work at an assumed 5 GFLOP/s).
+    #[arg(long)]
+    pub steps: Option<usize>,
 }
 
 #[derive(Debug, Args)]

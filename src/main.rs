@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use nncosmo_gpu::cli::{Cli, Command};
+use nncosmo_gpu::cli::{BenchArgs, BenchTarget, Cli, Command};
+use nncosmo_gpu::gpu::GpuContext;
 use nncosmo_gpu::gpu::{BackendChoice, list_adapters};
 
 fn main() -> ExitCode {
@@ -19,7 +20,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => info(a.json, a.backend),
-        Command::Nn(args) => nncosmo_gpu::nn::run::run_cli(&args).map_err(Into::into),
+        Command::Nn(args) => Ok(nncosmo_gpu::nn::run::run_cli(&args)?),
+        Command::Bench(b) => bench(b),
     }
 }
 
@@ -84,4 +86,42 @@ fn info(json: bool, backend: Option<String>) -> anyhow::Result<()> {
 
 fn mib(b: u64) -> String {
     format!("{b} B ({:.0} MiB)", b as f64 / 1048576.0)
+}
+
+fn bench(b: BenchArgs) -> anyhow::Result<()> {
+    let ctx = GpuContext::new(&BackendChoice {
+        backend: b.backend.clone(),
+        adapter: b.adapter.clone(),
+    })?;
+    match b.target {
+        BenchTarget::Nn(a) => {
+            let cases = match (a.ensemble, a.width) {
+                (Some(e), Some(w)) => vec![(e, w)],
+                (None, None) => vec![(64, 1024), (1024, 4096)],
+                _ => anyhow::bail!("bench nn: give both --ensemble and --width, or neither"),
+            };
+            for (e, w) in cases {
+                let flops = 6.0 * (e * a.points * (w * 4 + 1)) as f64;
+                let steps = a.steps.unwrap_or(((1e10 / flops) as usize).clamp(3, 2000));
+                let r = nncosmo_gpu::nn::bench::bench_nn(&ctx, e, w, a.depth, a.points, steps)?;
+                if b.json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!(
+                        "nn E={} n={} L={} N={} on {}: {} steps in {:.3} s = {:.2} steps/s, {:.2} GFLOP/s",
+                        r.ensemble,
+                        r.width,
+                        r.depth,
+                        r.points,
+                        ctx.adapter.name,
+                        r.steps,
+                        r.seconds,
+                        r.steps_per_s,
+                        r.gflop_per_s
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ pub const SHARED: &[(&str, &str)] = wgsl![
     "shared/activation",
     "shared/nn_common",
     "shared/nn_stats",
+    "shared/nn_fused",
 ];
 
 /// Kernels (one entry point each), by path under `shaders/` without extension.

@@ -59,8 +59,10 @@ pub struct Record {
 }
 
 const WG: u32 = 64;
-/// Fused one-hidden-layer kernels keep the input row in registers up to this size.
-const MAX_FUSED_INPUT: usize = 32;
+/// Fused one-hidden-layer kernels pack a neuron's (w, b, a) into two vec4s.
+const MAX_FUSED_INPUT: usize = 6;
+/// ... and stage the member's points in 16 KiB of workgroup memory.
+const MAX_FUSED_POINTS: usize = 512;
 /// Neurons per block of the fused forward pass.
 const FORWARD_BLOCK: usize = 256;
 /// Records held on the GPU between read-backs.
@@ -96,17 +98,30 @@ enum K {
 }
 
 impl Kernels {
-    fn new(ctx: &GpuContext, act: Activation) -> Result<Self, GpuError> {
+    fn new(
+        ctx: &GpuContext,
+        act: Activation,
+        input_dim: usize,
+        points: usize,
+    ) -> Result<Self, GpuError> {
         use Binding::{Read as R, ReadWrite as W, Uniform as U};
         let a = act_code(act) as f64;
         let wg = WG as f64;
         let plain = [("WG", wg)];
         let with_act = [("WG", wg), ("ACT", a)];
+        let d = input_dim.min(MAX_FUSED_INPUT) as f64;
+        let fwd = [
+            ("WG", wg),
+            ("ACT", a),
+            ("IN_DIM", d),
+            ("FWD_WG", forward_wg(points) as f64),
+        ];
+        let upd = [("WG", wg), ("ACT", a), ("IN_DIM", d)];
         Ok(Self {
             init: Kernel::new(ctx, "nn/init_params", &[U, W], &plain)?,
-            forward_hidden1: Kernel::new(ctx, "nn/forward_hidden1", &[U, R, R, W], &with_act)?,
+            forward_hidden1: Kernel::new(ctx, "nn/forward_hidden1", &[U, R, R, W], &fwd)?,
             residual: Kernel::new(ctx, "nn/residual", &[U, R, R, R, W, W, W], &plain)?,
-            update_hidden1: Kernel::new(ctx, "nn/update_hidden1", &[U, W, W, R, R], &with_act)?,
+            update_hidden1: Kernel::new(ctx, "nn/update_hidden1", &[U, W, W, R, R], &upd)?,
             layer_forward: Kernel::new(ctx, "nn/layer_forward", &[U, R, R, W, W], &with_act)?,
             output_forward: Kernel::new(ctx, "nn/output_forward", &[U, R, R, W], &plain)?,
             layer_backward: Kernel::new(ctx, "nn/layer_backward", &[U, R, R, R, W], &plain)?,
@@ -217,7 +232,8 @@ impl Ensemble {
         // Keep all scratch within ~1 GiB whatever the depth.
         let budget = (1u64 << 30) / (3 * shape.depth as u64);
         let scratch_members = ((max.min(budget) / act_bytes) as usize).clamp(1, per_chunk);
-        let fused = shape.depth == 1 && shape.input_dim <= MAX_FUSED_INPUT;
+        let fused =
+            shape.depth == 1 && shape.input_dim <= MAX_FUSED_INPUT && points <= MAX_FUSED_POINTS;
         let blocks = if fused {
             shape.width.div_ceil(FORWARD_BLOCK)
         } else {
@@ -234,7 +250,7 @@ impl Ensemble {
             }
         }
 
-        let kernels = Kernels::new(ctx, spec.activation)?;
+        let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points)?;
         let scales = layer_scales(&shape, spec.parametrization, spec.sigma_w, spec.sigma_b);
         let layers = shape.layers();
 
@@ -330,43 +346,31 @@ impl Ensemble {
                 }
             }
             if fused {
-                let fwd = [
-                    b.op(
-                        K::ForwardHidden1,
-                        &whole,
-                        &[&c.params, &x_buf, &partial],
-                        c.members * blocks * points,
-                    ),
-                    b.op(
-                        K::Residual,
-                        &whole,
-                        &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
-                        c.members,
-                    ),
-                ];
-                let upd = b.op(
+                let fused_forward = || {
+                    [
+                        b.op_grid(
+                            K::ForwardHidden1,
+                            &whole,
+                            &[&c.params, &x_buf, &partial],
+                            [(blocks * c.members) as u32, 1, 1],
+                        ),
+                        b.op(
+                            K::Residual,
+                            &whole,
+                            &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
+                            c.members,
+                        ),
+                    ]
+                };
+                train_ops.extend(fused_forward());
+                eval_ops.extend(fused_forward());
+                let neuron_groups = shape.width.div_ceil(4 * WG as usize) as u32;
+                train_ops.push(b.op_grid(
                     K::UpdateHidden1,
                     &whole,
                     &[&c.params, &c.vel, &x_buf, &delta_out],
-                    c.members * shape.width,
-                );
-                let fwd2 = [
-                    b.op(
-                        K::ForwardHidden1,
-                        &whole,
-                        &[&c.params, &x_buf, &partial],
-                        c.members * blocks * points,
-                    ),
-                    b.op(
-                        K::Residual,
-                        &whole,
-                        &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
-                        c.members,
-                    ),
-                ];
-                train_ops.extend(fwd);
-                train_ops.push(upd);
-                eval_ops.extend(fwd2);
+                    [neuron_groups, c.members as u32, 1],
+                ));
             }
             let mut off = 0;
             while off < c.members {
@@ -585,7 +589,24 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// A 1-D dispatch of `threads` invocations (folded into 2-D past the limit).
     fn op<T: bytemuck::Pod>(&self, k: K, u: &T, bufs: &[&wgpu::Buffer], threads: usize) -> Op {
+        self.op_grid(
+            k,
+            u,
+            bufs,
+            grid((threads as u32).div_ceil(WG), self.max_groups),
+        )
+    }
+
+    /// A dispatch with an explicit workgroup grid.
+    fn op_grid<T: bytemuck::Pod>(
+        &self,
+        k: K,
+        u: &T,
+        bufs: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Op {
         let ub = uniform_buffer(self.ctx, "uniform", u);
         let mut all: Vec<&wgpu::Buffer> = vec![&ub];
         all.extend_from_slice(bufs);
@@ -593,9 +614,15 @@ impl Builder<'_> {
         Op {
             kernel: k,
             group,
-            groups: grid((threads as u32).div_ceil(WG), self.max_groups),
+            groups,
         }
     }
+}
+
+/// Workgroup size of the fused forward pass: one invocation per two points, in
+/// whole SIMD groups of 8, at most 256.
+fn forward_wg(points: usize) -> u32 {
+    (points.div_ceil(2).next_multiple_of(8)).clamp(8, 256) as u32
 }
 
 /// Op builders of the stored-activation path for one sub-chunk of members.

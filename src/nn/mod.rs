@@ -1,5 +1,6 @@
 //! The ensemble engine: wide MLPs trained by heavy-ball gradient descent in WGSL.
 
+pub mod bench;
 pub mod data;
 pub mod engine;
 pub mod layout;

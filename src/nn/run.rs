@@ -99,7 +99,9 @@ impl NnResults {
 pub fn mode_values(modes: &Modes, proj_mean: &[f32], proj_power: &[f32]) -> Vec<(f64, f64)> {
     (0..modes.kappa.len())
         .map(|j| {
-            let rows: Vec<usize> = (0..modes.mode_of_basis.len()).filter(|&b| modes.mode_of_basis[b] == j).collect();
+            let rows: Vec<usize> = (0..modes.mode_of_basis.len())
+                .filter(|&b| modes.mode_of_basis[b] == j)
+                .collect();
             let p = rows.iter().map(|&b| proj_power[b] as f64).sum::<f64>() / rows.len() as f64;
             (proj_mean[modes.primary[j]] as f64, p)
         })
@@ -115,7 +117,10 @@ pub fn load_dataset(cfg: &NnConfig) -> Result<Dataset, DataError> {
 }
 
 /// The analytic side: kernels, modes and the stability check.
-pub fn analytic(cfg: &NnConfig, data: &Dataset) -> Result<(Modes, nalgebra::DMatrix<f64>), RunError> {
+pub fn analytic(
+    cfg: &NnConfig,
+    data: &Dataset,
+) -> Result<(Modes, nalgebra::DMatrix<f64>), RunError> {
     let spec = NetSpec {
         input_dim: data.input_dim(),
         width: cfg.width,
@@ -126,7 +131,11 @@ pub fn analytic(cfg: &NnConfig, data: &Dataset) -> Result<(Modes, nalgebra::DMat
         sigma_b: cfg.sigma_b,
     };
     let k = infinite_width_kernels(&spec, &data.x);
-    let modes = if data.is_ring { ring_modes(&k.ntk) } else { eigen_modes(&k.ntk) };
+    let modes = if data.is_ring {
+        ring_modes(&k.ntk)
+    } else {
+        eigen_modes(&k.ntk)
+    };
     let kappa_max = modes.kappa.iter().cloned().fold(0.0, f64::max);
     let bound = 2.0 * (1.0 + cfg.momentum);
     if cfg.lr * kappa_max >= bound && !cfg.allow_unstable {
@@ -274,13 +283,10 @@ pub fn train(
 pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     let dir = out.join("nn");
     let d = res.data.input_dim();
-    let header: Vec<&'static str> = (0..d)
-        .map(|j| &*Box::leak(format!("x{j}").into_boxed_str()))
-        .collect();
-    let mut h = vec!["point"];
-    h.extend(header);
-    h.push("y");
-    let mut ds = CsvTable::new(&h);
+    let mut h = vec!["point".to_string()];
+    h.extend((0..d).map(|j| format!("x{j}")));
+    h.push("y".into());
+    let mut ds = CsvTable::new(&h.iter().map(String::as_str).collect::<Vec<_>>());
     for (i, (x, y)) in res.data.x.iter().zip(&res.data.y).enumerate() {
         let mut cells = vec![report::csv::Cell::from(i)];
         cells.extend(x.iter().map(|&v| report::csv::Cell::from(v)));
@@ -291,16 +297,27 @@ pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
 
     let sqrt_eta = res.config.lr.sqrt();
     let mut bg = CsvTable::new(&["step", "tau", "point", "mean", "var"]);
-    let mut md = CsvTable::new(&["step", "tau", "mode", "kappa", "mean_residual", "power", "theory_mean_residual", "theory_power"]);
+    let mut md = CsvTable::new(&[
+        "step",
+        "tau",
+        "mode",
+        "kappa",
+        "mean_residual",
+        "power",
+        "theory_mean_residual",
+        "theory_power",
+    ]);
     let mut ls = CsvTable::new(&["step", "tau", "loss_mean", "loss_std"]);
     for r in &res.records {
         let tau = sqrt_eta * r.step as f64;
         for i in 0..r.mean.len() {
-            bg.push(row![r.step, tau, r.mean[i], r.var[i]].iter().cloned().collect::<Vec<_>>().as_slice());
+            bg.push(row![r.step, tau, i, r.mean[i], r.var[i]]);
         }
         let th = res.theory.at(r.step);
         for (j, (m, p)) in res.mode_values(r).into_iter().enumerate() {
-            let (tm, tp) = th.map(|t| (t.mode_mean_residual[j], t.mode_power[j])).unwrap_or((f64::NAN, f64::NAN));
+            let (tm, tp) = th
+                .map(|t| (t.mode_mean_residual[j], t.mode_power[j]))
+                .unwrap_or((f64::NAN, f64::NAN));
             md.push(row![r.step, tau, j, res.modes.kappa[j], m, p, tm, tp]);
         }
         ls.push(row![r.step, tau, r.loss_mean, r.loss_std]);
@@ -313,4 +330,159 @@ pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
         nt.push(row![s.step, s.trace, s.drift]);
     }
     nt.write(&dir.join("ntk.csv"))
+}
+
+/// report.json's `nn` section.
+#[derive(Serialize)]
+pub struct NnSummary {
+    pub points: usize,
+    pub input_dim: usize,
+    pub params_per_member: usize,
+    pub chunks: Vec<usize>,
+    pub fused_kernels: bool,
+    pub kappa: Vec<f64>,
+    pub max_stable_lr: f64,
+    pub eta_kappa_max: f64,
+    pub steps_done: usize,
+    pub final_loss_mean: Option<f32>,
+    pub final_loss_std: Option<f32>,
+    pub ntk: Vec<NtkSample>,
+    /// max over records and points of |μ − μ_theory| / max|y|.
+    pub mean_vs_theory: f64,
+    /// max over records and modes of |P − P_theory| / P_theory(0) of that mode.
+    pub power_vs_theory: f64,
+    pub diverged_at: Option<usize>,
+}
+
+impl NnResults {
+    pub fn summary(&self) -> NnSummary {
+        let kmax = self.modes.kappa.iter().cloned().fold(0.0, f64::max);
+        let ymax = self
+            .data
+            .y
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(1e-300);
+        let mut mean_dev: f64 = 0.0;
+        let mut pow_dev: f64 = 0.0;
+        let p0: Vec<f64> = self
+            .theory
+            .steps
+            .first()
+            .map(|t| t.mode_power.clone())
+            .unwrap_or_default();
+        for r in &self.records {
+            if let Some(t) = self.theory.at(r.step) {
+                for (m, tm) in r.mean.iter().zip(&t.mean) {
+                    mean_dev = mean_dev.max((*m as f64 - tm).abs() / ymax);
+                }
+                for (j, (_, p)) in self.mode_values(r).iter().enumerate() {
+                    if p0.get(j).copied().unwrap_or(0.0) > 0.0 {
+                        pow_dev = pow_dev.max((p - t.mode_power[j]).abs() / p0[j]);
+                    }
+                }
+            }
+        }
+        let last = self.records.last();
+        NnSummary {
+            points: self.data.points(),
+            input_dim: self.data.input_dim(),
+            params_per_member: self.params_per_member,
+            chunks: self.chunks.clone(),
+            fused_kernels: self.fused,
+            kappa: self.modes.kappa.clone(),
+            max_stable_lr: max_stable_lr(kmax, self.config.momentum),
+            eta_kappa_max: self.config.lr * kmax,
+            steps_done: last.map(|r| r.step).unwrap_or(0),
+            final_loss_mean: last.map(|r| r.loss_mean),
+            final_loss_std: last.map(|r| r.loss_std),
+            ntk: self.ntk.clone(),
+            mean_vs_theory: mean_dev,
+            power_vs_theory: pow_dev,
+            diverged_at: self.diverged.map(|d| d.0),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NnReport<'a> {
+    version: &'static str,
+    config: &'a NnConfig,
+    adapter: &'a AdapterSummary,
+    timings: &'a NnTimings,
+    nn: NnSummary,
+}
+
+/// All nn outputs plus report.json.
+pub fn write_all(res: &NnResults, out: &Path) -> Result<(), ReportError> {
+    write_tables(res, out)?;
+    write_json(
+        &out.join("report.json"),
+        &NnReport {
+            version: env!("CARGO_PKG_VERSION"),
+            config: &res.config,
+            adapter: &res.adapter,
+            timings: &res.timings,
+            nn: res.summary(),
+        },
+    )
+}
+
+/// `nncosmo-gpu nn`.
+pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
+    let cfg = args
+        .resolve()
+        .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
+    // Validate the data and the step before touching the output directory or the GPU.
+    let data = load_dataset(&cfg)?;
+    analytic(&cfg, &data)?;
+    prepare_out_dir(&cfg.out, cfg.force)?;
+    let ctx = GpuContext::new(&BackendChoice {
+        backend: cfg.backend.clone(),
+        adapter: cfg.adapter.clone(),
+    })?;
+    let out = cfg.out.clone();
+    let mut last_write = Instant::now();
+    let mut res = train(&cfg, &ctx, &mut |r| {
+        // Rewrite the tables now and then so an interrupted run keeps its results.
+        if last_write.elapsed().as_secs_f64() > 10.0 {
+            write_all(r, &out)?;
+            last_write = Instant::now();
+        }
+        Ok(())
+    })?;
+    let t = Instant::now();
+    write_all(&res, &out)?;
+    res.timings.write_s = t.elapsed().as_secs_f64();
+    write_all(&res, &out)?;
+    if let Some((step, value)) = res.diverged {
+        return Err(RunError::Diverged {
+            step,
+            value,
+            last_good: res.records.last().map(|r| r.step).unwrap_or(0),
+            out: out.display().to_string(),
+        });
+    }
+    let s = res.summary();
+    println!(
+        "nn: {} members × width {} × depth {} on {} ({}): {} steps in {:.2} s ({:.1} steps/s, {:.2} GFLOP/s)",
+        cfg.ensemble,
+        cfg.width,
+        cfg.depth,
+        res.adapter.name,
+        res.adapter.backend,
+        s.steps_done,
+        res.timings.train_s,
+        res.timings.steps_per_s,
+        res.timings.gflop_per_s
+    );
+    println!(
+        "    final loss {:.4e} ± {:.2e}; NTK drift {:.3e}; |mean − theory| ≤ {:.3e}·max|y|; results in {}",
+        s.final_loss_mean.unwrap_or(f32::NAN),
+        s.final_loss_std.unwrap_or(f32::NAN),
+        res.ntk.last().map(|n| n.drift).unwrap_or(f64::NAN),
+        s.mean_vs_theory,
+        out.display()
+    );
+    Ok(())
 }

@@ -9,7 +9,7 @@ use super::{ReportError, write_atomic};
 /// on disk is always a complete table (rewritten after each read-back batch).
 #[derive(Clone, Debug)]
 pub struct CsvTable {
-    header: Vec<&'static str>,
+    header: Vec<String>,
     text: String,
     rows: usize,
 }
@@ -53,17 +53,17 @@ impl<'a> From<&'a str> for Cell<'a> {
 }
 
 impl CsvTable {
-    pub fn new(header: &[&'static str]) -> Self {
+    pub fn new(header: &[&str]) -> Self {
         let mut text = header.join(",");
         text.push('\n');
         Self {
-            header: header.to_vec(),
+            header: header.iter().map(|h| h.to_string()).collect(),
             text,
             rows: 0,
         }
     }
 
-    pub fn header(&self) -> &[&'static str] {
+    pub fn header(&self) -> &[String] {
         &self.header
     }
 

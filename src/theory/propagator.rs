@@ -287,3 +287,10 @@ mod tests {
         }
     }
 }
+
+impl TheoryLines {
+    /// The theory at a requested step, if it was requested.
+    pub fn at(&self, step: usize) -> Option<&TheoryStep> {
+        self.steps.iter().find(|t| t.step == step)
+    }
+}
