@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::lattice::LatticeArgs;
 use crate::config::nn::NnArgs;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,23 @@ pub enum Command {
     /// Train an ensemble of wide networks and record its statistics.
     #[command(allow_negative_numbers = true)]
     Nn(NnArgs),
+    /// Evolve a scalar field on a 3-D lattice in de Sitter and record its statistics.
+    #[command(allow_negative_numbers = true)]
+    Lattice(LatticeArgs),
+    /// Benchmarks: `bench lattice`.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to benchmark: lattice.
+    pub what: String,
+    /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Adapter name substring.
+    #[arg(long)]
+    pub adapter: Option<String>,
 }
 
 #[derive(Debug, Args)]
