@@ -22,7 +22,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nn(args) => nncosmo_gpu::nn::run::run_cli(&args).map_err(Into::into),
         Command::Lattice(args) => nncosmo_gpu::lattice::run::run_cli(&args).map_err(Into::into),
         Command::Bench(b) => match b.what.as_str() {
-            "lattice" => nncosmo_gpu::lattice::bench::run_cli(b.backend, b.adapter).map_err(Into::into),
+            "lattice" => {
+                nncosmo_gpu::lattice::bench::run_cli(b.backend, b.adapter).map_err(Into::into)
+            }
             other => anyhow::bail!("bench: unknown target `{other}` (expected lattice)"),
         },
     }

@@ -240,20 +240,26 @@ impl LatticeArgs {
         if hubble < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "hubble",
-                format!("is negative ({hubble}), a contracting background; pass --allow-tachyonic to run it anyway"),
+                format!(
+                    "is negative ({hubble}), a contracting background; pass --allow-tachyonic to run it anyway"
+                ),
             ));
         }
         if m2 < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "mass",
-                format!("is negative ({mass}), which means m² = {m2} < 0 (tachyonic); pass --allow-tachyonic to run it anyway"),
+                format!(
+                    "is negative ({mass}), which means m² = {m2} < 0 (tachyonic); pass --allow-tachyonic to run it anyway"
+                ),
             ));
         }
         let lambda = finite("lambda", self.lambda.unwrap_or(0.0))?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "lambda",
-                format!("is negative ({lambda}): the potential is unbounded below; pass --allow-tachyonic to run it anyway"),
+                format!(
+                    "is negative ({lambda}): the potential is unbounded below; pass --allow-tachyonic to run it anyway"
+                ),
             ));
         }
         let amplitude = self.amplitude.unwrap_or(1e-4);
@@ -276,8 +282,10 @@ impl LatticeArgs {
             }
         };
         let velocity = parse_named("velocity", self.velocity.as_deref().unwrap_or("vacuum"))?;
-        let integrator =
-            parse_named("integrator", self.integrator.as_deref().unwrap_or("leapfrog"))?;
+        let integrator = parse_named(
+            "integrator",
+            self.integrator.as_deref().unwrap_or("leapfrog"),
+        )?;
         let stencil = match self.stencil.unwrap_or(2) {
             2 => 2,
             4 => 4,
@@ -364,20 +372,84 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_flag() {
-        assert!(err(LatticeArgs { grid: Some(3), ..args() }).starts_with("--grid "));
-        assert!(err(LatticeArgs { dx: Some(0.0), ..args() }).starts_with("--dx "));
-        assert!(err(LatticeArgs { dt: Some(-0.1), ..args() }).starts_with("--dt "));
-        let e = err(LatticeArgs { dt: Some(0.6), ..args() });
+        assert!(
+            err(LatticeArgs {
+                grid: Some(3),
+                ..args()
+            })
+            .starts_with("--grid ")
+        );
+        assert!(
+            err(LatticeArgs {
+                dx: Some(0.0),
+                ..args()
+            })
+            .starts_with("--dx ")
+        );
+        assert!(
+            err(LatticeArgs {
+                dt: Some(-0.1),
+                ..args()
+            })
+            .starts_with("--dt ")
+        );
+        let e = err(LatticeArgs {
+            dt: Some(0.6),
+            ..args()
+        });
         assert!(e.starts_with("--dt ") && e.contains("Courant"), "{e}");
         // 4th-order stencil has a larger top eigenvalue (16/dx² against 12/dx²).
-        assert!(LatticeArgs { dt: Some(0.52), ..args() }.resolve().is_ok());
-        assert!(LatticeArgs { dt: Some(0.52), stencil: Some(4), ..args() }.resolve().is_err());
-        assert!(err(LatticeArgs { hubble: Some(-1.0), ..args() }).starts_with("--hubble "));
-        assert!(err(LatticeArgs { mass: Some(-1.0), ..args() }).starts_with("--mass "));
-        let ok = LatticeArgs { mass: Some(-1.0), allow_tachyonic: true, ..args() };
+        assert!(
+            LatticeArgs {
+                dt: Some(0.52),
+                ..args()
+            }
+            .resolve()
+            .is_ok()
+        );
+        assert!(
+            LatticeArgs {
+                dt: Some(0.52),
+                stencil: Some(4),
+                ..args()
+            }
+            .resolve()
+            .is_err()
+        );
+        assert!(
+            err(LatticeArgs {
+                hubble: Some(-1.0),
+                ..args()
+            })
+            .starts_with("--hubble ")
+        );
+        assert!(
+            err(LatticeArgs {
+                mass: Some(-1.0),
+                ..args()
+            })
+            .starts_with("--mass ")
+        );
+        let ok = LatticeArgs {
+            mass: Some(-1.0),
+            allow_tachyonic: true,
+            ..args()
+        };
         assert_eq!(ok.resolve().unwrap().m2, -1.0);
-        assert!(err(LatticeArgs { stencil: Some(3), ..args() }).starts_with("--stencil "));
-        assert!(err(LatticeArgs { velocity: Some("fast".into()), ..args() }).starts_with("--velocity "));
+        assert!(
+            err(LatticeArgs {
+                stencil: Some(3),
+                ..args()
+            })
+            .starts_with("--stencil ")
+        );
+        assert!(
+            err(LatticeArgs {
+                velocity: Some("fast".into()),
+                ..args()
+            })
+            .starts_with("--velocity ")
+        );
         let e = err(LatticeArgs {
             spectrum: Some("white".into()),
             amplitude: Some(-1.0),

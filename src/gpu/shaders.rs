@@ -15,14 +15,12 @@ macro_rules! wgsl {
 }
 
 /// Shared modules available to `#import`.
-pub const SHARED: &[(&str, &str)] = wgsl!["shared/rng", "shared/activation", "shared/lattice_common"];
+pub const SHARED: &[(&str, &str)] =
+    wgsl!["shared/rng", "shared/activation", "shared/lattice_common"];
 
 /// Kernels (one entry point each), by path under `shaders/` without extension.
-pub const KERNELS: &[(&str, &str)] = wgsl![
-    "lattice/kick_drift",
-    "lattice/reduce",
-    "lattice/ic_noise",
-];
+pub const KERNELS: &[(&str, &str)] =
+    wgsl!["lattice/kick_drift", "lattice/reduce", "lattice/ic_noise",];
 
 /// A preprocessed source with a map from its lines back to the files they came from.
 pub struct Preprocessed {

@@ -24,7 +24,11 @@ pub struct BenchResult {
 }
 
 /// Times `steps` leapfrog steps of an N³ de Sitter field (H = 0.5, m = 1, dx = 1, dt = 0.05).
-pub fn bench_grid(ctx: &GpuContext, grid: usize, steps: usize) -> Result<BenchResult, LatticeError> {
+pub fn bench_grid(
+    ctx: &GpuContext,
+    grid: usize,
+    steps: usize,
+) -> Result<BenchResult, LatticeError> {
     let mut cfg = LatticeConfig::defaults();
     cfg.grid = grid;
     cfg.spectrum = Spectrum::None;

@@ -124,11 +124,7 @@ pub fn energy_residuals(h: f64, rows: &[(f64, Observables)]) -> Vec<f64> {
     for (i, (t, o)) in rows.iter().enumerate() {
         if i > 0 {
             let (tp, op) = rows[i - 1];
-            integral += 0.5
-                * (t - tp)
-                * 3.0
-                * h
-                * (w(tp) * op.pressure() + w(*t) * o.pressure());
+            integral += 0.5 * (t - tp) * 3.0 * h * (w(tp) * op.pressure() + w(*t) * o.pressure());
         }
         let a3rho = w(*t) * o.rho();
         out.push((a3rho - rho0 + integral) / a3rho);
@@ -197,13 +193,23 @@ impl Lattice {
         let kd = Kernel::new(
             ctx,
             "lattice/kick_drift",
-            &[Binding::Uniform, Binding::Read, Binding::ReadWrite, Binding::ReadWrite],
+            &[
+                Binding::Uniform,
+                Binding::Read,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+            ],
             &[("WG", KD_WG as f64), ("STENCIL", stencil)],
         )?;
         let reduce = Kernel::new(
             ctx,
             "lattice/reduce",
-            &[Binding::Uniform, Binding::Read, Binding::Read, Binding::ReadWrite],
+            &[
+                Binding::Uniform,
+                Binding::Read,
+                Binding::Read,
+                Binding::ReadWrite,
+            ],
             &[("STENCIL", stencil)],
         )?;
         let noise = Kernel::new(
@@ -267,12 +273,10 @@ impl Lattice {
                 [make(0), make(1)]
             })
             .collect();
-        let reduce_uniform = crate::gpu::uniform_buffer(
-            ctx,
-            "lattice reduce",
-            &ReduceParams::zeroed(),
-        );
-        let partials = crate::gpu::storage_buffer(ctx, "lattice partials", reduce_groups_n as u64 * 32);
+        let reduce_uniform =
+            crate::gpu::uniform_buffer(ctx, "lattice reduce", &ReduceParams::zeroed());
+        let partials =
+            crate::gpu::storage_buffer(ctx, "lattice partials", reduce_groups_n as u64 * 32);
         let reduce_groups = [
             reduce.bind(ctx, &[&reduce_uniform, &phi[0], &pi, &partials]),
             reduce.bind(ctx, &[&reduce_uniform, &phi[1], &pi, &partials]),
@@ -303,7 +307,10 @@ impl Lattice {
             sums: None,
         };
         let sites = sites as usize;
-        lat.upload(&vec![cfg.phi_init as f32; sites], &vec![cfg.dphi_init as f32; sites])?;
+        lat.upload(
+            &vec![cfg.phi_init as f32; sites],
+            &vec![cfg.dphi_init as f32; sites],
+        )?;
         Ok(lat)
     }
 
@@ -535,7 +542,8 @@ impl Lattice {
                 .dispatch(&mut pass, &self.reduce_groups[self.cur], wgs);
         }
         self.ctx.queue.submit([enc.finish()]);
-        let parts: Vec<f32> = read_buffer(&self.ctx, &self.partials, 0, self.reduce_wgs as usize * 8)?;
+        let parts: Vec<f32> =
+            read_buffer(&self.ctx, &self.partials, 0, self.reduce_wgs as usize * 8)?;
         let mut s = [0.0f64; 6];
         for w in parts.chunks_exact(8) {
             for q in 0..6 {
@@ -595,16 +603,17 @@ impl Lattice {
         let mut obs: Vec<(usize, f64, Observables)> = Vec::new();
         let mut spectra: Vec<(usize, f64, Vec<f64>)> = Vec::new();
         let (mut evolve, mut spec) = (0.0, 0.0);
-        let mut record = |lat: &mut Self, evolve: &mut f64, spec: &mut f64| -> Result<(), LatticeError> {
-            let t0 = Instant::now();
-            let o = lat.observables()?;
-            *evolve += t0.elapsed().as_secs_f64();
-            obs.push((lat.step, lat.t, o));
-            let t1 = Instant::now();
-            spectra.push((lat.step, lat.t, lat.power()?));
-            *spec += t1.elapsed().as_secs_f64();
-            Ok(())
-        };
+        let mut record =
+            |lat: &mut Self, evolve: &mut f64, spec: &mut f64| -> Result<(), LatticeError> {
+                let t0 = Instant::now();
+                let o = lat.observables()?;
+                *evolve += t0.elapsed().as_secs_f64();
+                obs.push((lat.step, lat.t, o));
+                let t1 = Instant::now();
+                spectra.push((lat.step, lat.t, lat.power()?));
+                *spec += t1.elapsed().as_secs_f64();
+                Ok(())
+            };
         record(self, &mut evolve, &mut spec)?;
         while self.step < cfg.steps {
             let k = cfg.output_every.min(cfg.steps - self.step);
@@ -649,7 +658,9 @@ impl Lattice {
         }
         let times: Vec<f64> = spectra.iter().map(|s| s.1).collect();
         let theory = match &self.sums {
-            Some(s) if cfg.hubble >= 0.0 => theory_power(&self.table, s, cfg.m2, cfg.hubble, &times),
+            Some(s) if cfg.hubble >= 0.0 => {
+                theory_power(&self.table, s, cfg.m2, cfg.hubble, &times)
+            }
             _ => vec![vec![f64::NAN; self.table.bin_k.len()]; times.len()],
         };
         for ((step, t, p), th) in spectra.iter().zip(&theory) {

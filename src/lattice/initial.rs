@@ -15,10 +15,7 @@ use crate::theory::desitter::bunch_davies_initial;
 pub type ModeFunctions = Vec<(Complex64, Complex64)>;
 
 /// Evaluates `f(k_eff²)` once per class.
-pub fn per_class(
-    table: &ModeTable,
-    f: &dyn Fn(f64) -> (Complex64, Complex64),
-) -> ModeFunctions {
+pub fn per_class(table: &ModeTable, f: &dyn Fn(f64) -> (Complex64, Complex64)) -> ModeFunctions {
     table.class_k2.iter().map(|&k2| f(k2)).collect()
 }
 
@@ -41,7 +38,12 @@ fn bunch_davies(table: &ModeTable, m2: f64, h: f64) -> ModeFunctions {
     if table.classes() <= NODES || h == 0.0 {
         return per_class(table, &|k2| bunch_davies_initial(k2, m2, h));
     }
-    let kmin = table.class_k2.iter().cloned().fold(f64::MAX, f64::min).sqrt();
+    let kmin = table
+        .class_k2
+        .iter()
+        .cloned()
+        .fold(f64::MAX, f64::min)
+        .sqrt();
     let kmax = table.class_k2.iter().cloned().fold(0.0, f64::max).sqrt();
     let (l0, l1) = (kmin.ln(), kmax.ln());
     let smooth = |k: f64, z: Complex64| z * k.powf(1.5) * Complex64::from_polar(1.0, -k / h);
@@ -101,7 +103,11 @@ pub fn from_config(
             m.1 = Complex64::default();
         }
     }
-    check_finite(table, &modes, "the --spectrum parameters (--amplitude, --tilt, --mass)")?;
+    check_finite(
+        table,
+        &modes,
+        "the --spectrum parameters (--amplitude, --tilt, --mass)",
+    )?;
     Ok(Some(modes))
 }
 

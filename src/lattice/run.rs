@@ -33,7 +33,10 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         last.t,
         cfg.hubble * last.t,
         res.timings.site_updates_per_s,
-        res.background.iter().map(|r| r.energy_residual.abs()).fold(0.0, f64::max),
+        res.background
+            .iter()
+            .map(|r| r.energy_residual.abs())
+            .fold(0.0, f64::max),
         cfg.out.display()
     );
     Ok(())

@@ -50,7 +50,10 @@ pub fn yoshida_weights() -> (f64, f64) {
 }
 
 fn leapfrog(t: f64, h: f64, out: &mut Vec<Flow>) {
-    out.push(Flow::Kick { t0: t, t1: t + 0.5 * h });
+    out.push(Flow::Kick {
+        t0: t,
+        t1: t + 0.5 * h,
+    });
     out.push(Flow::Drift { t0: t, t1: t + h });
     out.push(Flow::Kick {
         t0: t + 0.5 * h,

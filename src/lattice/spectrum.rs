@@ -212,6 +212,8 @@ mod tests {
         // (1,0,0) has 6 images; (4,4,4) (all Nyquist) one.
         let c = t.class_of(1).unwrap();
         assert_eq!(t.class_count[c], 6);
-        assert!((t.class_k2[c] - 4.0 * (std::f64::consts::PI / 8.0).sin().powi(2) / 0.25).abs() < 1e-12);
+        assert!(
+            (t.class_k2[c] - 4.0 * (std::f64::consts::PI / 8.0).sin().powi(2) / 0.25).abs() < 1e-12
+        );
     }
 }

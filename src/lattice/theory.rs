@@ -30,7 +30,11 @@ fn class_transfer(table: &ModeTable, m2: f64, h: f64, times: &[f64]) -> Vec<Vec<
             .collect();
     }
     let tmax = times.iter().cloned().fold(0.0, f64::max);
-    let span = if h == 0.0 { tmax } else { -(-h * tmax).exp_m1() / h };
+    let span = if h == 0.0 {
+        tmax
+    } else {
+        -(-h * tmax).exp_m1() / h
+    };
     let kmax = table.class_k2.iter().cloned().fold(0.0, f64::max).sqrt();
     let nodes = ((16.0 * kmax * span).ceil() as usize).clamp(512, 16384);
     let node_t: Vec<Vec<[[f64; 2]; 2]>> = (0..nodes)

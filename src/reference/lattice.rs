@@ -60,7 +60,8 @@ pub fn laplacian4(f: &[f64], n: usize) -> Vec<f64> {
         for y in 0..n {
             for x in 0..n {
                 let i = at(n, x, y, z);
-                out[i] = (4.0 / 3.0) * ring(f, n, x, y, z, 1) - (1.0 / 12.0) * ring(f, n, x, y, z, 2)
+                out[i] = (4.0 / 3.0) * ring(f, n, x, y, z, 1)
+                    - (1.0 / 12.0) * ring(f, n, x, y, z, 2)
                     - 7.5 * f[i];
             }
         }
@@ -78,7 +79,15 @@ pub fn laplacian(stencil: u32, f: &[f64], n: usize) -> Vec<f64> {
 }
 
 /// π += c_lap·∇²φ − c_pot·V'(φ) (c_lap includes 1/dx²).
-pub fn kick(stencil: u32, n: usize, c_lap: f64, c_pot: f64, pot: &Potential, phi: &[f64], pi: &mut [f64]) {
+pub fn kick(
+    stencil: u32,
+    n: usize,
+    c_lap: f64,
+    c_pot: f64,
+    pot: &Potential,
+    phi: &[f64],
+    pi: &mut [f64],
+) {
     let lap = laplacian(stencil, phi, n);
     for i in 0..phi.len() {
         pi[i] += c_lap * lap[i] - c_pot * pot.dv(phi[i]);
