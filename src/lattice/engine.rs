@@ -346,10 +346,8 @@ impl Lattice {
     /// slabs of at most `slab` modes.
     pub fn noise(&self, slab: usize) -> Result<Vec<[f32; 4]>, LatticeError> {
         let total = self.n.pow(3);
-        let slab = slab
-            .min((self.ctx.max_binding() / 16) as usize)
-            .min(1 << 22)
-            .max(1);
+        let cap = ((self.ctx.max_binding() / 16) as usize).min(1 << 22);
+        let slab = slab.clamp(1, cap.max(1));
         let buf = crate::gpu::storage_buffer(&self.ctx, "lattice noise", slab as u64 * 16);
         let key = seed_key(self.cfg.seed);
         let mut out = Vec::with_capacity(total);
