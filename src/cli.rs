@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::lattice::LatticeArgs;
 use crate::config::nn::NnArgs;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,9 @@ pub enum Command {
     /// Train an ensemble of wide networks and record its statistics.
     #[command(allow_negative_numbers = true)]
     Nn(NnArgs),
+    /// Evolve a scalar field on a 3-D lattice in de Sitter and record its statistics.
+    #[command(allow_negative_numbers = true)]
+    Lattice(LatticeArgs),
     /// Measure throughput (steps/s, GFLOP/s, site-updates/s).
     Bench(BenchArgs),
 }
@@ -46,6 +50,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Ensemble training step: (E=64, n=1024, N=64) and (E=1024, n=4096, N=64) by default.
     Nn(BenchNnArgs),
+    /// Lattice leapfrog step at 128³ and 256³.
+    Lattice,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod gpu;
+pub mod lattice;
 pub mod nn;
 pub mod reference;
 pub mod report;

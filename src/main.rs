@@ -21,6 +21,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => info(a.json, a.backend),
         Command::Nn(args) => Ok(nncosmo_gpu::nn::run::run_cli(&args)?),
+        Command::Lattice(args) => Ok(nncosmo_gpu::lattice::run::run_cli(&args)?),
         Command::Bench(b) => bench(b),
     }
 }
@@ -121,6 +122,10 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        BenchTarget::Lattice => {
+            drop(ctx);
+            nncosmo_gpu::lattice::bench::run_cli(b.backend, b.adapter)?;
         }
     }
     Ok(())

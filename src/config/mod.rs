@@ -5,6 +5,7 @@
 //! are refused with the key's name. Validation then produces a resolved config whose
 //! every field is concrete and which is written verbatim into `report.json`.
 
+pub mod lattice;
 pub mod nn;
 
 use std::path::Path;

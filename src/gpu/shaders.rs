@@ -21,6 +21,7 @@ pub const SHARED: &[(&str, &str)] = wgsl![
     "shared/nn_common",
     "shared/nn_stats",
     "shared/nn_fused",
+    "shared/lattice_common",
 ];
 
 /// Kernels (one entry point each), by path under `shaders/` without extension.
@@ -36,6 +37,9 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/stats_points",
     "nn/stats_modes",
     "nn/ntk_gram",
+    "lattice/kick_drift",
+    "lattice/reduce",
+    "lattice/ic_noise",
     "test/activation_eval",
     "test/rng_normal",
 ];

@@ -2,5 +2,6 @@
 //! kernel and its twin on the same inputs and compare. No GPU code lives here.
 
 pub mod activation;
+pub mod lattice;
 pub mod nn;
 pub mod rng;

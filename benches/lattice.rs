@@ -1,0 +1,8 @@
+//! Leapfrog site-updates per second at 128³ and 256³ (see `nncosmo-gpu bench lattice`).
+
+fn main() {
+    if let Err(e) = nncosmo_gpu::lattice::bench::run_cli(None, None) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

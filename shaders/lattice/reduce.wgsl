@@ -1,0 +1,92 @@
+// Per-workgroup partial sums of the observables; the host adds the partials in f64.
+// Per site, with ψ = φ − s (s a shift near the mean, so that Var φ keeps its digits)
+// and φ̇ = π/a³:
+//   0: ψ   1: ψ²   2: φ̇   3: φ̇²   4: −ψ·∇²φ (twice the gradient energy × a², by
+//   summation by parts, so it matches the stencil the kick uses)   5: V(φ)
+// CPU twin: reference::lattice::reduce.
+#import lattice_common
+
+@group(0) @binding(0) var<uniform> p: ReduceParams;
+@group(0) @binding(1) var<storage, read> phi: array<f32>;
+@group(0) @binding(2) var<storage, read> pi: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+
+override STENCIL: u32 = 2u;
+// The host reads this workgroup size back from the shader.
+const RWG: u32 = 64u;
+
+var<workgroup> sa: array<vec4<f32>, RWG>;
+var<workgroup> sb: array<vec4<f32>, RWG>;
+
+// Kahan-compensated accumulation: columns are up to N long.
+fn kahan(sum: ptr<function, vec4<f32>>, comp: ptr<function, vec4<f32>>, v: vec4<f32>) {
+    let y = v - *comp;
+    let t = *sum + y;
+    *comp = (t - *sum) - y;
+    *sum = t;
+}
+
+@compute @workgroup_size(RWG)
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let n = p.n;
+    let nn = n * n;
+    let col = gid.x + gid.y * nwg.x * RWG;
+    var s1 = vec4<f32>(0.0);
+    var c1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var c2 = vec4<f32>(0.0);
+    if (col < nn) {
+        let inv_a3 = p.a.x;
+        let shift = p.a.y;
+        let inv_dx2 = p.a.z;
+        let o1 = lattice_plane_neighbours(col, n, 1u);
+        let o2 = lattice_plane_neighbours(col, n, 2u);
+        for (var z = 0u; z < n; z = z + 1u) {
+            let base = z * nn;
+            let i = base + col;
+            let c = phi[i];
+            let zm1 = phi[((z + n - 1u) % n) * nn + col];
+            let zp1 = phi[((z + 1u) % n) * nn + col];
+            let ring1 = phi[base + o1.x] + phi[base + o1.y] + phi[base + o1.z] + phi[base + o1.w] + zm1 + zp1;
+            var lap: f32;
+            if (STENCIL == 4u) {
+                let zm2 = phi[((z + n - 2u) % n) * nn + col];
+                let zp2 = phi[((z + 2u) % n) * nn + col];
+                let ring2 = phi[base + o2.x] + phi[base + o2.y] + phi[base + o2.z] + phi[base + o2.w] + zm2 + zp2;
+                lap = (4.0 / 3.0) * ring1 - (1.0 / 12.0) * ring2 - 7.5 * c;
+            } else {
+                lap = ring1 - 6.0 * c;
+            }
+            let psi = c - shift;
+            let v = pi[i] * inv_a3;
+            kahan(&s1, &c1, vec4<f32>(psi, psi * psi, v, v * v));
+            kahan(&s2, &c2, vec4<f32>(-psi * lap * inv_dx2, lattice_v(c, p.pot), 0.0, 0.0));
+        }
+    }
+    sa[lid] = s1;
+    sb[lid] = s2;
+    workgroupBarrier();
+    for (var stride = RWG / 2u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            sa[lid] = sa[lid] + sa[lid + stride];
+            sb[lid] = sb[lid] + sb[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        let w = (wid.x + wid.y * nwg.x) * 8u;
+        partials[w + 0u] = sa[0].x;
+        partials[w + 1u] = sa[0].y;
+        partials[w + 2u] = sa[0].z;
+        partials[w + 3u] = sa[0].w;
+        partials[w + 4u] = sb[0].x;
+        partials[w + 5u] = sb[0].y;
+        partials[w + 6u] = 0.0;
+        partials[w + 7u] = 0.0;
+    }
+}

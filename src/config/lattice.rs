@@ -1,0 +1,460 @@
+//! `nncosmo-gpu lattice`: raw flags and the validated lattice configuration.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, finite, merge_args, positive, positive_real, read_table};
+
+/// Raw flags of `nncosmo-gpu lattice`; every one is also a config key.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatticeArgs {
+    /// TOML config file (keys = flag names with underscores; a [lattice] table is used if present).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Sites per dimension N (the grid is N³, periodic).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<i64>,
+    /// Comoving lattice spacing.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dx: Option<f64>,
+    /// Time step (cosmic time).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dt: Option<f64>,
+    /// Hubble rate H of the de Sitter background a = exp(H t); 0 is flat space.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hubble: Option<f64>,
+    /// Mass m (not m²); a negative value means m² = −m² (tachyonic, needs --allow-tachyonic).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mass: Option<f64>,
+    /// Quartic coupling λ of V = ½m²(φ−φ₀)² + (λ/4)(φ−φ₀)⁴.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    /// Potential minimum φ₀.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_min: Option<f64>,
+    /// Homogeneous initial field φ̄(0).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_init: Option<f64>,
+    /// Homogeneous initial velocity φ̄̇(0).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dphi_init: Option<f64>,
+    /// Initial fluctuations: bunch-davies | power-law | white | none.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spectrum: Option<String>,
+    /// Power of the white and power-law spectra: P(k) = A·k^n.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amplitude: Option<f64>,
+    /// Tilt n of the power-law spectrum P(k) = A·k^n.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<f64>,
+    /// Initial fluctuation velocity: rest | vacuum.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub velocity: Option<String>,
+    /// leapfrog | yoshida4.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrator: Option<String>,
+    /// Laplacian order: 2 (7-point) or 4 (13-point).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stencil: Option<i64>,
+    /// Number of time steps.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i64>,
+    /// Record observables and spectra every this many steps.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_every: Option<i64>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Output directory.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an output directory that already holds a run.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub force: bool,
+    /// Accept a negative H or a negative m².
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub allow_tachyonic: bool,
+    /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Adapter name substring (default: WGPU_ADAPTER_NAME or the best adapter).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+}
+
+/// The initial fluctuation spectrum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Spectrum {
+    BunchDavies,
+    PowerLaw { amplitude: f64, tilt: f64 },
+    White { amplitude: f64 },
+    None,
+}
+
+/// The initial fluctuation velocity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Velocity {
+    /// δφ̇ = 0 (the dual of v₀ = 0).
+    Rest,
+    /// The vacuum's positive-frequency velocity.
+    Vacuum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Integrator {
+    Leapfrog,
+    Yoshida4,
+}
+
+/// The resolved, validated lattice configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatticeConfig {
+    pub grid: usize,
+    pub dx: f64,
+    pub dt: f64,
+    #[serde(rename = "H")]
+    pub hubble: f64,
+    pub mass: f64,
+    /// m², negative when tachyonic.
+    pub m2: f64,
+    pub lambda: f64,
+    pub phi_min: f64,
+    pub phi_init: f64,
+    pub dphi_init: f64,
+    pub spectrum: Spectrum,
+    pub velocity: Velocity,
+    pub integrator: Integrator,
+    pub stencil: u32,
+    pub steps: usize,
+    pub output_every: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub force: bool,
+    pub allow_tachyonic: bool,
+    pub backend: Option<String>,
+    pub adapter: Option<String>,
+}
+
+impl LatticeConfig {
+    /// A configuration with the defaults of the CLI (for programmatic use and tests).
+    pub fn defaults() -> Self {
+        LatticeArgs::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
+
+    /// Largest angular frequency of the discrete problem at a = 1: the top eigenvalue of
+    /// −∇² for the chosen stencil plus m² (when positive).
+    pub fn omega_max(&self) -> f64 {
+        let lap = if self.stencil == 4 { 16.0 } else { 12.0 } / (self.dx * self.dx);
+        (lap + self.m2.max(0.0)).sqrt()
+    }
+
+    /// Re-checks the Courant limit (for configurations built in code).
+    pub fn check_courant(&self) -> Result<(), ConfigError> {
+        let w = self.omega_max();
+        let bound = stability_bound(self.integrator);
+        if self.dt * w >= bound {
+            let name = match self.integrator {
+                Integrator::Leapfrog => "leapfrog",
+                Integrator::Yoshida4 => "yoshida4",
+            };
+            return Err(ConfigError::invalid(
+                "dt",
+                format!(
+                    "{} is above the Courant limit {:.6} of {name} with --stencil {}: dt·ω_max must stay below {bound} where ω_max² = {}/dx² + m² = {:.6} (top eigenvalue of the discrete Laplacian at a = 1)",
+                    self.dt,
+                    bound / w,
+                    self.stencil,
+                    if self.stencil == 4 { 16 } else { 12 },
+                    w * w
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// dt·ω at which the integrator's map for a harmonic oscillator stops being stable:
+/// 2 for leapfrog; for the Yoshida composition the half-trace of the composed map
+/// reaches 1 at 1.5734 (see the test in `lattice::scheme`).
+pub fn stability_bound(integrator: Integrator) -> f64 {
+    match integrator {
+        Integrator::Leapfrog => 2.0,
+        Integrator::Yoshida4 => 1.5734,
+    }
+}
+
+impl LatticeArgs {
+    /// Flags over the config file, then validation.
+    pub fn resolve(&self) -> Result<LatticeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(p) => Some((p.as_path(), read_table(p, "lattice")?)),
+            None => None,
+        };
+        merge_args(self, file)?.validate()
+    }
+
+    fn validate(&self) -> Result<LatticeConfig, ConfigError> {
+        let grid = positive("grid", self.grid.unwrap_or(64))?;
+        if grid < 4 {
+            return Err(ConfigError::invalid(
+                "grid",
+                format!("must be at least 4 (got {grid})"),
+            ));
+        }
+        let dx = positive_real("dx", self.dx.unwrap_or(1.0))?;
+        let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
+        let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
+        let mass = finite("mass", self.mass.unwrap_or(1.0))?;
+        let m2 = mass * mass.abs();
+        if hubble < 0.0 && !self.allow_tachyonic {
+            return Err(ConfigError::invalid(
+                "hubble",
+                format!(
+                    "is negative ({hubble}), a contracting background; pass --allow-tachyonic to run it anyway"
+                ),
+            ));
+        }
+        if m2 < 0.0 && !self.allow_tachyonic {
+            return Err(ConfigError::invalid(
+                "mass",
+                format!(
+                    "is negative ({mass}), which means m² = {m2} < 0 (tachyonic); pass --allow-tachyonic to run it anyway"
+                ),
+            ));
+        }
+        let lambda = finite("lambda", self.lambda.unwrap_or(0.0))?;
+        if lambda < 0.0 && !self.allow_tachyonic {
+            return Err(ConfigError::invalid(
+                "lambda",
+                format!(
+                    "is negative ({lambda}): the potential is unbounded below; pass --allow-tachyonic to run it anyway"
+                ),
+            ));
+        }
+        let amplitude = self.amplitude.unwrap_or(1e-4);
+        let tilt = self.tilt.unwrap_or(-3.0);
+        let spectrum = match self.spectrum.as_deref().unwrap_or("bunch-davies") {
+            "bunch-davies" => Spectrum::BunchDavies,
+            "power-law" => Spectrum::PowerLaw {
+                amplitude: non_negative("amplitude", amplitude)?,
+                tilt: finite("tilt", tilt)?,
+            },
+            "white" => Spectrum::White {
+                amplitude: non_negative("amplitude", amplitude)?,
+            },
+            "none" => Spectrum::None,
+            other => {
+                return Err(ConfigError::invalid(
+                    "spectrum",
+                    format!("must be bunch-davies, power-law, white or none (got `{other}`)"),
+                ));
+            }
+        };
+        let velocity = parse_named("velocity", self.velocity.as_deref().unwrap_or("vacuum"))?;
+        let integrator = parse_named(
+            "integrator",
+            self.integrator.as_deref().unwrap_or("leapfrog"),
+        )?;
+        let stencil = match self.stencil.unwrap_or(2) {
+            2 => 2,
+            4 => 4,
+            s => {
+                return Err(ConfigError::invalid(
+                    "stencil",
+                    format!("must be 2 or 4 (got {s})"),
+                ));
+            }
+        };
+        let steps = positive("steps", self.steps.unwrap_or(400))?;
+        let output_every = positive("output-every", self.output_every.unwrap_or(20))?;
+        let cfg = LatticeConfig {
+            grid,
+            dx,
+            dt,
+            hubble,
+            mass,
+            m2,
+            lambda,
+            phi_min: finite("phi-min", self.phi_min.unwrap_or(0.0))?,
+            phi_init: finite("phi-init", self.phi_init.unwrap_or(1.0))?,
+            dphi_init: finite("dphi-init", self.dphi_init.unwrap_or(0.0))?,
+            spectrum,
+            velocity,
+            integrator,
+            stencil,
+            steps,
+            output_every,
+            seed: self.seed.unwrap_or(0),
+            out: self
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("out/lattice")),
+            force: self.force,
+            allow_tachyonic: self.allow_tachyonic,
+            backend: self.backend.clone(),
+            adapter: self.adapter.clone(),
+        };
+        cfg.check_courant()?;
+        Ok(cfg)
+    }
+}
+
+fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
+    if !(v.is_finite() && v >= 0.0) {
+        Err(ConfigError::invalid(
+            flag,
+            format!("must be finite and ≥ 0 (got {v})"),
+        ))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Parses a named choice through serde so the error lists the valid names.
+fn parse_named<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T, ConfigError> {
+    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
+        ConfigError::invalid(
+            flag,
+            e.message().replace("unknown variant", "unknown value"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> LatticeArgs {
+        LatticeArgs::default()
+    }
+
+    fn err(a: LatticeArgs) -> String {
+        a.resolve().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = args().resolve().unwrap();
+        assert_eq!(c.grid, 64);
+        assert_eq!(c.m2, 1.0);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        assert!(
+            err(LatticeArgs {
+                grid: Some(3),
+                ..args()
+            })
+            .starts_with("--grid ")
+        );
+        assert!(
+            err(LatticeArgs {
+                dx: Some(0.0),
+                ..args()
+            })
+            .starts_with("--dx ")
+        );
+        assert!(
+            err(LatticeArgs {
+                dt: Some(-0.1),
+                ..args()
+            })
+            .starts_with("--dt ")
+        );
+        let e = err(LatticeArgs {
+            dt: Some(0.6),
+            ..args()
+        });
+        assert!(e.starts_with("--dt ") && e.contains("Courant"), "{e}");
+        // 4th-order stencil has a larger top eigenvalue (16/dx² against 12/dx²).
+        assert!(
+            LatticeArgs {
+                dt: Some(0.52),
+                ..args()
+            }
+            .resolve()
+            .is_ok()
+        );
+        assert!(
+            LatticeArgs {
+                dt: Some(0.52),
+                stencil: Some(4),
+                ..args()
+            }
+            .resolve()
+            .is_err()
+        );
+        assert!(
+            err(LatticeArgs {
+                hubble: Some(-1.0),
+                ..args()
+            })
+            .starts_with("--hubble ")
+        );
+        assert!(
+            err(LatticeArgs {
+                mass: Some(-1.0),
+                ..args()
+            })
+            .starts_with("--mass ")
+        );
+        let ok = LatticeArgs {
+            mass: Some(-1.0),
+            allow_tachyonic: true,
+            ..args()
+        };
+        assert_eq!(ok.resolve().unwrap().m2, -1.0);
+        assert!(
+            err(LatticeArgs {
+                stencil: Some(3),
+                ..args()
+            })
+            .starts_with("--stencil ")
+        );
+        assert!(
+            err(LatticeArgs {
+                velocity: Some("fast".into()),
+                ..args()
+            })
+            .starts_with("--velocity ")
+        );
+        let e = err(LatticeArgs {
+            spectrum: Some("white".into()),
+            amplitude: Some(-1.0),
+            ..args()
+        });
+        assert!(e.starts_with("--amplitude "), "{e}");
+    }
+}

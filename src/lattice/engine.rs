@@ -1,0 +1,691 @@
+//! The GPU engine: field buffers, the fused kick–drift kernel, reductions and the
+//! initial-condition synthesis. Steps are recorded many per submission; the only
+//! read-backs are the reduced observables and, at output steps, the field for P(k).
+
+use std::time::Instant;
+
+use bytemuck::{Pod, Zeroable};
+use rustfft::num_complex::Complex64;
+use serde::Serialize;
+
+use super::LatticeError;
+use super::initial::{self, ModeFunctions};
+use super::scheme::{Stepper, Unit};
+use super::spectrum::{ModeTable, fft3};
+use super::theory::{ClassSums, theory_power};
+use crate::config::lattice::LatticeConfig;
+use crate::gpu::{Binding, GpuContext, GpuError, Kernel, kernel::grid, read_buffer, shaders};
+use crate::reference::rng::seed_key;
+use crate::theory::desitter::background;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+pub struct StepParams {
+    pub n: u32,
+    pub _pad: [u32; 3],
+    pub coef: [f32; 4],
+    pub pot: [f32; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+pub struct ReduceParams {
+    pub n: u32,
+    pub _pad: [u32; 3],
+    pub a: [f32; 4],
+    pub pot: [f32; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+pub struct NoiseParams {
+    pub n: u32,
+    pub first: u32,
+    pub count: u32,
+    pub _p0: u32,
+    pub key: [u32; 2],
+    pub _p1: [u32; 2],
+}
+
+/// Spatial averages at one instant (DESIGN §2).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Observables {
+    pub phi_mean: f64,
+    pub dphi_mean: f64,
+    pub phi_var: f64,
+    pub rho_kin: f64,
+    pub rho_grad: f64,
+    pub rho_pot: f64,
+}
+
+impl Observables {
+    pub fn rho(&self) -> f64 {
+        self.rho_kin + self.rho_grad + self.rho_pot
+    }
+    pub fn pressure(&self) -> f64 {
+        self.rho_kin - self.rho_grad / 3.0 - self.rho_pot
+    }
+}
+
+/// One row of `lattice/background.csv`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BackgroundRow {
+    pub step: usize,
+    pub t: f64,
+    pub a: f64,
+    #[serde(flatten)]
+    pub obs: Observables,
+    pub energy_residual: f64,
+}
+
+/// One row of `lattice/spectrum.csv`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SpectrumRow {
+    pub step: usize,
+    pub t: f64,
+    pub k: f64,
+    pub power: f64,
+    pub modes: u64,
+    pub theory_power: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    pub setup_s: f64,
+    pub initial_conditions_s: f64,
+    pub evolve_s: f64,
+    pub spectra_s: f64,
+    pub theory_s: f64,
+    pub site_updates_per_s: f64,
+    pub force_evaluations_per_s: f64,
+}
+
+/// Everything a run produces, in memory.
+#[derive(Clone, Debug, Default)]
+pub struct LatticeResults {
+    pub background: Vec<BackgroundRow>,
+    pub spectrum: Vec<SpectrumRow>,
+    /// Closed-form homogeneous solution (φ̄, φ̄̇) at each output (λ = 0 only).
+    pub background_theory: Vec<(f64, f64)>,
+    pub timings: Timings,
+}
+
+/// The energy residual of d(a³ρ)/dt + 3H·a³p = 0 (the fixed-background continuity
+/// equation times a³), integrated with the trapezoid rule over the samples and
+/// divided by a³ρ, so that it stays O(error) whether ρ redshifts or not.
+pub fn energy_residuals(h: f64, rows: &[(f64, Observables)]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len());
+    let Some(first) = rows.first() else {
+        return out;
+    };
+    let w = |t: f64| (3.0 * h * t).exp();
+    let rho0 = w(first.0) * first.1.rho();
+    let mut integral = 0.0;
+    for (i, (t, o)) in rows.iter().enumerate() {
+        if i > 0 {
+            let (tp, op) = rows[i - 1];
+            integral += 0.5 * (t - tp) * 3.0 * h * (w(tp) * op.pressure() + w(*t) * o.pressure());
+        }
+        let a3rho = w(*t) * o.rho();
+        out.push((a3rho - rho0 + integral) / a3rho);
+    }
+    out
+}
+
+/// Largest N with N³ f32 values in one binding.
+pub fn max_grid(max_binding: u64) -> usize {
+    let mut n = (max_binding as f64 / 4.0).cbrt() as usize + 1;
+    while n > 0 && (n as u64).pow(3) * 4 > max_binding {
+        n -= 1;
+    }
+    n
+}
+
+pub struct Lattice {
+    ctx: GpuContext,
+    pub cfg: LatticeConfig,
+    pub n: usize,
+    kd: Kernel,
+    reduce: Kernel,
+    noise: Kernel,
+    phi: [wgpu::Buffer; 2],
+    pi: wgpu::Buffer,
+    step_uniform: wgpu::Buffer,
+    stride: u64,
+    step_groups: Vec<[wgpu::BindGroup; 2]>,
+    reduce_uniform: wgpu::Buffer,
+    partials: wgpu::Buffer,
+    reduce_groups: [wgpu::BindGroup; 2],
+    reduce_wgs: u32,
+    kd_wgs: [u32; 3],
+    cur: usize,
+    stepper: Stepper,
+    pub t: f64,
+    pub step: usize,
+    shift: f64,
+    pub table: ModeTable,
+    sums: Option<ClassSums>,
+}
+
+const KD_WG: u32 = 64;
+/// Units recorded per submission (one uniform slot each).
+const SLOTS: usize = 256;
+
+impl Lattice {
+    /// Buffers and kernels for `cfg`; the field starts homogeneous (φ_init, φ̇_init).
+    pub fn new(ctx: &GpuContext, cfg: &LatticeConfig) -> Result<Self, LatticeError> {
+        cfg.check_courant()?;
+        let n = cfg.grid;
+        let sites = (n as u64).pow(3);
+        let bytes = sites * 4;
+        let limit = ctx.max_binding();
+        if bytes > limit {
+            let nmax = max_grid(limit);
+            return Err(GpuError::TooLarge {
+                what: format!("a {n}³ field (--grid {n})"),
+                bytes,
+                limit,
+                hint: format!("the largest grid this adapter can hold is --grid {nmax}"),
+            }
+            .into());
+        }
+        let stencil = cfg.stencil as f64;
+        let kd = Kernel::new(
+            ctx,
+            "lattice/kick_drift",
+            &[
+                Binding::Uniform,
+                Binding::Read,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+            ],
+            &[("WG", KD_WG as f64), ("STENCIL", stencil)],
+        )?;
+        let reduce = Kernel::new(
+            ctx,
+            "lattice/reduce",
+            &[
+                Binding::Uniform,
+                Binding::Read,
+                Binding::Read,
+                Binding::ReadWrite,
+            ],
+            &[("STENCIL", stencil)],
+        )?;
+        let noise = Kernel::new(
+            ctx,
+            "lattice/ic_noise",
+            &[Binding::Uniform, Binding::ReadWrite],
+            &[("WG", 64.0)],
+        )?;
+        // The reduction's workgroup size has one source: the shader.
+        let module = shaders::validate(&shaders::preprocess("lattice/reduce")?)?;
+        let rwg = module.entry_points[0].workgroup_size[0];
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+        let cols = (n * n) as u32;
+        let kd_wgs = grid(cols.div_ceil(KD_WG), max_dim);
+        let reduce_groups_n = cols.div_ceil(rwg);
+        let phi = [
+            crate::gpu::storage_buffer(ctx, "phi0", bytes),
+            crate::gpu::storage_buffer(ctx, "phi1", bytes),
+        ];
+        let pi = crate::gpu::storage_buffer(ctx, "pi", bytes);
+        let stride = (std::mem::size_of::<StepParams>() as u64)
+            .next_multiple_of(ctx.limits.min_uniform_buffer_offset_alignment as u64);
+        let step_uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("lattice steps"),
+            size: stride * SLOTS as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let psize = wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64);
+        let step_groups = (0..SLOTS)
+            .map(|s| {
+                let make = |p: usize| {
+                    let entries = [
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &step_uniform,
+                                offset: s as u64 * stride,
+                                size: psize,
+                            }),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: phi[p].as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: phi[1 - p].as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: pi.as_entire_binding(),
+                        },
+                    ];
+                    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("lattice step"),
+                        layout: &kd.layout,
+                        entries: &entries,
+                    })
+                };
+                [make(0), make(1)]
+            })
+            .collect();
+        let reduce_uniform =
+            crate::gpu::uniform_buffer(ctx, "lattice reduce", &ReduceParams::zeroed());
+        let partials =
+            crate::gpu::storage_buffer(ctx, "lattice partials", reduce_groups_n as u64 * 32);
+        let reduce_groups = [
+            reduce.bind(ctx, &[&reduce_uniform, &phi[0], &pi, &partials]),
+            reduce.bind(ctx, &[&reduce_uniform, &phi[1], &pi, &partials]),
+        ];
+        let mut lat = Self {
+            ctx: ctx.clone(),
+            cfg: cfg.clone(),
+            n,
+            kd,
+            reduce,
+            noise,
+            phi,
+            pi,
+            step_uniform,
+            stride,
+            step_groups,
+            reduce_uniform,
+            partials,
+            reduce_groups,
+            reduce_wgs: reduce_groups_n,
+            kd_wgs,
+            cur: 0,
+            stepper: Stepper::new(cfg.integrator, cfg.hubble, cfg.dt),
+            t: 0.0,
+            step: 0,
+            shift: cfg.phi_init,
+            table: ModeTable::new(n, cfg.dx, cfg.stencil),
+            sums: None,
+        };
+        let sites = sites as usize;
+        lat.upload(
+            &vec![cfg.phi_init as f32; sites],
+            &vec![cfg.dphi_init as f32; sites],
+        )?;
+        Ok(lat)
+    }
+
+    pub fn ctx(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    fn pot(&self) -> [f32; 4] {
+        [
+            self.cfg.m2 as f32,
+            self.cfg.lambda as f32,
+            self.cfg.phi_min as f32,
+            0.0,
+        ]
+    }
+
+    /// Replaces φ and φ̇ (at the current time) and forgets the initial class sums.
+    pub fn upload(&mut self, phi: &[f32], dphi: &[f32]) -> Result<(), LatticeError> {
+        let a3 = (3.0 * self.cfg.hubble * self.t).exp();
+        let pi: Vec<f32> = dphi.iter().map(|v| (*v as f64 * a3) as f32).collect();
+        self.ctx
+            .queue
+            .write_buffer(&self.phi[self.cur], 0, bytemuck::cast_slice(phi));
+        self.ctx
+            .queue
+            .write_buffer(&self.pi, 0, bytemuck::cast_slice(&pi));
+        self.sums = None;
+        self.ctx.wait()?;
+        Ok(())
+    }
+
+    /// The Hermitian noise (Re B, Im B, Re C, Im C) of every mode, drawn on the GPU in
+    /// slabs of at most `slab` modes.
+    pub fn noise(&self, slab: usize) -> Result<Vec<[f32; 4]>, LatticeError> {
+        let total = self.n.pow(3);
+        let cap = ((self.ctx.max_binding() / 16) as usize).min(1 << 22);
+        let slab = slab.clamp(1, cap.max(1));
+        let buf = crate::gpu::storage_buffer(&self.ctx, "lattice noise", slab as u64 * 16);
+        let key = seed_key(self.cfg.seed);
+        let mut out = Vec::with_capacity(total);
+        let mut first = 0;
+        while first < total {
+            let count = slab.min(total - first);
+            let params = NoiseParams {
+                n: self.n as u32,
+                first: first as u32,
+                count: count as u32,
+                _p0: 0,
+                key,
+                _p1: [0; 2],
+            };
+            let u = crate::gpu::uniform_buffer(&self.ctx, "noise params", &params);
+            let g = self.noise.bind(&self.ctx, &[&u, &buf]);
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                let wgs = grid(
+                    (count as u32).div_ceil(64),
+                    self.ctx.limits.max_compute_workgroups_per_dimension,
+                );
+                self.noise.dispatch(&mut pass, &g, wgs);
+            }
+            self.ctx.queue.submit([enc.finish()]);
+            let part: Vec<[f32; 4]> = read_buffer(&self.ctx, &buf, 0, count)?;
+            out.extend(part);
+            first += count;
+        }
+        Ok(out)
+    }
+
+    /// Sets the fluctuations from mode functions per class (at t = 0, on top of the
+    /// homogeneous φ_init, φ̇_init), and keeps their class sums for the theory line.
+    pub fn set_initial_modes(&mut self, modes: &ModeFunctions) -> Result<(), LatticeError> {
+        initial::check_finite(&self.table, modes, "the initial spectrum")?;
+        let n = self.n;
+        let total = n.pow(3);
+        let noise = self.noise(1 << 22)?;
+        let norm = ((n as f64).powi(3) / self.cfg.dx.powi(3)).sqrt();
+        let mut f = vec![Complex64::default(); total];
+        let mut v = vec![Complex64::default(); total];
+        let classes = self.table.classes();
+        let mut sums = ClassSums {
+            ff: vec![0.0; classes],
+            fv: vec![0.0; classes],
+            vv: vec![0.0; classes],
+        };
+        let pnorm = self.table.power_norm();
+        for m in 0..total {
+            let Some(c) = self.table.class_of(m) else {
+                continue;
+            };
+            let (u, du) = modes[c];
+            let w = noise[m];
+            let b = Complex64::new(w[0] as f64, w[1] as f64);
+            let cc = Complex64::new(w[2] as f64, w[3] as f64);
+            f[m] = norm * (u.re * b + u.im * cc);
+            v[m] = norm * (du.re * b + du.im * cc);
+            sums.ff[c] += f[m].norm_sqr() * pnorm;
+            sums.fv[c] += (f[m] * v[m].conj()).re * pnorm;
+            sums.vv[c] += v[m].norm_sqr() * pnorm;
+        }
+        fft3(&mut f, n, true);
+        fft3(&mut v, n, true);
+        let inv = 1.0 / total as f64;
+        let phi: Vec<f32> = f
+            .iter()
+            .map(|z| (self.cfg.phi_init + z.re * inv) as f32)
+            .collect();
+        let dphi: Vec<f32> = v
+            .iter()
+            .map(|z| (self.cfg.dphi_init + z.re * inv) as f32)
+            .collect();
+        if phi.iter().chain(&dphi).any(|x| !x.is_finite()) {
+            return Err(LatticeError::NonFinite(
+                "the initial spectrum makes the field overflow f32; lower --amplitude".into(),
+            ));
+        }
+        self.upload(&phi, &dphi)?;
+        self.sums = Some(sums);
+        Ok(())
+    }
+
+    /// An arbitrary isotropic initial spectrum: `power(k_eff)` = (P_φ, P_φ̇),
+    /// uncorrelated; called once per class of equal k_eff².
+    pub fn set_initial_spectrum(
+        &mut self,
+        power: &dyn Fn(f64) -> (f64, f64),
+    ) -> Result<(), LatticeError> {
+        let modes = initial::from_power(&self.table, power);
+        self.set_initial_modes(&modes)
+    }
+
+    /// The initial conditions the configuration asks for.
+    pub fn set_initial_from_config(&mut self) -> Result<(), LatticeError> {
+        match initial::from_config(&self.cfg, &self.table)? {
+            Some(m) => self.set_initial_modes(&m),
+            None => {
+                self.sums = Some(ClassSums {
+                    ff: vec![0.0; self.table.classes()],
+                    fv: vec![0.0; self.table.classes()],
+                    vv: vec![0.0; self.table.classes()],
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Records `units` in submissions of up to SLOTS dispatches; no host wait.
+    pub fn apply_units(&mut self, units: &[Unit]) {
+        let inv_dx2 = 1.0 / (self.cfg.dx * self.cfg.dx);
+        let pot = self.pot();
+        let mut bytes = vec![0u8; self.stride as usize * SLOTS];
+        for chunk in units.chunks(SLOTS) {
+            for (i, u) in chunk.iter().enumerate() {
+                let p = StepParams {
+                    n: self.n as u32,
+                    _pad: [0; 3],
+                    coef: [
+                        (u.c_lap * inv_dx2) as f32,
+                        u.c_pot as f32,
+                        u.c_drift as f32,
+                        0.0,
+                    ],
+                    pot,
+                };
+                let o = i * self.stride as usize;
+                bytes[o..o + std::mem::size_of::<StepParams>()]
+                    .copy_from_slice(bytemuck::bytes_of(&p));
+            }
+            // Ordered after the previous submission and before the next one.
+            self.ctx.queue.write_buffer(
+                &self.step_uniform,
+                0,
+                &bytes[..chunk.len() * self.stride as usize],
+            );
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                for i in 0..chunk.len() {
+                    self.kd
+                        .dispatch(&mut pass, &self.step_groups[i][self.cur], self.kd_wgs);
+                    self.cur = 1 - self.cur;
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        }
+    }
+
+    /// Advances `steps` steps; φ and π are synchronised at the end.
+    pub fn advance(&mut self, steps: usize) {
+        let units = self.stepper.units(self.t, steps);
+        self.apply_units(&units);
+        self.step += steps;
+        self.t = self.step as f64 * self.cfg.dt;
+    }
+
+    /// Blocks until the recorded work is done.
+    pub fn wait(&self) -> Result<(), LatticeError> {
+        Ok(self.ctx.wait()?)
+    }
+
+    /// The raw partial sums of the reduction kernel, summed in f64.
+    pub fn reduce_sums(&mut self, shift: f64) -> Result<[f64; 6], LatticeError> {
+        let inv_a3 = (-3.0 * self.cfg.hubble * self.t).exp();
+        let p = ReduceParams {
+            n: self.n as u32,
+            _pad: [0; 3],
+            a: [
+                inv_a3 as f32,
+                shift as f32,
+                (1.0 / (self.cfg.dx * self.cfg.dx)) as f32,
+                0.0,
+            ],
+            pot: self.pot(),
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.reduce_uniform, 0, bytemuck::bytes_of(&p));
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            let wgs = grid(
+                self.reduce_wgs,
+                self.ctx.limits.max_compute_workgroups_per_dimension,
+            );
+            self.reduce
+                .dispatch(&mut pass, &self.reduce_groups[self.cur], wgs);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let parts: Vec<f32> =
+            read_buffer(&self.ctx, &self.partials, 0, self.reduce_wgs as usize * 8)?;
+        let mut s = [0.0f64; 6];
+        for w in parts.chunks_exact(8) {
+            for q in 0..6 {
+                s[q] += w[q] as f64;
+            }
+        }
+        Ok(s)
+    }
+
+    /// Observables at the current (synchronised) time, from GPU reductions.
+    pub fn observables(&mut self) -> Result<Observables, LatticeError> {
+        let shift = self.shift;
+        let s = self.reduce_sums(shift)?;
+        let v = (self.n as f64).powi(3);
+        let a2 = (2.0 * self.cfg.hubble * self.t).exp();
+        let mean = s[0] / v;
+        let o = Observables {
+            phi_mean: shift + mean,
+            dphi_mean: s[2] / v,
+            phi_var: (s[1] / v - mean * mean).max(0.0),
+            rho_kin: 0.5 * s[3] / v,
+            rho_grad: 0.5 * s[4] / (v * a2),
+            rho_pot: s[5] / v,
+        };
+        if !(o.phi_mean.is_finite() && o.rho().is_finite()) {
+            return Err(LatticeError::NonFinite(format!(
+                "the field became NaN or infinite by step {} (t = {:.4}); lower --dt, --amplitude or --lambda",
+                self.step, self.t
+            )));
+        }
+        // Keep the next Var φ well conditioned in f32.
+        self.shift = o.phi_mean;
+        Ok(o)
+    }
+
+    /// φ and φ̇ at the current time.
+    pub fn read_field(&self) -> Result<(Vec<f32>, Vec<f32>), LatticeError> {
+        let total = self.n.pow(3);
+        let phi = read_buffer(&self.ctx, &self.phi[self.cur], 0, total)?;
+        let pi: Vec<f32> = read_buffer(&self.ctx, &self.pi, 0, total)?;
+        let inv_a3 = (-3.0 * self.cfg.hubble * self.t).exp();
+        let dphi = pi.iter().map(|p| (*p as f64 * inv_a3) as f32).collect();
+        Ok((phi, dphi))
+    }
+
+    /// Binned P(k) of φ now.
+    pub fn power(&self) -> Result<Vec<f64>, LatticeError> {
+        let (phi, _) = self.read_field()?;
+        Ok(self.table.power(&phi))
+    }
+
+    /// The whole run: outputs at step 0, every `output_every` steps and at the end.
+    pub fn run(&mut self, progress: bool) -> Result<LatticeResults, LatticeError> {
+        let cfg = self.cfg.clone();
+        let bar = progress.then(|| crate::report::progress::step_bar(cfg.steps as u64, "lattice"));
+        let mut res = LatticeResults::default();
+        let mut obs: Vec<(usize, f64, Observables)> = Vec::new();
+        let mut spectra: Vec<(usize, f64, Vec<f64>)> = Vec::new();
+        let (mut evolve, mut spec) = (0.0, 0.0);
+        let mut record =
+            |lat: &mut Self, evolve: &mut f64, spec: &mut f64| -> Result<(), LatticeError> {
+                let t0 = Instant::now();
+                let o = lat.observables()?;
+                *evolve += t0.elapsed().as_secs_f64();
+                obs.push((lat.step, lat.t, o));
+                let t1 = Instant::now();
+                spectra.push((lat.step, lat.t, lat.power()?));
+                *spec += t1.elapsed().as_secs_f64();
+                Ok(())
+            };
+        record(self, &mut evolve, &mut spec)?;
+        while self.step < cfg.steps {
+            let k = cfg.output_every.min(cfg.steps - self.step);
+            let t0 = Instant::now();
+            self.advance(k);
+            evolve += t0.elapsed().as_secs_f64();
+            record(self, &mut evolve, &mut spec)?;
+            if let Some(b) = &bar {
+                b.set_position(self.step as u64);
+                b.set_message(format!("{:.2} e-folds", cfg.hubble * self.t));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let t_theory = Instant::now();
+        let series: Vec<(f64, Observables)> = obs.iter().map(|(_, t, o)| (*t, *o)).collect();
+        let resid = energy_residuals(cfg.hubble, &series);
+        for ((step, t, o), r) in obs.iter().zip(&resid) {
+            res.background.push(BackgroundRow {
+                step: *step,
+                t: *t,
+                a: (cfg.hubble * t).exp(),
+                obs: *o,
+                energy_residual: *r,
+            });
+        }
+        if cfg.lambda == 0.0 {
+            res.background_theory = obs
+                .iter()
+                .map(|(_, t, _)| {
+                    let (x, v) = background(
+                        cfg.hubble,
+                        cfg.m2,
+                        cfg.phi_init - cfg.phi_min,
+                        cfg.dphi_init,
+                        *t,
+                    );
+                    (x + cfg.phi_min, v)
+                })
+                .collect();
+        }
+        let times: Vec<f64> = spectra.iter().map(|s| s.1).collect();
+        let theory = match &self.sums {
+            Some(s) if cfg.hubble >= 0.0 => {
+                theory_power(&self.table, s, cfg.m2, cfg.hubble, &times)
+            }
+            _ => vec![vec![f64::NAN; self.table.bin_k.len()]; times.len()],
+        };
+        for ((step, t, p), th) in spectra.iter().zip(&theory) {
+            for b in 0..p.len() {
+                res.spectrum.push(SpectrumRow {
+                    step: *step,
+                    t: *t,
+                    k: self.table.bin_k[b],
+                    power: p[b],
+                    modes: self.table.bin_count[b],
+                    theory_power: th[b],
+                });
+            }
+        }
+        let sites = (self.n as f64).powi(3) * cfg.steps as f64;
+        let forces = match cfg.integrator {
+            crate::config::lattice::Integrator::Leapfrog => 1.0,
+            crate::config::lattice::Integrator::Yoshida4 => 3.0,
+        };
+        res.timings = Timings {
+            evolve_s: evolve,
+            spectra_s: spec,
+            theory_s: t_theory.elapsed().as_secs_f64(),
+            site_updates_per_s: sites / evolve,
+            force_evaluations_per_s: forces * sites / evolve,
+            ..Default::default()
+        };
+        Ok(res)
+    }
+}

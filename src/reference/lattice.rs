@@ -1,0 +1,169 @@
+//! CPU twins of `shaders/lattice/*.wgsl`, in f64, site layout x + N·(y + N·z).
+
+use super::rng::normal2;
+
+/// Potential parameters: V = ½m²ψ² + (λ/4)ψ⁴ with ψ = φ − φ₀.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Potential {
+    pub m2: f64,
+    pub lambda: f64,
+    pub phi0: f64,
+}
+
+impl Potential {
+    pub fn dv(&self, phi: f64) -> f64 {
+        let psi = phi - self.phi0;
+        psi * (self.m2 + self.lambda * psi * psi)
+    }
+    pub fn v(&self, phi: f64) -> f64 {
+        let psi = phi - self.phi0;
+        let p2 = psi * psi;
+        p2 * (0.5 * self.m2 + 0.25 * self.lambda * p2)
+    }
+}
+
+#[inline]
+fn at(n: usize, x: usize, y: usize, z: usize) -> usize {
+    x + n * (y + n * z)
+}
+
+/// Sum of the six neighbours at distance d (periodic).
+fn ring(f: &[f64], n: usize, x: usize, y: usize, z: usize, d: usize) -> f64 {
+    let m = |i: usize| (i + n - d % n) % n;
+    let p = |i: usize| (i + d) % n;
+    f[at(n, m(x), y, z)]
+        + f[at(n, p(x), y, z)]
+        + f[at(n, x, m(y), z)]
+        + f[at(n, x, p(y), z)]
+        + f[at(n, x, y, m(z))]
+        + f[at(n, x, y, p(z))]
+}
+
+/// dx²·∇²φ with the 7-point stencil.
+pub fn laplacian2(f: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; f.len()];
+    for z in 0..n {
+        for y in 0..n {
+            for x in 0..n {
+                let i = at(n, x, y, z);
+                out[i] = ring(f, n, x, y, z, 1) - 6.0 * f[i];
+            }
+        }
+    }
+    out
+}
+
+/// dx²·∇²φ with the 13-point 4th-order stencil (−1/12, 4/3, −5/2 per axis).
+pub fn laplacian4(f: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; f.len()];
+    for z in 0..n {
+        for y in 0..n {
+            for x in 0..n {
+                let i = at(n, x, y, z);
+                out[i] = (4.0 / 3.0) * ring(f, n, x, y, z, 1)
+                    - (1.0 / 12.0) * ring(f, n, x, y, z, 2)
+                    - 7.5 * f[i];
+            }
+        }
+    }
+    out
+}
+
+/// dx²·∇²φ for stencil 2 or 4.
+pub fn laplacian(stencil: u32, f: &[f64], n: usize) -> Vec<f64> {
+    if stencil == 4 {
+        laplacian4(f, n)
+    } else {
+        laplacian2(f, n)
+    }
+}
+
+/// π += c_lap·∇²φ − c_pot·V'(φ) (c_lap includes 1/dx²).
+pub fn kick(
+    stencil: u32,
+    n: usize,
+    c_lap: f64,
+    c_pot: f64,
+    pot: &Potential,
+    phi: &[f64],
+    pi: &mut [f64],
+) {
+    let lap = laplacian(stencil, phi, n);
+    for i in 0..phi.len() {
+        pi[i] += c_lap * lap[i] - c_pot * pot.dv(phi[i]);
+    }
+}
+
+/// φ += c_drift·π.
+pub fn drift(c_drift: f64, phi: &mut [f64], pi: &[f64]) {
+    for (f, p) in phi.iter_mut().zip(pi) {
+        *f += c_drift * p;
+    }
+}
+
+/// The fused unit of `kick_drift.wgsl`: a kick, then a drift with the new π.
+#[allow(clippy::too_many_arguments)]
+pub fn kick_drift(
+    stencil: u32,
+    n: usize,
+    c_lap: f64,
+    c_pot: f64,
+    c_drift: f64,
+    pot: &Potential,
+    phi: &mut [f64],
+    pi: &mut [f64],
+) {
+    kick(stencil, n, c_lap, c_pot, pot, phi, pi);
+    drift(c_drift, phi, pi);
+}
+
+/// The per-site sums of `reduce.wgsl` over the whole grid:
+/// [Σψ, Σψ², Σφ̇, Σφ̇², −Σψ·∇²φ, ΣV] with ψ = φ − shift, φ̇ = π·inv_a3.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce(
+    stencil: u32,
+    n: usize,
+    inv_a3: f64,
+    shift: f64,
+    inv_dx2: f64,
+    pot: &Potential,
+    phi: &[f64],
+    pi: &[f64],
+) -> [f64; 6] {
+    let lap = laplacian(stencil, phi, n);
+    let mut s = [0.0; 6];
+    for i in 0..phi.len() {
+        let psi = phi[i] - shift;
+        let v = pi[i] * inv_a3;
+        s[0] += psi;
+        s[1] += psi * psi;
+        s[2] += v;
+        s[3] += v * v;
+        s[4] -= psi * lap[i] * inv_dx2;
+        s[5] += pot.v(phi[i]);
+    }
+    s
+}
+
+/// The 4th counter word of lattice draws ("LATT").
+pub const LATT: u32 = 0x4C41_5454;
+
+/// The Hermitian noise of `ic_noise.wgsl` for every mode: (Re B, Im B, Re C, Im C).
+pub fn ic_noise(n: usize, key: [u32; 2]) -> Vec<[f64; 4]> {
+    let draw = |m: usize| {
+        let g = normal2([m as u32, 0, 0, LATT], key);
+        [0.5 * g[0], 0.5 * g[1]]
+    };
+    let nn = n * n;
+    (0..n * nn)
+        .map(|m| {
+            let (i, j, k) = (m % n, (m / n) % n, m / nn);
+            let partner = (n - i) % n + n * ((n - j) % n + n * ((n - k) % n));
+            let a = draw(m);
+            let b = draw(partner);
+            let bk = [a[0] + b[0], a[1] - b[1]];
+            let d = [a[0] - b[0], a[1] + b[1]];
+            [bk[0], bk[1], -d[1], d[0]]
+        })
+        .collect()
+}

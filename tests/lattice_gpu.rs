@@ -1,0 +1,499 @@
+//! GPU kernels against their f64 CPU twins, and the engine against closed forms.
+
+use nncosmo_gpu::config::lattice::{Integrator, LatticeConfig, Spectrum, Velocity};
+use nncosmo_gpu::gpu::{BackendChoice, GpuContext};
+use nncosmo_gpu::lattice::Lattice;
+use nncosmo_gpu::lattice::initial;
+use nncosmo_gpu::lattice::scheme::{Unit, k_eff2};
+use nncosmo_gpu::lattice::spectrum::fft3;
+use nncosmo_gpu::reference::lattice as cpu;
+use nncosmo_gpu::reference::rng::seed_key;
+use nncosmo_gpu::theory::desitter::{background, massless_mode};
+use num_complex::Complex64;
+
+fn ctx() -> GpuContext {
+    GpuContext::new(&BackendChoice::default()).expect("a GPU adapter (lavapipe in CI)")
+}
+
+fn cfg(n: usize) -> LatticeConfig {
+    let mut c = LatticeConfig::defaults();
+    c.grid = n;
+    c.spectrum = Spectrum::None;
+    c
+}
+
+/// A smooth, non-trivial field with all three axes and both stencil rings excited.
+fn test_field(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let tau = std::f64::consts::TAU;
+    let mut phi = Vec::new();
+    let mut dphi = Vec::new();
+    for z in 0..n {
+        for y in 0..n {
+            for x in 0..n {
+                let (fx, fy, fz) = (
+                    x as f64 / n as f64,
+                    y as f64 / n as f64,
+                    z as f64 / n as f64,
+                );
+                phi.push(
+                    0.8 + 0.3 * (tau * fx).sin() * (tau * 2.0 * fy).cos()
+                        + 0.2 * (tau * 3.0 * fz + 0.4).sin()
+                        + 0.05 * ((x * 7 + y * 3 + z * 5) % 11) as f64 / 11.0,
+                );
+                dphi.push(0.1 * (tau * (fx + fz)).cos() - 0.05 * (tau * 3.0 * fy).sin());
+            }
+        }
+    }
+    (phi, dphi)
+}
+
+fn f32s(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+fn pot(c: &LatticeConfig) -> cpu::Potential {
+    cpu::Potential {
+        m2: c.m2,
+        lambda: c.lambda,
+        phi0: c.phi_min,
+    }
+}
+
+fn max_rel(a: &[f32], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+#[test]
+fn kick_drift_matches_cpu_twin() {
+    let ctx = ctx();
+    for stencil in [2u32, 4] {
+        let mut c = cfg(16);
+        c.stencil = stencil;
+        c.dx = 0.7;
+        c.lambda = 0.3;
+        c.phi_min = 0.1;
+        c.hubble = 0.0;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let (mut phi, mut pi) = test_field(16);
+        lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
+        let units = [
+            Unit {
+                c_lap: 0.05,
+                c_pot: 0.02,
+                c_drift: 0.1,
+            },
+            Unit {
+                c_lap: 0.1,
+                c_pot: 0.07,
+                c_drift: 0.0,
+            },
+            Unit {
+                c_lap: 0.0,
+                c_pot: 0.0,
+                c_drift: -0.2,
+            },
+        ];
+        lat.apply_units(&units);
+        let (gphi, gpi) = lat.read_field().unwrap();
+        let p = pot(&c);
+        for u in units {
+            cpu::kick_drift(
+                stencil,
+                16,
+                u.c_lap / (c.dx * c.dx),
+                u.c_pot,
+                u.c_drift,
+                &p,
+                &mut phi,
+                &mut pi,
+            );
+        }
+        let (ef, ep) = (max_rel(&gphi, &phi), max_rel(&gpi, &pi));
+        assert!(
+            ef < 1e-5 && ep < 1e-5,
+            "stencil {stencil}: phi {ef:e}, pi {ep:e}"
+        );
+    }
+}
+
+#[test]
+fn reduction_matches_cpu_twin() {
+    let ctx = ctx();
+    for stencil in [2u32, 4] {
+        let mut c = cfg(16);
+        c.stencil = stencil;
+        c.dx = 0.6;
+        c.lambda = 0.5;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let (phi, pi) = test_field(16);
+        lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
+        let g = lat.reduce_sums(0.8).unwrap();
+        let (phi32, pi32): (Vec<f64>, Vec<f64>) = (
+            f32s(&phi).iter().map(|&v| v as f64).collect(),
+            f32s(&pi).iter().map(|&v| v as f64).collect(),
+        );
+        let r = cpu::reduce(
+            stencil,
+            16,
+            1.0,
+            0.8,
+            1.0 / (c.dx * c.dx),
+            &pot(&c),
+            &phi32,
+            &pi32,
+        );
+        for q in 0..6 {
+            // Sums of 4096 f32 terms: relative 1e-5 of the sum of magnitudes.
+            let scale = r[q].abs().max(1.0);
+            assert!(
+                (g[q] - r[q]).abs() < 1e-5 * scale,
+                "stencil {stencil} sum {q}: {} vs {}",
+                g[q],
+                r[q]
+            );
+        }
+    }
+}
+
+#[test]
+fn initial_noise_matches_twin_is_hermitian_and_independent_of_slabs() {
+    let ctx = ctx();
+    let mut c = cfg(8);
+    c.seed = 12345;
+    let lat = Lattice::new(&ctx, &c).unwrap();
+    let a = lat.noise(1 << 20).unwrap();
+    let b = lat.noise(37).unwrap();
+    assert_eq!(a, b, "the draw depends on the slab size");
+    let twin = cpu::ic_noise(8, seed_key(12345));
+    let n = 8;
+    for m in 0..n * n * n {
+        for q in 0..4 {
+            assert!(
+                (a[m][q] as f64 - twin[m][q]).abs() < 1e-5 * (1.0 + twin[m][q].abs()),
+                "mode {m}"
+            );
+        }
+        let (i, j, k) = (m % n, (m / n) % n, m / (n * n));
+        let p = (n - i) % n + n * ((n - j) % n + n * ((n - k) % n));
+        // Hermitian: B_{-k} = conj(B_k), C likewise.
+        assert_eq!(
+            (a[p][0], a[p][1], a[p][2], a[p][3]),
+            (a[m][0], -a[m][1], a[m][2], -a[m][3])
+        );
+    }
+}
+
+#[test]
+fn initial_field_is_real_and_has_the_requested_spectrum() {
+    let ctx = ctx();
+    let n = 32;
+    let mut c = cfg(n);
+    c.hubble = 0.5;
+    c.spectrum = Spectrum::BunchDavies;
+    c.velocity = Velocity::Vacuum;
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    let bd = initial::from_config(&c, &lat.table).unwrap().unwrap();
+    let pl = initial::from_power(&lat.table, &|k| (1e-3 * k.powf(-2.5), 0.0));
+    for (name, modes) in [("bunch-davies", bd), ("power-law", pl)] {
+        // Requested bin power: mean of |u|² over the bin's modes.
+        let mut want = vec![0.0; lat.table.bin_k.len()];
+        for cl in 0..lat.table.classes() {
+            want[lat.table.class_bin[cl]] +=
+                modes[cl].0.norm_sqr() * lat.table.class_count[cl] as f64;
+        }
+        // 32 seeds: a bin of ≥ 100 modes (≥ 50 independent) then has ≤ 2.5 % sampling
+        // error, so 10 % is a 4σ bound.
+        let seeds = 32;
+        let mut got = vec![0.0; want.len()];
+        for s in 0..seeds {
+            lat.cfg.seed = 1000 + s;
+            lat.set_initial_modes(&modes).unwrap();
+            let (phi, _) = lat.read_field().unwrap();
+            if s == 0 {
+                // Real field with a Hermitian DFT: the imaginary parts of φ̃_k + φ̃_{-k}^* vanish.
+                let mut z: Vec<Complex64> =
+                    phi.iter().map(|&v| Complex64::new(v as f64, 0.0)).collect();
+                fft3(&mut z, n, false);
+                let scale = z.iter().skip(1).map(|v| v.norm()).fold(0.0, f64::max);
+                for m in 0..n * n * n {
+                    let (i, j, k) = (m % n, (m / n) % n, m / (n * n));
+                    let p = (n - i) % n + n * ((n - j) % n + n * ((n - k) % n));
+                    assert!((z[m] - z[p].conj()).norm() < 1e-9 * scale * 1e3);
+                }
+            }
+            for (g, p) in got.iter_mut().zip(lat.table.power(&phi)) {
+                *g += p / seeds as f64;
+            }
+        }
+        for b in 0..want.len() {
+            if lat.table.bin_count[b] >= 100 {
+                let w = want[b] / lat.table.bin_count[b] as f64;
+                assert!(
+                    (got[b] / w - 1.0).abs() < 0.10,
+                    "{name} bin {b} (k = {:.3}): {} vs {w}",
+                    lat.table.bin_k[b],
+                    got[b]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_theory_matches_the_measured_spectrum_at_both_stencils() {
+    let ctx = ctx();
+    for stencil in [2u32, 4] {
+        let mut c = cfg(32);
+        c.stencil = stencil;
+        c.hubble = 0.5;
+        c.mass = 0.8;
+        c.m2 = 0.64;
+        c.dt = 0.05;
+        c.steps = 160; // t = 8: four e-folds
+        c.output_every = 40;
+        c.spectrum = Spectrum::BunchDavies;
+        c.velocity = Velocity::Vacuum;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        lat.set_initial_from_config().unwrap();
+        let res = lat.run(false).unwrap();
+        let mut checked = 0;
+        for r in &res.spectrum {
+            if r.modes >= 100 {
+                let d = (r.power / r.theory_power - 1.0).abs();
+                assert!(
+                    d < 0.03,
+                    "stencil {stencil} step {} k {:.3}: {} vs theory {} ({d:.4})",
+                    r.step,
+                    r.k,
+                    r.power,
+                    r.theory_power
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "{checked}");
+        // The mean follows the closed-form background (λ = 0: fluctuations average out exactly).
+        for (row, (p, _)) in res.background.iter().zip(&res.background_theory) {
+            assert!(
+                (row.obs.phi_mean - p).abs() < 2e-4,
+                "step {}: {} vs {p}",
+                row.step,
+                row.obs.phi_mean
+            );
+        }
+    }
+}
+
+#[test]
+fn flat_space_energy_is_conserved() {
+    let ctx = ctx();
+    let mut c = cfg(16);
+    c.hubble = 0.0;
+    c.dt = 0.01;
+    c.steps = 1000;
+    c.output_every = 100;
+    c.spectrum = Spectrum::White { amplitude: 1e-3 };
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    lat.set_initial_from_config().unwrap();
+    let res = lat.run(false).unwrap();
+    let rho0 = res.background[0].obs.rho();
+    assert!(
+        res.background[0].obs.rho_grad > 1e-3 * rho0,
+        "gradients must take part"
+    );
+    for r in &res.background {
+        assert!(
+            r.energy_residual.abs() < 1e-4,
+            "step {}: {}",
+            r.step,
+            r.energy_residual
+        );
+        assert!((r.obs.rho() / rho0 - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn de_sitter_energy_residual_is_small() {
+    let ctx = ctx();
+    let mut c = cfg(16);
+    c.hubble = 0.5;
+    c.dt = 0.02;
+    c.steps = 200;
+    c.output_every = 1;
+    c.spectrum = Spectrum::BunchDavies;
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    lat.set_initial_from_config().unwrap();
+    let res = lat.run(false).unwrap();
+    for r in &res.background {
+        assert!(
+            r.energy_residual.abs() < 1e-3,
+            "step {}: {}",
+            r.step,
+            r.energy_residual
+        );
+    }
+}
+
+#[test]
+fn gpu_background_matches_the_closed_form_at_coarse_steps() {
+    let ctx = ctx();
+    for (integ, dt) in [(Integrator::Leapfrog, 0.4), (Integrator::Yoshida4, 0.4)] {
+        let mut c = cfg(4);
+        c.hubble = 0.5;
+        c.mass = 1.3f64.sqrt();
+        c.m2 = 1.3;
+        c.dt = dt;
+        c.integrator = integ;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        lat.advance(25);
+        let o = lat.observables().unwrap();
+        let (x, _) = background(0.5, 1.3, 1.0, 0.0, 10.0);
+        // CPU twin error at these steps (see lattice_cpu): leapfrog ≈ 2e-4, Yoshida ≈ 5e-5;
+        // f32 rounding is below 1e-6 here.
+        let mut phi = vec![1.0f64; 64];
+        let mut pi = vec![0.0f64; 64];
+        let mut st = nncosmo_gpu::lattice::scheme::Stepper::new(integ, 0.5, dt);
+        for u in st.units(0.0, 25) {
+            cpu::kick_drift(
+                2,
+                4,
+                u.c_lap,
+                u.c_pot,
+                u.c_drift,
+                &pot(&c),
+                &mut phi,
+                &mut pi,
+            );
+        }
+        let (eg, ec) = ((o.phi_mean - x).abs(), (phi[0] - x).abs());
+        assert!(ec > 1e-5, "{integ:?}: error {ec} too small to test");
+        assert!(
+            (eg - ec).abs() < 0.05 * ec,
+            "{integ:?}: GPU error {eg} vs twin {ec}"
+        );
+    }
+}
+
+#[test]
+fn gpu_massless_mode_follows_the_closed_form() {
+    let ctx = ctx();
+    let (n, dx, h) = (8, 0.5, 0.5);
+    let mut c = cfg(n);
+    c.dx = dx;
+    c.hubble = h;
+    c.mass = 0.0;
+    c.m2 = 0.0;
+    c.phi_init = 0.0;
+    c.dt = 0.01;
+    c.integrator = Integrator::Yoshida4;
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    let k = k_eff2(2, n, dx, [1, 0, 0]).sqrt();
+    let (u0, du0) = massless_mode(k, h, 0.0);
+    let tau = std::f64::consts::TAU;
+    let wave: Vec<Complex64> = (0..n * n * n)
+        .map(|i| Complex64::from_polar(1.0, tau * (i % n) as f64 / n as f64))
+        .collect();
+    let phi: Vec<f32> = wave.iter().map(|w| (u0 * w).re as f32).collect();
+    let dphi: Vec<f32> = wave.iter().map(|w| (du0 * w).re as f32).collect();
+    lat.upload(&phi, &dphi).unwrap();
+    lat.advance(400);
+    let (gphi, gdphi) = lat.read_field().unwrap();
+    let proj = |f: &[f32]| -> Complex64 {
+        f.iter()
+            .zip(&wave)
+            .map(|(v, w)| *v as f64 * w.conj())
+            .sum::<Complex64>()
+            * (2.0 / (n * n * n) as f64)
+    };
+    let (u, du) = (proj(&gphi), proj(&gdphi));
+    let (ue, due) = massless_mode(k, h, 4.0);
+    assert!((u - ue).norm() < 1e-4 * ue.norm(), "{u} vs {ue}");
+    let a3 = (3.0 * h * 4.0f64).exp();
+    let w = a3 * (u * du.conj() - u.conj() * du);
+    assert!(
+        (w - Complex64::new(0.0, 1.0)).norm() < 1e-3,
+        "Wronskian {w}"
+    );
+    let _ = due;
+}
+
+#[test]
+fn same_seed_gives_identical_output() {
+    let ctx = ctx();
+    let mut c = cfg(16);
+    c.spectrum = Spectrum::PowerLaw {
+        amplitude: 1e-3,
+        tilt: -1.0,
+    };
+    c.seed = 99;
+    c.steps = 30;
+    c.output_every = 10;
+    let run = || {
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        lat.set_initial_from_config().unwrap();
+        let r = lat.run(false).unwrap();
+        (
+            lat.read_field().unwrap(),
+            r.background
+                .iter()
+                .map(|b| b.obs.phi_var)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    c.seed = 100;
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    lat.set_initial_from_config().unwrap();
+    assert_ne!(lat.read_field().unwrap().0, {
+        let mut l2 = Lattice::new(
+            &ctx,
+            &LatticeConfig {
+                seed: 99,
+                ..c.clone()
+            },
+        )
+        .unwrap();
+        l2.set_initial_from_config().unwrap();
+        l2.read_field().unwrap().0
+    });
+}
+
+#[test]
+fn a_grid_too_large_for_one_binding_is_refused_with_the_largest_size() {
+    let ctx = ctx();
+    let c = cfg(4096);
+    let e = Lattice::new(&ctx, &c)
+        .err()
+        .expect("4096³ f32 is 256 GiB")
+        .to_string();
+    let nmax = nncosmo_gpu::lattice::engine::max_grid(ctx.max_binding());
+    assert!(e.contains(&format!("--grid {nmax}")), "{e}");
+    assert!(
+        (nmax as u64).pow(3) * 4 <= ctx.max_binding()
+            && ((nmax + 1) as u64).pow(3) * 4 > ctx.max_binding()
+    );
+}
+
+#[test]
+fn a_spectrum_that_makes_the_field_nan_is_refused() {
+    let ctx = ctx();
+    let mut c = cfg(8);
+    c.spectrum = Spectrum::PowerLaw {
+        amplitude: 1.0,
+        tilt: 2000.0,
+    };
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    let e = lat.set_initial_from_config().unwrap_err().to_string();
+    assert!(e.contains("NaN or infinite"), "{e}");
+    let e = lat
+        .set_initial_spectrum(&|_| (f64::NAN, 0.0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NaN"), "{e}");
+}
