@@ -18,7 +18,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     }
     let n_points = net.n_points;
     let g = net.member_base + m;
-    let bias = net.bm_out * params[(net.member_offset + m + 1u) * net.params_per_member - 1u];
+    let bias = net.bm_out * params[(net.member_offset + m) * net.params_per_member + net.out_b];
     let inv_n = 1.0 / f32(n_points);
     var l = 0.0;
     for (var i = 0u; i < n_points; i = i + 1u) {

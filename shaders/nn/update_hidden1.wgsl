@@ -126,6 +126,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
     }
     if k_first == 0u {
-        step(base + net.params_per_member - 1u, net.bm_out * sr);
+        step(base + net.out_b, net.bm_out * sr);
     }
 }

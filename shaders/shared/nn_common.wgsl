@@ -2,7 +2,8 @@
 // (a test checks the size against naga's layout).
 //
 // Parameters of one member are a flat vector: for each layer l = 1..L+1 the weight
-// matrix W^l (fan_out × fan_in, row-major) followed by its bias b^l. Members are
+// matrix W^l (fan_out × fan_in, row-major) followed by its bias b^l, each starting
+// on a multiple of 4 floats (see NetShape::layers). Members are
 // contiguous in the chunk's buffer: member m starts at m·params_per_member.
 
 override WG: u32 = 64u;
@@ -36,6 +37,10 @@ struct Net {
     seed_hi: u32,
     init_std: f32,
     up_off: u32,           // layer_backward: offset of the upstream weights (W^{l+1} or output row)
+    out_b: u32,            // offset of the output bias inside a member's vector
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Flattened invocation index of a 2-D dispatch grid (x fastest).

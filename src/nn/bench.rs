@@ -64,7 +64,7 @@ pub fn bench_nn(
     // The final record forces a read-back, so the timed region ends synchronised.
     ens.run_segment(1, 1 + steps, &|s| s == 1 + steps)?;
     let seconds = t.elapsed().as_secs_f64();
-    let flops = 6.0 * (ensemble * points * shape.params_per_member()) as f64;
+    let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
     Ok(NnBench {
         ensemble,
         width,

@@ -312,6 +312,7 @@ impl Ensemble {
             bm_out: out_scale.bm as f32,
             seed_lo: spec.seed as u32,
             seed_hi: (spec.seed >> 32) as u32,
+            out_b: shape.output_bias() as u32,
             ..Default::default()
         };
         let b = Builder {

@@ -36,6 +36,8 @@ pub struct NetUniform {
     pub seed_hi: u32,
     pub init_std: f32,
     pub up_off: u32,
+    pub out_b: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Mirrors `struct Stats` in shaders/shared/nn_stats.wgsl.
@@ -69,26 +71,44 @@ pub struct LayerSpec {
 }
 
 impl NetShape {
+    /// Layer offsets; every W^l and b^l starts on a multiple of 4 floats so the
+    /// tiled kernels can read whole rows as vec4 when the fan-in is a multiple of 4.
     pub fn layers(&self) -> Vec<LayerSpec> {
         let mut out = Vec::with_capacity(self.depth + 1);
-        let mut off = 0;
+        let mut off: usize = 0;
         for l in 1..=self.depth + 1 {
             let n_in = if l == 1 { self.input_dim } else { self.width };
             let n_out = if l == self.depth + 1 { 1 } else { self.width };
+            let w_off = off.next_multiple_of(4);
+            let b_off = (w_off + n_in * n_out).next_multiple_of(4);
             out.push(LayerSpec {
                 n_in,
                 n_out,
-                w_off: off,
-                b_off: off + n_in * n_out,
+                w_off,
+                b_off,
             });
-            off += n_in * n_out + n_out;
+            off = b_off + n_out;
         }
         out
     }
 
+    /// Floats per member in the parameter buffers (padded to a multiple of 4).
     pub fn params_per_member(&self) -> usize {
         let last = *self.layers().last().unwrap();
-        last.b_off + 1
+        (last.b_off + 1).next_multiple_of(4)
+    }
+
+    /// Trainable parameters per member (what FLOP counts use).
+    pub fn param_count(&self) -> usize {
+        self.layers()
+            .iter()
+            .map(|l| l.n_in * l.n_out + l.n_out)
+            .sum()
+    }
+
+    /// Offset of the output bias inside a member's vector.
+    pub fn output_bias(&self) -> usize {
+        self.layers().last().unwrap().b_off
     }
 }
 
@@ -155,11 +175,14 @@ mod tests {
                 n_in: 3,
                 n_out: 5,
                 w_off: 0,
-                b_off: 15
+                b_off: 16
             }
         );
-        assert_eq!(l[1].w_off, 20);
-        assert_eq!(l[2].w_off, 20 + 30);
-        assert_eq!(s.params_per_member(), 20 + 30 + 6);
+        assert_eq!(l[1].w_off, 24);
+        assert_eq!(l[1].b_off, 24 + 28);
+        assert_eq!(l[2].w_off, 60);
+        assert_eq!(s.output_bias(), 68);
+        assert_eq!(s.params_per_member(), 72);
+        assert_eq!(s.param_count(), 20 + 30 + 6);
     }
 }

@@ -190,7 +190,8 @@ pub fn train(
     let record_steps: Vec<usize> = (0..=steps).filter(|&s| record(s)).collect();
     let theory = theory_lines(&modes, &nngp, &data.y, cfg.lr, cfg.momentum, &record_steps);
     let p = ens.params_per_member();
-    let flops_per_step = 6.0 * cfg.ensemble as f64 * data.points() as f64 * p as f64;
+    let flops_per_step =
+        6.0 * cfg.ensemble as f64 * data.points() as f64 * shape.param_count() as f64;
     let mut res = NnResults {
         config: cfg.clone(),
         data,
