@@ -202,8 +202,15 @@ impl NnArgs {
             DataSource::Ring => 2,
             _ => positive("input-dim", self.input_dim.unwrap_or(2))?,
         };
+        let width = positive("width", self.width.unwrap_or(1024))?;
+        if width % 4 != 0 {
+            return Err(ConfigError::invalid(
+                "width",
+                format!("must be a multiple of 4 (got {width}): the kernels read rows as vec4"),
+            ));
+        }
         Ok(NnConfig {
-            width: positive("width", self.width.unwrap_or(1024))?,
+            width,
             depth: positive("depth", self.depth.unwrap_or(1))?,
             ensemble: positive("ensemble", self.ensemble.unwrap_or(64))?,
             activation,

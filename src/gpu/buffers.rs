@@ -8,7 +8,8 @@ use super::context::{GpuContext, GpuError};
 pub fn storage_buffer(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
     ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: bytes.max(4).next_multiple_of(4),
+        // Multiples of 16 bytes so any buffer can also be bound as array<vec4<f32>>.
+        size: bytes.max(16).next_multiple_of(16),
         usage: wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST,

@@ -77,6 +77,9 @@ struct Kernels {
     output_forward: Kernel,
     layer_backward: Kernel,
     grad_update: Kernel,
+    hidden_forward: Kernel,
+    hidden_backward: Kernel,
+    hidden_grad_update: Kernel,
     stats_points: Kernel,
     stats_modes: Kernel,
     ntk_gram: Kernel,
@@ -92,6 +95,9 @@ enum K {
     OutputForward,
     LayerBackward,
     GradUpdate,
+    HiddenForward,
+    HiddenBackward,
+    HiddenGradUpdate,
     StatsPoints,
     StatsModes,
     NtkGram,
@@ -126,9 +132,17 @@ impl Kernels {
             output_forward: Kernel::new(ctx, "nn/output_forward", &[U, R, R, W], &plain)?,
             layer_backward: Kernel::new(ctx, "nn/layer_backward", &[U, R, R, R, W], &plain)?,
             grad_update: Kernel::new(ctx, "nn/grad_update", &[U, W, W, R, R], &plain)?,
+            hidden_forward: Kernel::new(ctx, "nn/hidden_forward", &[U, R, R, W, W], &with_act)?,
+            hidden_backward: Kernel::new(ctx, "nn/hidden_backward", &[U, R, R, R, W], &plain)?,
+            hidden_grad_update: Kernel::new(
+                ctx,
+                "nn/hidden_grad_update",
+                &[U, W, W, R, R],
+                &plain,
+            )?,
             stats_points: Kernel::new(ctx, "nn/stats_points", &[U, R, R, W], &plain)?,
             stats_modes: Kernel::new(ctx, "nn/stats_modes", &[U, R, R, R, W], &plain)?,
-            ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, W], &plain)?,
+            ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, R, W], &plain)?,
         })
     }
 
@@ -142,6 +156,9 @@ impl Kernels {
             K::OutputForward => &self.output_forward,
             K::LayerBackward => &self.layer_backward,
             K::GradUpdate => &self.grad_update,
+            K::HiddenForward => &self.hidden_forward,
+            K::HiddenBackward => &self.hidden_backward,
+            K::HiddenGradUpdate => &self.hidden_grad_update,
             K::StatsPoints => &self.stats_points,
             K::StatsModes => &self.stats_modes,
             K::NtkGram => &self.ntk_gram,
@@ -201,6 +218,12 @@ impl Ensemble {
     ) -> Result<Self, NnError> {
         let shape = spec.shape;
         let points = data.points();
+        if shape.width % 4 != 0 {
+            return Err(NnError::Invalid(format!(
+                "--width must be a multiple of 4 (got {}): the kernels read rows as vec4",
+                shape.width
+            )));
+        }
         let e = spec.ensemble;
         let p = shape.params_per_member();
         let max = ctx.max_binding();
@@ -268,7 +291,8 @@ impl Ensemble {
         let partial = storage_buffer(ctx, "partial", f32s(e * points * blocks));
         let rs = record_size(points);
         let records = storage_buffer(ctx, "records", f32s(RECORD_SLOTS * rs));
-        let ntk = storage_buffer(ctx, "ntk", f32s(points * points));
+        // Per-member NTKs, summed on the host when measured (rarely).
+        let ntk = storage_buffer(ctx, "ntk", f32s(e * points * points));
         let scratch = Scratch {
             members: scratch_members,
             z: (0..shape.depth)
@@ -546,9 +570,16 @@ impl Ensemble {
         enc.clear_buffer(&self.ntk, 0, None);
         self.encode(&mut enc, &self.ntk_ops.iter().collect::<Vec<_>>());
         self.ctx.queue.submit([enc.finish()]);
-        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.points * self.points)?;
+        let n2 = self.points * self.points;
+        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.spec.ensemble * n2)?;
+        let mut mean = vec![0.0; n2];
+        for member in raw.chunks(n2) {
+            for (acc, v) in mean.iter_mut().zip(member) {
+                *acc += *v as f64;
+            }
+        }
         let e = self.spec.ensemble as f64;
-        Ok(raw.iter().map(|&v| v as f64 / e).collect())
+        Ok(mean.into_iter().map(|v| v / e).collect())
     }
 
     /// One member's parameters (for tests and diagnostics).
@@ -668,6 +699,28 @@ impl Generic<'_> {
         }
     }
 
+    /// Forward through every hidden layer, storing z and φ'.
+    fn hidden_forward(&self) -> Vec<Op> {
+        let (m, n, np) = (self.m, self.shape.width, self.points);
+        (0..self.shape.depth)
+            .map(|l| {
+                let u = self.layer_uniform(l);
+                let bufs = [
+                    &self.chunk.params,
+                    self.input(l),
+                    &self.scratch.z[l],
+                    &self.scratch.dphi[l],
+                ];
+                if l > 0 {
+                    self.b
+                        .op(K::HiddenForward, &u, &bufs, m * np.div_ceil(4) * (n / 4))
+                } else {
+                    self.b.op(K::LayerForward, &u, &bufs, m * np * n)
+                }
+            })
+            .collect()
+    }
+
     fn forward(
         &self,
         partial: &wgpu::Buffer,
@@ -676,22 +729,8 @@ impl Generic<'_> {
         delta_out: &wgpu::Buffer,
         loss: &wgpu::Buffer,
     ) -> Vec<Op> {
-        let (m, n, np) = (self.m, self.shape.width, self.points);
-        let mut ops = Vec::new();
-        for l in 0..self.shape.depth {
-            let u = self.layer_uniform(l);
-            ops.push(self.b.op(
-                K::LayerForward,
-                &u,
-                &[
-                    &self.chunk.params,
-                    self.input(l),
-                    &self.scratch.z[l],
-                    &self.scratch.dphi[l],
-                ],
-                m * np * n,
-            ));
-        }
+        let (m, np) = (self.m, self.points);
+        let mut ops = self.hidden_forward();
         let d = self.shape.depth;
         let u = NetUniform {
             blocks: 1,
@@ -732,17 +771,18 @@ impl Generic<'_> {
             } else {
                 &self.scratch.delta[l + 1]
             };
-            ops.push(self.b.op(
-                K::LayerBackward,
-                &u,
-                &[
-                    &self.chunk.params,
-                    upstream,
-                    &self.scratch.dphi[l],
-                    &self.scratch.delta[l],
-                ],
-                m * np * n,
-            ));
+            let bufs = [
+                &self.chunk.params,
+                upstream,
+                &self.scratch.dphi[l],
+                &self.scratch.delta[l],
+            ];
+            ops.push(if l < d - 1 {
+                self.b
+                    .op(K::HiddenBackward, &u, &bufs, m * np.div_ceil(4) * (n / 4))
+            } else {
+                self.b.op(K::LayerBackward, &u, &bufs, m * np * n)
+            });
         }
         ops
     }
@@ -762,35 +802,30 @@ impl Generic<'_> {
                 } else {
                     &self.scratch.delta[l]
                 };
-                self.b.op(
-                    K::GradUpdate,
-                    &u,
-                    &[&self.chunk.params, &self.chunk.vel, self.input(l), delta],
-                    self.m * spec.n_out * (spec.n_in + 1),
-                )
+                let bufs = [&self.chunk.params, &self.chunk.vel, self.input(l), delta];
+                if l > 0 && !out {
+                    self.b.op(
+                        K::HiddenGradUpdate,
+                        &u,
+                        &bufs,
+                        self.m * (spec.n_out / 4) * (spec.n_in / 4),
+                    )
+                } else {
+                    self.b.op(
+                        K::GradUpdate,
+                        &u,
+                        &bufs,
+                        self.m * spec.n_out * (spec.n_in + 1),
+                    )
+                }
             })
             .collect()
     }
 
     /// Forward with stored activations, backward of f itself, then Θ per layer.
     fn ntk(&self, ones: &wgpu::Buffer, ntk: &wgpu::Buffer) -> Vec<Op> {
-        let (m, n, np) = (self.m, self.shape.width, self.points);
-        let d = self.shape.depth;
-        let mut ops = Vec::new();
-        for l in 0..d {
-            let u = self.layer_uniform(l);
-            ops.push(self.b.op(
-                K::LayerForward,
-                &u,
-                &[
-                    &self.chunk.params,
-                    self.input(l),
-                    &self.scratch.z[l],
-                    &self.scratch.dphi[l],
-                ],
-                m * np * n,
-            ));
-        }
+        let (d, np) = (self.shape.depth, self.points);
+        let mut ops = self.hidden_forward();
         ops.extend(self.backward(ones));
         for l in 0..=d {
             let out = l == d;
@@ -800,10 +835,13 @@ impl Generic<'_> {
             };
             // The output layer's D is 1 and its buffer is never read; bind any.
             let dmat = if out { ones } else { &self.scratch.delta[l] };
-            ops.push(
-                self.b
-                    .op(K::NtkGram, &u, &[dmat, self.input(l), ntk], np * np),
-            );
+            let tiles = np.div_ceil(4);
+            ops.push(self.b.op(
+                K::NtkGram,
+                &u,
+                &[dmat, self.input(l), self.input(l), ntk],
+                self.m * tiles * tiles,
+            ));
         }
         ops
     }
