@@ -22,10 +22,10 @@ pub enum Command {
     /// List GPU adapters with the limits and features that matter here.
     Info(InfoArgs),
     /// Train an ensemble of wide networks and record its statistics.
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, args_override_self = true)]
     Nn(NnArgs),
     /// Evolve a scalar field on a 3-D lattice in de Sitter and record its statistics.
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, args_override_self = true)]
     Lattice(LatticeArgs),
     /// Measure throughput (steps/s, GFLOP/s, site-updates/s).
     Bench(BenchArgs),

@@ -38,7 +38,7 @@ pub enum RunError {
         max: f64,
     },
     #[error(
-        "training diverged at step {step}: the ensemble-mean loss is {value}; results up to step {last_good} are in {out}"
+        "training diverged at step {step}: the statistics overflowed (ensemble-mean loss {value}); results up to step {last_good} are in {out}"
     )]
     Diverged {
         step: usize,
@@ -252,7 +252,14 @@ pub fn train(
             batch = (batch / 2).max(1);
         }
         for r in recs {
-            if !r.loss_mean.is_finite() && res.diverged.is_none() {
+            // Any overflow (loss, its spread, or the statistics of f) is divergence:
+            // the record and everything after it are dropped.
+            let finite = [r.loss_mean, r.loss_std]
+                .iter()
+                .chain(&r.mean)
+                .chain(&r.var)
+                .all(|v| v.is_finite());
+            if !finite && res.diverged.is_none() {
                 res.diverged = Some((r.step, r.loss_mean));
             }
             if res.diverged.is_none() {

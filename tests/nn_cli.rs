@@ -1,0 +1,233 @@
+//! `nncosmo-gpu nn` end to end: outputs, and one clear line for every bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nncosmo-gpu"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nncosmo-nncli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+const SMALL: &[&str] = &[
+    "nn",
+    "--ensemble",
+    "8",
+    "--width",
+    "32",
+    "--points",
+    "8",
+    "--steps",
+    "20",
+    "--record-every",
+    "5",
+];
+
+/// Runs and returns (success, the `error:` line if any).
+fn run(args: &[&str]) -> (bool, String) {
+    let out = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let err: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") && !l.contains("XDG_RUNTIME_DIR"))
+        .collect();
+    assert!(!stderr.contains("panicked"), "panic for {args:?}: {stderr}");
+    assert!(
+        err.len() <= 1,
+        "more than one error line for {args:?}: {stderr}"
+    );
+    (
+        out.status.success(),
+        err.first().map(|s| s.to_string()).unwrap_or_default(),
+    )
+}
+
+fn refused(args: &[&str], want: &str) {
+    let (ok, err) = run(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(err.contains(want), "{args:?}: expected `{want}` in `{err}`");
+}
+
+#[test]
+fn writes_every_output_with_the_contract_headers() {
+    let out = tmp("ok");
+    let o = out.to_str().unwrap();
+    let mut args = SMALL.to_vec();
+    args.extend(["--out", o, "--ntk-every", "10"]);
+    let (ok, err) = run(&args);
+    assert!(ok, "{err}");
+    let header = |f: &str| {
+        std::fs::read_to_string(out.join(f))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(header("nn/dataset.csv"), "point,x0,x1,y");
+    assert_eq!(header("nn/background.csv"), "step,tau,point,mean,var");
+    assert_eq!(
+        header("nn/modes.csv"),
+        "step,tau,mode,kappa,mean_residual,power,theory_mean_residual,theory_power"
+    );
+    assert_eq!(header("nn/loss.csv"), "step,tau,loss_mean,loss_std");
+    assert_eq!(header("nn/ntk.csv"), "step,trace,drift");
+    let ntk = std::fs::read_to_string(out.join("nn/ntk.csv")).unwrap();
+    assert_eq!(ntk.lines().count(), 1 + 3, "NTK at steps 0, 10, 20");
+    let bg = std::fs::read_to_string(out.join("nn/background.csv")).unwrap();
+    assert_eq!(bg.lines().count(), 1 + 5 * 8, "steps 0,5,..,20 × 8 points");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for key in ["config", "adapter", "timings", "nn", "version"] {
+        assert!(report.get(key).is_some(), "report.json lacks {key}");
+    }
+    for key in [
+        "seed",
+        "width",
+        "depth",
+        "ensemble",
+        "lr",
+        "momentum",
+        "sigma_w",
+        "sigma_b",
+        "activation",
+        "points",
+        "steps",
+        "record_every",
+    ] {
+        assert!(report["config"].get(key).is_some(), "config lacks {key}");
+    }
+    for key in ["name", "backend", "driver"] {
+        assert!(report["adapter"].get(key).is_some(), "adapter lacks {key}");
+    }
+    // A second run into the same directory is refused unless --force.
+    refused(&args, "--force");
+    args.push("--force");
+    assert!(run(&args).0);
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn bad_numbers_name_their_flag() {
+    for (flag, value, want) in [
+        ("--width", "-5", "--width must be a positive integer"),
+        ("--width", "0", "--width must be a positive integer"),
+        ("--width", "30", "--width must be a multiple of 4"),
+        ("--depth", "0", "--depth"),
+        ("--ensemble", "-1", "--ensemble"),
+        ("--points", "0", "--points"),
+        ("--steps", "0", "--steps"),
+        ("--lr", "0", "--lr must be"),
+        ("--lr", "-0.1", "--lr must be"),
+        ("--momentum", "1", "--momentum must lie in [0, 1)"),
+        ("--momentum", "-0.2", "--momentum must lie in [0, 1)"),
+        (
+            "--activation",
+            "sigmoid",
+            "--activation unknown value `sigmoid`",
+        ),
+        ("--parametrization", "mup", "--parametrization"),
+    ] {
+        let mut args = SMALL.to_vec();
+        args.extend([flag, value, "--out", "/nonexistent/never-written"]);
+        refused(&args, want);
+    }
+}
+
+#[test]
+fn unstable_lr_is_refused_with_the_largest_stable_one() {
+    let mut args = SMALL.to_vec();
+    args.extend(["--lr", "100", "--out", "/nonexistent/never-written"]);
+    refused(&args, "the largest stable --lr is");
+}
+
+#[test]
+fn divergence_stops_and_says_at_which_step() {
+    let out = tmp("div");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "--lr",
+        "400",
+        "--momentum",
+        "0",
+        "--allow-unstable",
+        "--record-every",
+        "1",
+        "--steps",
+        "400",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    refused(&args, "training diverged at step");
+    // What was recorded before the divergence is on disk and complete.
+    let loss = std::fs::read_to_string(out.join("nn/loss.csv")).unwrap();
+    assert!(loss.lines().count() > 1);
+    assert!(loss.lines().skip(1).all(|l| {
+        l.split(',')
+            .all(|c| c.parse::<f64>().map(f64::is_finite).unwrap_or(false))
+    }));
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn config_files_and_csv_data_are_checked() {
+    let dir = tmp("cfg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, "widht = 64\n").unwrap();
+    refused(
+        &["nn", "--config", cfg.to_str().unwrap()],
+        "unknown key `widht`",
+    );
+    std::fs::write(&cfg, "[nn]\nactivation = \"softplus\"\n").unwrap();
+    refused(
+        &["nn", "--config", cfg.to_str().unwrap()],
+        "--activation unknown value",
+    );
+    for (body, want) in [
+        ("x0,x1,y\n1,2,3\n4,5\n", "line 3: expected 3 columns"),
+        ("x0,x1,y\n1,2,oops\n", "`oops` is not a number"),
+        ("x0,x1,y\n1,NaN,3\n", "not finite"),
+    ] {
+        let data = dir.join("data.csv");
+        std::fs::write(&data, body).unwrap();
+        let o = dir.join("o");
+        let mut args = SMALL.to_vec();
+        args.extend([
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        refused(&args, want);
+    }
+    // A well-formed CSV with d = 3 trains on the wide packing of the fused kernels.
+    let data = dir.join("good.csv");
+    let rows: String = (0..10)
+        .map(|i| {
+            format!(
+                "{},{},{},{}\n",
+                (i as f64).sin(),
+                (i as f64).cos(),
+                0.1 * i as f64,
+                0.3
+            )
+        })
+        .collect();
+    std::fs::write(&data, format!("x0,x1,x2,y\n{rows}")).unwrap();
+    let o = dir.join("ok");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        o.to_str().unwrap(),
+    ]);
+    let (ok, err) = run(&args);
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
