@@ -98,30 +98,10 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Nn(a) => {
             let cases = match (a.ensemble, a.width) {
                 (Some(e), Some(w)) => vec![(e, w)],
-                (None, None) => vec![(64, 1024), (1024, 4096)],
+                (None, None) => nncosmo_gpu::nn::bench::DEFAULT_CASES.to_vec(),
                 _ => anyhow::bail!("bench nn: give both --ensemble and --width, or neither"),
             };
-            for (e, w) in cases {
-                let flops = 6.0 * (e * a.points * (w * 4 + 1)) as f64;
-                let steps = a.steps.unwrap_or(((1e10 / flops) as usize).clamp(3, 2000));
-                let r = nncosmo_gpu::nn::bench::bench_nn(&ctx, e, w, a.depth, a.points, steps)?;
-                if b.json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
-                    println!(
-                        "nn E={} n={} L={} N={} on {}: {} steps in {:.3} s = {:.2} steps/s, {:.2} GFLOP/s",
-                        r.ensemble,
-                        r.width,
-                        r.depth,
-                        r.points,
-                        ctx.adapter.name,
-                        r.steps,
-                        r.seconds,
-                        r.steps_per_s,
-                        r.gflop_per_s
-                    );
-                }
-            }
+            nncosmo_gpu::nn::bench::run_cases(&ctx, &cases, a.depth, a.points, a.steps, b.json)?;
         }
         BenchTarget::Lattice => {
             drop(ctx);

@@ -76,3 +76,48 @@ pub fn bench_nn(
         gflop_per_s: steps as f64 * flops / seconds / 1e9,
     })
 }
+
+/// The standard cases, (E=64, n=1024, N=64) and (E=1024, n=4096, N=64), or one case;
+/// prints one line (or JSON) per case.
+pub fn run_cases(
+    ctx: &GpuContext,
+    cases: &[(usize, usize)],
+    depth: usize,
+    points: usize,
+    steps: Option<usize>,
+    json: bool,
+) -> Result<Vec<NnBench>, NnError> {
+    let mut out = Vec::new();
+    for &(e, w) in cases {
+        let shape = NetShape {
+            input_dim: 2,
+            width: w,
+            depth,
+        };
+        let flops = 6.0 * (e * points * shape.param_count()) as f64;
+        // About 10 GFLOP of timed work unless told otherwise.
+        let steps = steps.unwrap_or(((1e10 / flops) as usize).clamp(3, 2000));
+        let r = bench_nn(ctx, e, w, depth, points, steps)?;
+        if json {
+            println!("{}", serde_json::to_string(&r).unwrap_or_default());
+        } else {
+            println!(
+                "nn E={} n={} L={} N={} on {}: {} steps in {:.3} s = {:.2} steps/s, {:.2} GFLOP/s",
+                r.ensemble,
+                r.width,
+                r.depth,
+                r.points,
+                ctx.adapter.name,
+                r.steps,
+                r.seconds,
+                r.steps_per_s,
+                r.gflop_per_s
+            );
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The default cases of `nncosmo-gpu bench nn` and `cargo bench --bench nn`.
+pub const DEFAULT_CASES: [(usize, usize); 2] = [(64, 1024), (1024, 4096)];
