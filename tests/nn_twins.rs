@@ -9,11 +9,14 @@ use nncosmo_gpu::reference::nn as twin;
 use nncosmo_gpu::theory::{Activation, Parametrization};
 
 fn check(depth: usize, width: usize, act: Activation, param: Parametrization) {
+    check_on(&Dataset::ring(6, 0.3, 1.0), depth, width, act, param);
+}
+
+fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: Parametrization) {
     let ctx = common::ctx();
-    let data = Dataset::ring(6, 0.3, 1.0);
     let basis = common::fourier_basis(6);
     let shape = NetShape {
-        input_dim: 2,
+        input_dim: data.input_dim(),
         width,
         depth,
     };
@@ -29,8 +32,11 @@ fn check(depth: usize, width: usize, act: Activation, param: Parametrization) {
         seed: 42,
         chunk: Some(2),
     };
-    let label = format!("depth {depth} width {width} {act:?} {param:?}");
-    let ens = Ensemble::new(&ctx, &spec, &data, &basis).unwrap();
+    let label = format!(
+        "d {} depth {depth} width {width} {act:?} {param:?}",
+        data.input_dim()
+    );
+    let ens = Ensemble::new(&ctx, &spec, data, &basis).unwrap();
     ens.initialize().unwrap();
     let sc = layer_scales(&shape, param, spec.sigma_w, spec.sigma_b);
     let mut params: Vec<Vec<f64>> = (0..5)
@@ -134,4 +140,26 @@ fn depth2_generic_path() {
     }
     check(2, 24, Activation::Relu, Parametrization::Standard);
     check(3, 12, Activation::Erf, Parametrization::Standard);
+}
+
+#[test]
+fn wider_inputs_use_the_wide_packing_and_the_generic_path() {
+    // d = 3..6 packs two vec4s per neuron in the fused kernels; d = 9 falls back to
+    // the stored-activation path even at depth 1.
+    for d in [3, 5, 6, 9] {
+        check_on(
+            &Dataset::teacher(6, d, 5),
+            1,
+            40,
+            Activation::Erf,
+            Parametrization::Ntk,
+        );
+    }
+    check_on(
+        &Dataset::teacher(6, 4, 5),
+        2,
+        16,
+        Activation::Tanh,
+        Parametrization::Standard,
+    );
 }
