@@ -218,7 +218,7 @@ impl Ensemble {
     ) -> Result<Self, NnError> {
         let shape = spec.shape;
         let points = data.points();
-        if shape.width % 4 != 0 {
+        if !shape.width.is_multiple_of(4) {
             return Err(NnError::Invalid(format!(
                 "--width must be a multiple of 4 (got {}): the kernels read rows as vec4",
                 shape.width

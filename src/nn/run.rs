@@ -185,8 +185,8 @@ pub fn train(
         .collect();
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     let steps = cfg.steps;
-    let record = |s: usize| s % cfg.record_every == 0 || s == steps;
-    let ntk_at = |s: usize| s % cfg.ntk_every == 0 || s == steps;
+    let record = |s: usize| s.is_multiple_of(cfg.record_every) || s == steps;
+    let ntk_at = |s: usize| s.is_multiple_of(cfg.ntk_every) || s == steps;
     let record_steps: Vec<usize> = (0..=steps).filter(|&s| record(s)).collect();
     let theory = theory_lines(&modes, &nngp, &data.y, cfg.lr, cfg.momentum, &record_steps);
     let p = ens.params_per_member();

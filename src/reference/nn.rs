@@ -16,8 +16,8 @@ pub fn init_params(shape: &NetShape, scales: &[LayerScale], seed: u64, member: u
             (l.b_off, l.n_out, s.b_std),
         ];
         for (off, count, std) in segs {
-            for q in off..off + count {
-                p[q] = std * normal2([member as u32, q as u32, 0, 0], key)[0];
+            for (q, v) in p.iter_mut().enumerate().skip(off).take(count) {
+                *v = std * normal2([member as u32, q as u32, 0, 0], key)[0];
             }
         }
     }

@@ -30,7 +30,7 @@ pub fn seed_key(seed: u64) -> [u32; 2] {
 
 /// Uniform in (0, 1) from the top 24 bits, as the shader computes it.
 pub fn unit(x: u32) -> f64 {
-    ((x >> 8) as f64 + 0.5) * 5.960_464_477_539_062_5e-8
+    ((x >> 8) as f64 + 0.5) * 5.960_464_477_539_063e-8
 }
 
 /// Two standard normals from one block (f64 twin of `philox_normal2`).

@@ -129,6 +129,13 @@ pub fn theory_lines(
     }
 }
 
+impl TheoryLines {
+    /// The theory at a requested step, if it was requested.
+    pub fn at(&self, step: usize) -> Option<&TheoryStep> {
+        self.steps.iter().find(|t| t.step == step)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,12 +292,5 @@ mod tests {
             }
             assert!((sa.total_var - sb.total_var).abs() < 1e-10);
         }
-    }
-}
-
-impl TheoryLines {
-    /// The theory at a requested step, if it was requested.
-    pub fn at(&self, step: usize) -> Option<&TheoryStep> {
-        self.steps.iter().find(|t| t.step == step)
     }
 }

@@ -15,7 +15,7 @@ pub fn fourier_basis(n: usize) -> Vec<Vec<f64>> {
         rows.push((0..n).map(|i| s * (j as f64 * th(i)).cos()).collect());
         rows.push((0..n).map(|i| s * (j as f64 * th(i)).sin()).collect());
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         rows.push(
             (0..n)
                 .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } / (n as f64).sqrt())
