@@ -33,6 +33,12 @@ fn lattice_dv(phi: f32, pot: vec4<f32>) -> f32 {
     return psi * (pot.x + pot.y * psi * psi);
 }
 
+// lattice_dv at four sites.
+fn lattice_dv4(phi: vec4<f32>, pot: vec4<f32>) -> vec4<f32> {
+    let psi = phi - pot.z;
+    return psi * (pot.x + pot.y * psi * psi);
+}
+
 fn lattice_v(phi: f32, pot: vec4<f32>) -> f32 {
     let psi = phi - pot.z;
     let p2 = psi * psi;

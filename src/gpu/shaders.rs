@@ -41,6 +41,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/stats_modes",
     "nn/ntk_gram",
     "lattice/kick_drift",
+    "lattice/kick_drift_scalar",
     "lattice/reduce",
     "lattice/ic_noise",
     "test/activation_eval",

@@ -167,7 +167,21 @@ pub struct Lattice {
     sums: Option<ClassSums>,
 }
 
+/// Workgroup size of the scalar kick–drift kernel (one z-column per invocation).
 const KD_WG: u32 = 64;
+/// Workgroup size of the vectorised kernel, whose invocations each own a 4-row
+/// block of 4·V sites per row: 16 keeps a 128³ grid at 16 workgroups.
+const KD_VEC_WG: u32 = 16;
+
+/// The vectorised kick–drift kernel's row segment, in vec4s per invocation (4, 2 or
+/// 1, dividing N/4), or None when N is not a multiple of 4 and the scalar kernel runs.
+pub fn kd_segment(n: usize) -> Option<usize> {
+    if !n.is_multiple_of(4) {
+        return None;
+    }
+    [4, 2, 1].into_iter().find(|v| (n / 4).is_multiple_of(*v))
+}
+
 /// Units recorded per submission (one uniform slot each).
 const SLOTS: usize = 256;
 
@@ -190,17 +204,40 @@ impl Lattice {
             .into());
         }
         let stencil = cfg.stencil as f64;
-        let kd = Kernel::new(
-            ctx,
-            "lattice/kick_drift",
-            &[
-                Binding::Uniform,
-                Binding::Read,
-                Binding::ReadWrite,
-                Binding::ReadWrite,
-            ],
-            &[("WG", KD_WG as f64), ("STENCIL", stencil)],
-        )?;
+        let kd_bindings = [
+            Binding::Uniform,
+            Binding::Read,
+            Binding::ReadWrite,
+            Binding::ReadWrite,
+        ];
+        // (kernel, invocations, workgroup size)
+        let (kd, kd_invocations, kd_wg) = match kd_segment(n) {
+            Some(v) => (
+                Kernel::new(
+                    ctx,
+                    "lattice/kick_drift",
+                    &kd_bindings,
+                    &[
+                        ("WG", KD_VEC_WG as f64),
+                        ("STENCIL", stencil),
+                        ("V", v as f64),
+                    ],
+                )?,
+                // 4·V sites by 4 rows each
+                (n * n / (16 * v)) as u32,
+                KD_VEC_WG,
+            ),
+            None => (
+                Kernel::new(
+                    ctx,
+                    "lattice/kick_drift_scalar",
+                    &kd_bindings,
+                    &[("WG", KD_WG as f64), ("STENCIL", stencil)],
+                )?,
+                (n * n) as u32,
+                KD_WG,
+            ),
+        };
         let reduce = Kernel::new(
             ctx,
             "lattice/reduce",
@@ -223,7 +260,7 @@ impl Lattice {
         let rwg = module.entry_points[0].workgroup_size[0];
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
         let cols = (n * n) as u32;
-        let kd_wgs = grid(cols.div_ceil(KD_WG), max_dim);
+        let kd_wgs = grid(kd_invocations.div_ceil(kd_wg), max_dim);
         let reduce_groups_n = cols.div_ceil(rwg);
         let phi = [
             crate::gpu::storage_buffer(ctx, "phi0", bytes),
