@@ -43,12 +43,18 @@ fn directions_are_inverse_and_lambda_eta_holds() {
         let d = Dictionary::new(eta, beta, &[kappa]);
         // Λ·η = (1 − β)²/3 exactly (up to rounding).
         let want = (1.0 - beta).powi(2) / 3.0;
-        assert!((d.lambda * eta - want).abs() <= 1e-13 * want.max(1e-300), "{eta} {beta}");
+        assert!(
+            (d.lambda * eta - want).abs() <= 1e-13 * want.max(1e-300),
+            "{eta} {beta}"
+        );
         assert!((d.gamma - 3.0 * d.hubble).abs() <= 1e-13 * d.gamma);
         // Back: H and m = √κ with the same η give β and κ again.
         match inverse(d.hubble, kappa.sqrt(), Some(eta)) {
             Ok(inv) => {
-                assert!((inv.network.beta - beta).abs() < 1e-12, "{eta} {beta} {kappa}");
+                assert!(
+                    (inv.network.beta - beta).abs() < 1e-12,
+                    "{eta} {beta} {kappa}"
+                );
                 assert!((inv.network.kappa - kappa).abs() < 1e-12 * kappa.max(1.0));
                 assert_eq!(inv.network.eta, eta);
                 checked += 1;
@@ -66,7 +72,15 @@ fn directions_are_inverse_and_lambda_eta_holds() {
 
 #[test]
 fn cli_json_round_trip() {
-    let (code, out, err) = cli(&["--lr", "0.01", "--momentum", "0.9", "--kappa", "0.2,3", "--json"]);
+    let (code, out, err) = cli(&[
+        "--lr",
+        "0.01",
+        "--momentum",
+        "0.9",
+        "--kappa",
+        "0.2,3",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let h = v["H"].as_f64().unwrap();
@@ -83,7 +97,7 @@ fn cli_json_round_trip() {
     assert!((v["network"]["beta"].as_f64().unwrap() - 0.9).abs() < 1e-12);
     assert!((v["network"]["kappa"].as_f64().unwrap() - 0.25).abs() < 1e-12);
     // Text output names the regime and the discrete values.
-    let (code, out, _) = cli(&["--lr", "0.5", "--momentum", "0.5", "--kappa", "3.5"]);
+    let (code, out, _) = cli(&["--lr", "1", "--momentum", "0.5", "--kappa", "2.95"]);
     assert_eq!(code, 0);
     assert!(out.contains("no continuum dual"), "{out}");
     assert!(out.contains("H_d"), "{out}");
@@ -92,8 +106,14 @@ fn cli_json_round_trip() {
 #[test]
 fn bad_requests_are_refused_with_one_line() {
     for (args, needle) in [
-        (vec!["--lr", "0.1", "--momentum", "0.5", "--kappa", "40"], "unstable"),
-        (vec!["--hubble", "1", "--mass", "0.1", "--lr", "1"], "momentum"),
+        (
+            vec!["--lr", "0.1", "--momentum", "0.5", "--kappa", "40"],
+            "unstable",
+        ),
+        (
+            vec!["--hubble", "1", "--mass", "0.1", "--lr", "1"],
+            "momentum",
+        ),
         (vec!["--hubble", "0.01", "--mass", "100"], "unstable"),
         (vec!["--hubble", "1"], "--mass"),
         (vec!["--lr", "-1"], "--lr"),

@@ -309,7 +309,10 @@ pub fn compare(
         .collect();
     let ntk_drift = nn.ntk.last().map(|n| n.drift);
     let mut why = Vec::new();
-    let disc = hubble_rel.map(f64::abs).unwrap_or(f64::INFINITY).max(m2_rel_max);
+    let disc = hubble_rel
+        .map(f64::abs)
+        .unwrap_or(f64::INFINITY)
+        .max(m2_rel_max);
     if disc > 0.02 || !no_dual.is_empty() {
         why.push(format!(
             "discrete-step effects: the continuum and discrete dictionaries differ (H_d/H − 1 = {}, max |m_d²/κ − 1| = {:.2}%{})",

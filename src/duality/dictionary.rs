@@ -247,7 +247,11 @@ mod tests {
     fn flags_name_the_offending_modes() {
         let d = Dictionary::new(0.5, 0.5, &[0.1, 3.5, 1.0]);
         assert!(d.flags.iter().any(|f| f.contains("1 − β")));
-        assert!(d.flags.iter().any(|f| f.contains("mode 1 has no continuum dual")));
+        assert!(
+            d.flags
+                .iter()
+                .any(|f| f.contains("mode 1 has no continuum dual"))
+        );
         let ok = Dictionary::new(1e-4, 0.97, &[1.0, 0.5]);
         assert!(ok.flags.is_empty(), "{:?}", ok.flags);
         assert!(ok.modes.iter().all(|m| m.continuum_ok));
@@ -291,7 +295,10 @@ pub fn dictionary_output(
             } else {
                 let n = &inv.network;
                 let mut v = vec![
-                    format!("de Sitter field H = {hubble}, m = {mass} (m² = {})", mass * mass),
+                    format!(
+                        "de Sitter field H = {hubble}, m = {mass} (m² = {})",
+                        mass * mass
+                    ),
                     format!(
                         "network: --lr {} --momentum {} with a mode of κ = m² = {} (eigenvalue of Θ/N); ηκ = {:.4e}",
                         n.eta,

@@ -82,7 +82,8 @@ pub fn plan(
         Some(d) => (d, "given (--dx)".to_string()),
         None => (
             std::f64::consts::TAU / (grid as f64 * hubble),
-            "2π/(grid·H): shell 1 has k = H and leaves the horizon at t = 0, shell j at N_e = ln j".to_string(),
+            "2π/(grid·H): shell 1 has k = H and leaves the horizon at t = 0, shell j at N_e = ln j"
+                .to_string(),
         ),
     };
     let lap = if lc.stencil == 4 { 16.0 } else { 12.0 } / (dx * dx);

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::DualityError;
 use super::dictionary::Dictionary;
+use super::fit::ModeFit;
 use super::run::train_and_fit;
 use crate::config::sweep::{SweepArgs, SweepConfig};
 use crate::gpu::{BackendChoice, GpuContext};
@@ -131,7 +132,10 @@ pub fn run_sweep(
                     .map(|s| s as u64)
                     .unwrap_or(sc.base.nn.seed);
                 extra.retain(|(k, _)| k != "seed");
-                extra.push(("seed".into(), toml::Value::Integer((seed + rep as u64) as i64)));
+                extra.push((
+                    "seed".into(),
+                    toml::Value::Integer((seed + rep as u64) as i64),
+                ));
             }
             let values = json!(
                 extra
@@ -150,9 +154,8 @@ pub fn run_sweep(
                 .resolve_with(&extra)
                 .map_err(DualityError::from)
                 .and_then(|rc| {
-                    let data = crate::nn::run::load_dataset(&rc.nn).map_err(|e| {
-                        DualityError::Nn(crate::nn::run::RunError::Data(e))
-                    })?;
+                    let data = crate::nn::run::load_dataset(&rc.nn)
+                        .map_err(|e| DualityError::Nn(crate::nn::run::RunError::Data(e)))?;
                     crate::nn::run::analytic(&rc.nn, &data)?;
                     Ok(rc)
                 });
@@ -175,8 +178,9 @@ pub fn run_sweep(
                             status = "ok".into();
                             drift = res.ntk.last().map(|n| n.drift);
                             let dict = Dictionary::new(c.lr, c.momentum, &res.modes.kappa);
-                            for (j, f) in fits.fluctuations.iter().enumerate() {
+                            for (j, fl) in fits.fluctuations.iter().enumerate() {
                                 let md = &dict.modes[j];
+                                let f = pick_fit(&fits.mean[j], fl);
                                 let p = f.continuum;
                                 let nan = f64::NAN;
                                 rows.push(EftRow {
@@ -197,9 +201,21 @@ pub fn run_sweep(
                                     lambda_eta: p.map(|p| p.lambda * c.lr).unwrap_or(nan),
                                     h_theory: dict.hubble,
                                     h_discrete: dict.hubble_d.unwrap_or(f64::INFINITY),
-                                    m2_discrete: md.discrete.hubble_m2().map(|x| x.1).unwrap_or(nan),
+                                    m2_discrete: md
+                                        .discrete
+                                        .hubble_m2()
+                                        .map(|x| x.1)
+                                        .unwrap_or(nan),
                                     continuum_ok: md.continuum_ok,
-                                    status: f.status.clone(),
+                                    status: if f.status == "ok" {
+                                        if std::ptr::eq(f, &fits.mean[j]) {
+                                            "ok (mean fit)".into()
+                                        } else {
+                                            "ok (fluctuation fit)".into()
+                                        }
+                                    } else {
+                                        f.status.clone()
+                                    },
                                 });
                             }
                         }
@@ -228,6 +244,17 @@ pub fn run_sweep(
         }
     }
     Ok((rows, points))
+}
+
+/// The more precise of a mode's two fits (smaller standard error of m²): the mean
+/// for modes the target drives (its fit has only O(1/width) corrections), the pooled
+/// fluctuations for modes whose mean is ensemble noise.
+fn pick_fit<'a>(mean: &'a ModeFit, fluct: &'a ModeFit) -> &'a ModeFit {
+    match (mean.continuum, fluct.continuum) {
+        (Some(m), Some(f)) if m.m2_err <= f.m2_err => mean,
+        (Some(_), None) => mean,
+        _ => fluct,
+    }
 }
 
 fn failed_row(point: usize, repeat: usize, sc: &SweepConfig, status: &str) -> EftRow {
@@ -262,9 +289,14 @@ fn failed_row(point: usize, repeat: usize, sc: &SweepConfig, status: &str) -> Ef
 pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Value {
     let ok: Vec<&EftRow> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.mode.is_some())
+        .filter(|r| r.status.starts_with("ok") && r.mode.is_some())
         .collect();
-    let cont: Vec<&&EftRow> = ok.iter().filter(|r| r.continuum_ok).collect();
+    // Rows in the continuum regime whose H is determined to 2 % (light modes with
+    // κ ≈ 0 barely move and leave β undetermined).
+    let cont: Vec<&&EftRow> = ok
+        .iter()
+        .filter(|r| r.continuum_ok && r.h_eff_err <= 0.02 * r.h_theory)
+        .collect();
     let h_dev = cont
         .iter()
         .map(|r| (r.h_eff / r.h_theory - 1.0).abs())
@@ -294,9 +326,10 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
     let m2_dev: Vec<serde_json::Value> = widths
         .iter()
         .map(|&w| {
+            let kmax = ok.iter().map(|r| r.kappa_theory).fold(0.0, f64::max);
             let v: Vec<f64> = ok
                 .iter()
-                .filter(|r| r.width == w && r.kappa_theory > 0.0)
+                .filter(|r| r.width == w && r.kappa_theory >= 0.01 * kmax)
                 .map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs())
                 .collect();
             let mode0: Vec<f64> = ok
@@ -304,7 +337,7 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
                 .filter(|r| r.width == w && r.mode == Some(0))
                 .map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs())
                 .collect();
-            json!({"width": w, "mean_rel_dev": v.iter().sum::<f64>() / v.len().max(1) as f64,
+            json!({"width": w, "signal_modes_mean_rel_dev": v.iter().sum::<f64>() / v.len().max(1) as f64,
                    "mode0_rel_dev": mode0.iter().sum::<f64>() / mode0.len().max(1) as f64})
         })
         .collect();
@@ -312,6 +345,7 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
         "points": points.len(),
         "failed_points": points.iter().filter(|p| p.status != "ok").count(),
         "H_eff_max_rel_dev_continuum": h_dev,
+        "H_eff_rows_compared": cont.len(),
         "Lambda_eta": lambda_eta,
         "m2_dev_by_width": m2_dev,
     })
@@ -320,7 +354,7 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
 fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, String)> {
     let ok: Vec<&EftRow> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.mode.is_some())
+        .filter(|r| r.status.starts_with("ok") && r.mode.is_some())
         .collect();
     let mut momenta: Vec<f64> = ok.iter().map(|r| r.momentum).collect();
     momenta.sort_by(f64::total_cmp);
@@ -329,11 +363,23 @@ fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, 
     lrs.sort_by(f64::total_cmp);
     lrs.dedup();
     let mut figs = Vec::new();
-    let mut ph = Plot::new("H_eff against the learning rate", "lr η", "H_eff").log_x().log_y();
-    let mut pl = Plot::new("Λ_eff·η against the learning rate (flat in the continuum regime)", "lr η", "Λ_eff·η").log_x();
+    let mut ph = Plot::new("H_eff against the learning rate", "lr η", "H_eff")
+        .log_x()
+        .log_y();
+    let mut pl = Plot::new(
+        "Λ_eff·η against the learning rate (flat in the continuum regime)",
+        "lr η",
+        "Λ_eff·η",
+    )
+    .log_x();
     for (c, &b) in momenta.iter().enumerate() {
         let sel: Vec<&&EftRow> = ok.iter().filter(|r| r.momentum == b).collect();
-        ph.add(Series::new(format!("β={b} fits"), sel.iter().map(|r| (r.lr, r.h_eff)).collect(), Style::Points, c));
+        ph.add(Series::new(
+            format!("β={b} fits"),
+            sel.iter().map(|r| (r.lr, r.h_eff)).collect(),
+            Style::Points,
+            c,
+        ));
         if let (Some(lo), Some(hi)) = (lrs.first(), lrs.last()) {
             let line: Vec<(f64, f64)> = (0..=40)
                 .map(|i| {
@@ -341,50 +387,124 @@ fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, 
                     (eta, (1.0 - b) / (3.0 * eta.sqrt()))
                 })
                 .collect();
-            ph.add(Series::new(format!("β={b}: (1−β)/(3√η)"), line, Style::Dashed, c));
-            pl.add(Series::new(format!("β={b}: (1−β)²/3"), vec![(*lo, (1.0 - b).powi(2) / 3.0), (*hi, (1.0 - b).powi(2) / 3.0)], Style::Dashed, c));
+            ph.add(Series::new(
+                format!("β={b}: (1−β)/(3√η)"),
+                line,
+                Style::Dashed,
+                c,
+            ));
+            pl.add(Series::new(
+                format!("β={b}: (1−β)²/3"),
+                vec![
+                    (*lo, (1.0 - b).powi(2) / 3.0),
+                    (*hi, (1.0 - b).powi(2) / 3.0),
+                ],
+                Style::Dashed,
+                c,
+            ));
         }
-        pl.add(Series::new(format!("β={b} fits"), sel.iter().map(|r| (r.lr, r.lambda_eta)).collect(), Style::Points, c));
+        pl.add(Series::new(
+            format!("β={b} fits"),
+            sel.iter().map(|r| (r.lr, r.lambda_eta)).collect(),
+            Style::Points,
+            c,
+        ));
     }
-    figs.push(("sweep_H_vs_lr.svg".to_string(), ph.to_svg(), "Fitted H_eff (fluctuation fits, every mode) against η with the continuum line.".to_string()));
-    figs.push(("sweep_Lambda_eta_vs_lr.svg".to_string(), pl.to_svg(), "Λ_eff·η against η: the cosmological constant is inverse in the learning rate.".to_string()));
+    figs.push((
+        "sweep_H_vs_lr.svg".to_string(),
+        ph.to_svg(),
+        "Fitted H_eff (fluctuation fits, every mode) against η with the continuum line."
+            .to_string(),
+    ));
+    figs.push((
+        "sweep_Lambda_eta_vs_lr.svg".to_string(),
+        pl.to_svg(),
+        "Λ_eff·η against η: the cosmological constant is inverse in the learning rate.".to_string(),
+    ));
     let mut modes: Vec<usize> = ok.iter().filter_map(|r| r.mode).collect();
     modes.sort_unstable();
     modes.dedup();
-    let mut pm = Plot::new("m²_eff against width, with the infinite-width κ", "width", "m²_eff").log_x();
-    let mut pd = Plot::new("|m²_eff/κ − 1| against 1/width", "1/width", "relative deviation").log_x().log_y();
+    let mut pm = Plot::new(
+        "m²_eff against width, with the infinite-width κ",
+        "width",
+        "m²_eff",
+    )
+    .log_x();
+    let mut pd = Plot::new(
+        "|m²_eff/κ − 1| against 1/width",
+        "1/width",
+        "relative deviation",
+    )
+    .log_x()
+    .log_y();
     let mut widths: Vec<usize> = ok.iter().map(|r| r.width).collect();
     widths.sort_unstable();
     widths.dedup();
     for &j in modes.iter().take(10) {
         let sel: Vec<&&EftRow> = ok.iter().filter(|r| r.mode == Some(j)).collect();
-        pm.add(Series::new(format!("j={j}"), sel.iter().map(|r| (r.width as f64, r.m2_eff)).collect(), Style::Points, j));
-        if let (Some(k), Some(lo), Some(hi)) = (sel.first().map(|r| r.kappa_theory), widths.first(), widths.last()) {
-            pm.add(Series::new(format!("κ_{j}"), vec![(*lo as f64, k), (*hi as f64, k)], Style::Dashed, j));
+        pm.add(Series::new(
+            format!("j={j}"),
+            sel.iter().map(|r| (r.width as f64, r.m2_eff)).collect(),
+            Style::Points,
+            j,
+        ));
+        if let (Some(k), Some(lo), Some(hi)) = (
+            sel.first().map(|r| r.kappa_theory),
+            widths.first(),
+            widths.last(),
+        ) {
+            pm.add(Series::new(
+                format!("κ_{j}"),
+                vec![(*lo as f64, k), (*hi as f64, k)],
+                Style::Dashed,
+                j,
+            ));
         }
         let mut dev: Vec<(f64, f64)> = widths
             .iter()
             .filter_map(|&w| {
-                let v: Vec<f64> = sel.iter().filter(|r| r.width == w).map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs()).collect();
+                let v: Vec<f64> = sel
+                    .iter()
+                    .filter(|r| r.width == w)
+                    .map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs())
+                    .collect();
                 (!v.is_empty()).then(|| (1.0 / w as f64, v.iter().sum::<f64>() / v.len() as f64))
             })
             .collect();
         dev.sort_by(|a, b| a.0.total_cmp(&b.0));
         pd.add(Series::new(format!("j={j}"), dev, Style::LinePoints, j));
     }
-    figs.push(("sweep_m2_vs_width.svg".to_string(), pm.to_svg(), "Fitted m²_eff per mode against width; dashed: the infinite-width κ_j.".to_string()));
+    figs.push((
+        "sweep_m2_vs_width.svg".to_string(),
+        pm.to_svg(),
+        "Fitted m²_eff per mode against width; dashed: the infinite-width κ_j.".to_string(),
+    ));
     figs.push(("sweep_m2_dev_vs_inv_width.svg".to_string(), pd.to_svg(), "Deviation of m²_eff from κ against 1/width (mean over repeats and the other varied parameters).".to_string()));
-    let mut pn = Plot::new("Relative NTK drift against width", "width", "final drift").log_x().log_y();
+    let mut pn = Plot::new("Relative NTK drift against width", "width", "final drift")
+        .log_x()
+        .log_y();
     let pts: Vec<(f64, f64)> = points
         .iter()
         .filter_map(|p| {
-            let w = p.values.get("width").and_then(|v| v.as_str()).and_then(|s| s.parse::<f64>().ok());
-            let w = w.or_else(|| rows.iter().find(|r| r.point == p.point && r.repeat == p.repeat).map(|r| r.width as f64))?;
+            let w = p
+                .values
+                .get("width")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<f64>().ok());
+            let w = w.or_else(|| {
+                rows.iter()
+                    .find(|r| r.point == p.point && r.repeat == p.repeat)
+                    .map(|r| r.width as f64)
+            })?;
             Some((w, p.ntk_final_drift?))
         })
         .collect();
     pn.add(Series::new("drift", pts, Style::Points, 0));
-    figs.push(("sweep_ntk_drift_vs_width.svg".to_string(), pn.to_svg(), "‖Θ_end − Θ₀‖/‖Θ₀‖ of the ensemble-mean NTK against width.".to_string()));
+    figs.push((
+        "sweep_ntk_drift_vs_width.svg".to_string(),
+        pn.to_svg(),
+        "‖Θ_end − Θ₀‖/‖Θ₀‖ of the ensemble-mean NTK against width.".to_string(),
+    ));
     figs
 }
 
@@ -429,7 +549,10 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         sc.repeats,
         t0.elapsed().as_secs_f64(),
         metrics["failed_points"],
-        100.0 * metrics["H_eff_max_rel_dev_continuum"].as_f64().unwrap_or(f64::NAN)
+        100.0
+            * metrics["H_eff_max_rel_dev_continuum"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
     );
     for l in metrics["Lambda_eta"].as_array().into_iter().flatten() {
         println!(
@@ -443,12 +566,15 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
     }
     for w in metrics["m2_dev_by_width"].as_array().into_iter().flatten() {
         println!(
-            "  width {}: mean |m²_eff/κ − 1| = {:.3e} (mode 0: {:.3e})",
+            "  width {}: mean |m²_eff/κ − 1| over modes with κ ≥ 1% κ_max = {:.3e} (mode 0: {:.3e})",
             w["width"],
-            w["mean_rel_dev"].as_f64().unwrap_or(f64::NAN),
+            w["signal_modes_mean_rel_dev"].as_f64().unwrap_or(f64::NAN),
             w["mode0_rel_dev"].as_f64().unwrap_or(f64::NAN)
         );
     }
-    println!("  files: {0}/sweep/eft.csv, {0}/sweep/report.json, {0}/sweep/index.html", out.display());
+    println!(
+        "  files: {0}/sweep/eft.csv, {0}/sweep/report.json, {0}/sweep/index.html",
+        out.display()
+    );
     Ok(())
 }

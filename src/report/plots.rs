@@ -25,7 +25,12 @@ pub struct Series {
 }
 
 impl Series {
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style, color: usize) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        style: Style,
+        color: usize,
+    ) -> Self {
         Series {
             name: name.into(),
             points,
@@ -182,11 +187,15 @@ impl Plot {
     /// The plot as a standalone SVG document.
     pub fn to_svg(&self) -> String {
         let xa = Axis::new(
-            self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0)),
             self.x_log,
         );
         let ya = Axis::new(
-            self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1)),
             self.y_log,
         );
         let pw = W - LEFT - RIGHT;
@@ -335,7 +344,13 @@ mod tests {
         let mut p = Plot::new("t <1>", "x", "y").log_y();
         p.add(Series::new(
             "a&b",
-            vec![(0.0, 1.0), (1.0, 0.0), (2.0, 10.0), (3.0, f64::NAN), (4.0, 100.0)],
+            vec![
+                (0.0, 1.0),
+                (1.0, 0.0),
+                (2.0, 10.0),
+                (3.0, f64::NAN),
+                (4.0, 100.0),
+            ],
             Style::Dashed,
             0,
         ));
