@@ -215,10 +215,10 @@ mod tests {
         assert_eq!(a.values[2], toml::Value::Float(0.01));
         let w = parse_axis("width=256,1024").unwrap();
         assert_eq!(w.values[1], toml::Value::Integer(1024));
-        assert_eq!(
-            parse_axis("sigma-w=1,2").unwrap().values[0],
-            toml::Value::Float(1.0)
-        );
+        // An integer is accepted where a real is expected.
+        let sw = parse_axis("sigma-w=1,2.5").unwrap();
+        assert_eq!(sw.key, "sigma_w");
+        assert_eq!(sw.values[1], toml::Value::Float(2.5));
         for bad in ["lr", "foo=1,2", "lr=1,,2", "lr=", "width=abc", "width=1.5"] {
             let e = parse_axis(bad).unwrap_err().to_string();
             assert!(e.starts_with("--vary "), "{bad}: {e}");

@@ -24,6 +24,11 @@ pub const MODES_HEADER: &[&str] = &[
 /// (k/a)² below this fraction of κ_j + (3H/2)² counts as no longer mattering.
 pub const GRADIENT_IRRELEVANT: f64 = 0.01;
 
+/// One lattice output's spectrum: (step, t, [(k, P)] per bin).
+type Spectrum = (usize, f64, Vec<(f64, f64)>);
+/// One row of compare/modes.csv: (τ, N, mode, nn, lattice, superhorizon).
+pub type ModeRow = (f64, f64, usize, f64, f64, f64);
+
 /// Network statistics per recorded step: (mean residual, power) per mode.
 pub struct NnSeries {
     pub steps: Vec<usize>,
@@ -133,7 +138,7 @@ pub struct Comparison {
     /// (tau, efolds, nn, lattice, theory).
     pub background_rows: Vec<[f64; 5]>,
     /// (tau, efolds, mode, nn, lattice, superhorizon).
-    pub mode_rows: Vec<(f64, f64, usize, f64, f64, f64)>,
+    pub mode_rows: Vec<ModeRow>,
 }
 
 fn max_abs_dev(a: &[f64], b: &[f64]) -> f64 {
@@ -188,7 +193,7 @@ pub fn compare(
     let background_max_rel_dev = max_abs_dev(&nn_b, &lat_b) / scale;
 
     // Lattice spectra per output, and the bin of every ring mode.
-    let mut spectra: Vec<(usize, f64, Vec<(f64, f64)>)> = Vec::new();
+    let mut spectra: Vec<Spectrum> = Vec::new();
     for r in &lat.spectrum {
         if spectra.last().map(|s| s.0) != Some(r.step) {
             spectra.push((r.step, r.t, Vec::new()));

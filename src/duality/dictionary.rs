@@ -239,28 +239,6 @@ pub fn inverse(hubble: f64, mass: f64, eta: Option<f64>) -> Result<Inverse, Dict
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_name_the_offending_modes() {
-        let d = Dictionary::new(0.5, 0.5, &[0.1, 3.5, 1.0]);
-        assert!(d.flags.iter().any(|f| f.contains("1 − β")));
-        assert!(
-            d.flags
-                .iter()
-                .any(|f| f.contains("mode 1 has no continuum dual"))
-        );
-        let ok = Dictionary::new(1e-4, 0.97, &[1.0, 0.5]);
-        assert!(ok.flags.is_empty(), "{:?}", ok.flags);
-        assert!(ok.modes.iter().all(|m| m.continuum_ok));
-        let gd = Dictionary::new(0.1, 0.0, &[1.0]);
-        assert!(gd.hubble_d.is_none());
-        assert!(gd.flags.iter().any(|f| f.contains("first order")));
-    }
-}
-
 /// `nncosmo-gpu dictionary`: the lines to print (text or JSON), or the refusal.
 pub fn dictionary_output(
     req: &crate::config::run::DictionaryRequest,
@@ -327,5 +305,28 @@ pub fn dictionary_output(
                 v.join("\n")
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_name_the_offending_modes() {
+        // ηκ = 2.95 with β = 0.5: stable (< 3) but with negative real roots (> (1+√β)²).
+        let d = Dictionary::new(1.0, 0.5, &[0.1, 2.95, 1.0]);
+        assert!(d.flags.iter().any(|f| f.contains("1 − β")));
+        assert!(
+            d.flags
+                .iter()
+                .any(|f| f.contains("mode 1 has no continuum dual"))
+        );
+        let ok = Dictionary::new(1e-4, 0.97, &[1.0, 0.5]);
+        assert!(ok.flags.is_empty(), "{:?}", ok.flags);
+        assert!(ok.modes.iter().all(|m| m.continuum_ok));
+        let gd = Dictionary::new(0.1, 0.0, &[1.0]);
+        assert!(gd.hubble_d.is_none());
+        assert!(gd.flags.iter().any(|f| f.contains("first order")));
     }
 }

@@ -1,6 +1,6 @@
 //! The figures and the report page of a run.
 
-use super::compare::{Comparison, NetworkFits, NnSeries};
+use super::compare::{Comparison, ModeRow, NetworkFits, NnSeries};
 use super::dictionary::Dictionary;
 use super::fit::ModeFit;
 use super::plan::LatticePlan;
@@ -74,7 +74,7 @@ pub fn run_plots(
     )
     .log_y();
     for j in 0..nm {
-        let pts = |f: &dyn Fn(&(f64, f64, usize, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+        let pts = |f: &dyn Fn(&ModeRow) -> f64| -> Vec<(f64, f64)> {
             cmp.mode_rows
                 .iter()
                 .filter(|r| r.2 == j)

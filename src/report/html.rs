@@ -26,11 +26,11 @@ impl Page {
     }
 
     pub fn heading(&mut self, text: &str) {
-        let _ = write!(self.body, "<h2>{}</h2>\n", esc(text));
+        let _ = writeln!(self.body, "<h2>{}</h2>", esc(text));
     }
 
     pub fn paragraph(&mut self, text: &str) {
-        let _ = write!(self.body, "<p>{}</p>\n", esc(text));
+        let _ = writeln!(self.body, "<p>{}</p>", esc(text));
     }
 
     /// A bulleted list; items marked as warnings when `warn`.
@@ -65,9 +65,9 @@ impl Page {
     /// An inline SVG figure (the document's XML prolog, if any, is dropped).
     pub fn figure(&mut self, svg: &str, caption: &str) {
         let start = svg.find("<svg").unwrap_or(0);
-        let _ = write!(
+        let _ = writeln!(
             self.body,
-            "<figure>{}<figcaption>{}</figcaption></figure>\n",
+            "<figure>{}<figcaption>{}</figcaption></figure>",
             // Inline SVG needs no namespace declaration; dropping it keeps the page free of URLs.
             svg[start..].replace(" xmlns=\"http://www.w3.org/2000/svg\"", ""),
             esc(caption)
@@ -75,7 +75,7 @@ impl Page {
     }
 
     pub fn preformatted(&mut self, text: &str) {
-        let _ = write!(self.body, "<pre>{}</pre>\n", esc(text));
+        let _ = writeln!(self.body, "<pre>{}</pre>", esc(text));
     }
 
     pub fn render(&self) -> String {
