@@ -83,7 +83,7 @@ pub struct RunConfig {
 pub const RUN_DEFAULTS: &[(&str, &str)] = &[
     ("record_every", "1"),
     ("steps", "400"),
-    ("lr", "0.05"),
+    ("lr", "0.01"),
     ("momentum", "0.97"),
     ("out", "out/run"),
 ];
