@@ -4,17 +4,23 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::lattice::LatticeArgs;
 use crate::config::nn::NnArgs;
+use crate::config::run::{DictionaryArgs, RunArgs};
+use crate::config::sweep::SweepArgs;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "nncosmo-gpu",
     version,
     about = "Wide-network ensembles and a de Sitter lattice field in WGSL compute kernels, compared through the NN-cosmology dictionary",
-    allow_negative_numbers = true
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// With no subcommand, the flags of `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +35,15 @@ pub enum Command {
     Lattice(LatticeArgs),
     /// Measure throughput (steps/s, GFLOP/s, site-updates/s).
     Bench(BenchArgs),
+    /// The duality run: train, fit the EFT, map through the dictionary, run the dual lattice, compare and report (the default).
+    #[command(allow_negative_numbers = true)]
+    Run(RunArgs),
+    /// Map network hyperparameters to de Sitter parameters (--lr, --momentum, --kappa) or back (--hubble, --mass).
+    #[command(allow_negative_numbers = true)]
+    Dictionary(DictionaryArgs),
+    /// EFT fits over a grid of network hyperparameters (--vary KEY=V1,V2,...).
+    #[command(allow_negative_numbers = true)]
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Args)]

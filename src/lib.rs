@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod duality;
 pub mod gpu;
 pub mod lattice;
 pub mod nn;

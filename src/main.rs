@@ -18,7 +18,20 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return Ok(nncosmo_gpu::duality::run::run_cli(&cli.run)?);
+    };
+    match command {
+        Command::Run(args) => Ok(nncosmo_gpu::duality::run::run_cli(&args)?),
+        Command::Sweep(args) => Ok(nncosmo_gpu::duality::sweep::run_cli(&args)?),
+        Command::Dictionary(a) => {
+            let req = a.resolve()?;
+            println!(
+                "{}",
+                nncosmo_gpu::duality::dictionary::dictionary_output(&req, a.json)?
+            );
+            Ok(())
+        }
         Command::Info(a) => info(a.json, a.backend),
         Command::Nn(args) => Ok(nncosmo_gpu::nn::run::run_cli(&args)?),
         Command::Lattice(args) => Ok(nncosmo_gpu::lattice::run::run_cli(&args)?),

@@ -7,6 +7,8 @@
 
 pub mod lattice;
 pub mod nn;
+pub mod run;
+pub mod sweep;
 
 use std::path::Path;
 

@@ -2,7 +2,9 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod html;
 pub mod outdir;
+pub mod plots;
 pub mod progress;
 
 pub use atomic::{write_atomic, write_json};

@@ -1,0 +1,331 @@
+//! `nncosmo-gpu run`: the network flags, the lattice knobs of the duality run, and
+//! the validated configuration.
+//!
+//! A run config file has up to three tables: `[nn]` (the keys of `nncosmo-gpu nn`),
+//! `[lattice]` (the keys below) and nothing else. Flags override the file. The lattice
+//! is otherwise set up from the dictionary (H, m², φ̄(0), dt, length), so only the
+//! grid and the numerical scheme are free.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::lattice::Integrator;
+use super::nn::{NnArgs, NnConfig};
+use super::{ConfigError, merge_args, positive, positive_real};
+
+/// The lattice knobs of the duality run; every one is also a `[lattice]` key.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatticeKnobs {
+    /// Lattice sites per dimension (default: the smallest power of two ≥ max(16, 2·points)).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<i64>,
+    /// Comoving lattice spacing (default: 2π/(grid·H), so shell 1 has k = H and leaves the horizon at t = 0).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dx: Option<f64>,
+    /// Laplacian order of the lattice: 2 or 4 (default 4: k_eff stays close to k up to shell grid/4).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stencil: Option<i64>,
+    /// Lattice integrator: leapfrog | yoshida4.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrator: Option<String>,
+    /// Lattice steps per network step (default: chosen from the Courant limit and ω·dt ≤ 0.1).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substeps: Option<i64>,
+    /// Number of lattice outputs (field read-back and P(k)) over the run.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lattice_outputs: Option<i64>,
+    /// Seed of the lattice's initial fluctuations (default: the network's --seed).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lattice_seed: Option<u64>,
+}
+
+/// Raw flags of `nncosmo-gpu run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub nn: NnArgs,
+    #[command(flatten)]
+    pub lattice: LatticeKnobs,
+}
+
+/// The resolved lattice knobs (the dictionary fills in the rest).
+#[derive(Debug, Clone, Serialize)]
+pub struct LatticeChoice {
+    pub grid: Option<usize>,
+    pub dx: Option<f64>,
+    pub stencil: u32,
+    pub integrator: Integrator,
+    pub substeps: Option<usize>,
+    pub outputs: usize,
+    pub seed: u64,
+}
+
+/// The validated configuration of a duality run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunConfig {
+    pub nn: NnConfig,
+    pub lattice: LatticeChoice,
+}
+
+/// Defaults of the duality run where they differ from `nncosmo-gpu nn`: every step
+/// is recorded (the EFT fit uses consecutive steps), a continuum-friendly step and
+/// momentum, and a run length that the lattice can follow in f32.
+pub const RUN_DEFAULTS: &[(&str, &str)] = &[
+    ("record_every", "1"),
+    ("steps", "400"),
+    ("lr", "0.01"),
+    ("momentum", "0.97"),
+    ("out", "out/run"),
+];
+
+/// The tables of a run config file: (`[nn]`, `[lattice]`); any other key is refused.
+pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    let mut nn = toml::Table::new();
+    let mut lat = toml::Table::new();
+    for (k, v) in table {
+        match (k.as_str(), v) {
+            ("nn", toml::Value::Table(t)) => nn = t,
+            ("lattice", toml::Value::Table(t)) => lat = t,
+            ("sweep", toml::Value::Table(_)) => {}
+            (other, _) => {
+                return Err(ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "unknown key `{other}` (a run config holds the tables [nn], [lattice] and, for sweeps, [sweep])"
+                    ),
+                });
+            }
+        }
+    }
+    Ok((nn, lat))
+}
+
+/// The network arguments of a run: run defaults, then the file's `[nn]`, then flags;
+/// `extra` (key, value) pairs are applied last (the sweep's varied parameters).
+pub fn merged_nn_args(
+    flags: &NnArgs,
+    file: Option<&Path>,
+    nn_table: toml::Table,
+    extra: &[(String, toml::Value)],
+) -> Result<NnArgs, ConfigError> {
+    let mut table = toml::Table::new();
+    for (k, v) in RUN_DEFAULTS {
+        let value = match *k {
+            "out" => toml::Value::String(v.to_string()),
+            "record_every" | "steps" => toml::Value::Integer(v.parse().unwrap_or(1)),
+            _ => toml::Value::Float(v.parse().unwrap_or(0.0)),
+        };
+        table.insert(k.to_string(), value);
+    }
+    for (k, v) in nn_table {
+        table.insert(k, v);
+    }
+    let path = file.unwrap_or(Path::new("<flags>"));
+    let mut args: NnArgs = merge_args(flags, Some((path, table)))?;
+    if !extra.is_empty() {
+        let mut t = toml::Table::try_from(&args).map_err(|e| ConfigError::Parse {
+            path: "<sweep>".into(),
+            message: e.to_string(),
+        })?;
+        for (k, v) in extra {
+            t.insert(k.clone(), v.clone());
+        }
+        args = NnArgs::deserialize(toml::Value::Table(t)).map_err(|e| ConfigError::Parse {
+            path: "<sweep>".into(),
+            message: e.message().replace("unknown field", "unknown key"),
+        })?;
+    }
+    args.config = None;
+    Ok(args)
+}
+
+impl RunArgs {
+    /// Flags over the config file over the run defaults, then validation.
+    pub fn resolve(&self) -> Result<RunConfig, ConfigError> {
+        self.resolve_with(&[])
+    }
+
+    /// As [`RunArgs::resolve`], with network keys overridden by `extra`.
+    pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
+        let path = self.nn.config.as_deref();
+        let (nn_t, lat_t) = match path {
+            Some(p) => read_run_file(p)?,
+            None => (toml::Table::new(), toml::Table::new()),
+        };
+        let nn_args = merged_nn_args(&self.nn, path, nn_t, extra)?;
+        let nn = nn_args.resolve()?;
+        if nn.record_every != 1 {
+            return Err(ConfigError::invalid(
+                "record-every",
+                format!(
+                    "must be 1 for a duality run (got {}): the EFT fit uses consecutive steps",
+                    nn.record_every
+                ),
+            ));
+        }
+        let knobs: LatticeKnobs = merge_args(&self.lattice, path.map(|p| (p, lat_t)))?;
+        let lattice = knobs.validate(nn.seed)?;
+        Ok(RunConfig { nn, lattice })
+    }
+}
+
+impl LatticeKnobs {
+    fn validate(&self, nn_seed: u64) -> Result<LatticeChoice, ConfigError> {
+        let grid = self.grid.map(|g| positive("grid", g)).transpose()?;
+        if let Some(g) = grid
+            && g < 4
+        {
+            return Err(ConfigError::invalid(
+                "grid",
+                format!("must be at least 4 (got {g})"),
+            ));
+        }
+        let stencil = match self.stencil.unwrap_or(4) {
+            2 => 2,
+            4 => 4,
+            s => {
+                return Err(ConfigError::invalid(
+                    "stencil",
+                    format!("must be 2 or 4 (got {s})"),
+                ));
+            }
+        };
+        let integrator = match self.integrator.as_deref().unwrap_or("leapfrog") {
+            "leapfrog" => Integrator::Leapfrog,
+            "yoshida4" => Integrator::Yoshida4,
+            other => {
+                return Err(ConfigError::invalid(
+                    "integrator",
+                    format!("must be leapfrog or yoshida4 (got `{other}`)"),
+                ));
+            }
+        };
+        Ok(LatticeChoice {
+            grid,
+            dx: self.dx.map(|d| positive_real("dx", d)).transpose()?,
+            stencil,
+            integrator,
+            substeps: self.substeps.map(|s| positive("substeps", s)).transpose()?,
+            outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(300))?,
+            seed: self.lattice_seed.unwrap_or(nn_seed),
+        })
+    }
+}
+
+/// The output directory of a resolved run.
+pub fn out_dir(cfg: &RunConfig) -> &PathBuf {
+    &cfg.nn.out
+}
+
+/// Raw flags of `nncosmo-gpu dictionary`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DictionaryArgs {
+    /// Learning rate η (forward: network → cosmology; with --hubble, fixes η of the inverse).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Momentum β in [0, 1) (forward direction; default 0.9).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Eigenvalues κ of Θ/N to classify (forward direction; repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub kappa: Vec<f64>,
+    /// Hubble rate H (inverse: cosmology → network; needs --mass).
+    #[arg(long)]
+    pub hubble: Option<f64>,
+    /// Field mass m (inverse direction).
+    #[arg(long)]
+    pub mass: Option<f64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A validated dictionary request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DictionaryRequest {
+    Forward {
+        lr: f64,
+        momentum: f64,
+        kappa: Vec<f64>,
+    },
+    Inverse {
+        hubble: f64,
+        mass: f64,
+        lr: Option<f64>,
+    },
+}
+
+impl DictionaryArgs {
+    pub fn resolve(&self) -> Result<DictionaryRequest, ConfigError> {
+        if let Some(h) = self.hubble {
+            let mass = self
+                .mass
+                .ok_or_else(|| ConfigError::invalid("mass", "is required with --hubble"))?;
+            if self.momentum.is_some() || !self.kappa.is_empty() {
+                return Err(ConfigError::invalid(
+                    "hubble",
+                    "asks for the inverse direction, which takes --mass and optionally --lr, not --momentum or --kappa",
+                ));
+            }
+            let hubble = positive_real("hubble", h)?;
+            if !(mass.is_finite() && mass >= 0.0) {
+                return Err(ConfigError::invalid(
+                    "mass",
+                    format!("must be finite and ≥ 0 (got {mass})"),
+                ));
+            }
+            let lr = self.lr.map(|l| positive_real("lr", l)).transpose()?;
+            return Ok(DictionaryRequest::Inverse { hubble, mass, lr });
+        }
+        if self.mass.is_some() {
+            return Err(ConfigError::invalid("hubble", "is required with --mass"));
+        }
+        let lr = self.lr.ok_or_else(|| {
+            ConfigError::invalid(
+                "lr",
+                "is required: give --lr η --momentum β [--kappa κ…], or --hubble H --mass m [--lr η]",
+            )
+        })?;
+        let lr = positive_real("lr", lr)?;
+        let momentum = self.momentum.unwrap_or(0.9);
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(ConfigError::invalid(
+                "momentum",
+                format!("must lie in [0, 1) (got {momentum})"),
+            ));
+        }
+        for &k in &self.kappa {
+            if !(k.is_finite() && k >= 0.0) {
+                return Err(ConfigError::invalid(
+                    "kappa",
+                    format!("must be finite and ≥ 0 (got {k})"),
+                ));
+            }
+        }
+        Ok(DictionaryRequest::Forward {
+            lr,
+            momentum,
+            kappa: self.kappa.clone(),
+        })
+    }
+}

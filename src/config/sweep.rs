@@ -1,0 +1,228 @@
+//! `nncosmo-gpu sweep`: a grid over network parameters, each point a run of the
+//! network side with its EFT fits.
+//!
+//! `--vary KEY=V1,V2,...` (repeatable) names any network key of `nncosmo-gpu nn`
+//! (dashes or underscores); the grid is their Cartesian product. A config file may
+//! hold the same in a `[sweep]` table: `vary = ["lr=1e-3,3e-3"]`, `repeats = 2`.
+
+use std::path::Path;
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::nn::NnArgs;
+use super::run::{RunArgs, RunConfig};
+
+/// Raw flags of `nncosmo-gpu sweep`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A network parameter and its values, KEY=V1,V2,... (repeat for a grid).
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub vary: Vec<String>,
+    /// Independent repeats of every grid point (seeds seed, seed+1, ...).
+    #[arg(long)]
+    pub repeats: Option<i64>,
+}
+
+/// Network keys a sweep may vary.
+pub const VARIABLE_KEYS: &[&str] = &[
+    "width",
+    "depth",
+    "ensemble",
+    "activation",
+    "parametrization",
+    "sigma_w",
+    "sigma_b",
+    "data",
+    "points",
+    "input_dim",
+    "target_offset",
+    "target_amplitude",
+    "steps",
+    "lr",
+    "momentum",
+    "ntk_every",
+    "seed",
+    "chunk",
+];
+
+/// One varied parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<toml::Value>,
+}
+
+/// The validated sweep: the base run and the grid.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// The run arguments every grid point starts from.
+    pub base_args: RunArgs,
+    pub base: RunConfig,
+    pub axes: Vec<Axis>,
+    pub repeats: usize,
+}
+
+impl SweepConfig {
+    /// The grid points, each a list of (key, value), in row-major order of the axes.
+    pub fn points(&self) -> Vec<Vec<(String, toml::Value)>> {
+        let mut pts: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+        for a in &self.axes {
+            let mut next = Vec::new();
+            for p in &pts {
+                for v in &a.values {
+                    let mut q = p.clone();
+                    q.push((a.key.clone(), v.clone()));
+                    next.push(q);
+                }
+            }
+            pts = next;
+        }
+        pts
+    }
+}
+
+fn scalar(text: &str) -> toml::Value {
+    if let Ok(i) = text.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = text.parse::<f64>() {
+        toml::Value::Float(f)
+    } else {
+        toml::Value::String(text.to_string())
+    }
+}
+
+/// Parses one `KEY=V1,V2,...`; errors are one line naming `--vary`.
+pub fn parse_axis(spec: &str) -> Result<Axis, ConfigError> {
+    let bad = |m: String| ConfigError::invalid("vary", m);
+    let (key, list) = spec
+        .split_once('=')
+        .ok_or_else(|| bad(format!("`{spec}` is malformed: expected KEY=V1,V2,...")))?;
+    let key = key.trim().replace('-', "_");
+    if !VARIABLE_KEYS.contains(&key.as_str()) {
+        return Err(bad(format!(
+            "`{key}` is not a network parameter; one of: {}",
+            VARIABLE_KEYS.join(", ")
+        )));
+    }
+    let items: Vec<&str> = list.split(',').map(str::trim).collect();
+    if items.iter().any(|s| s.is_empty()) {
+        return Err(bad(format!(
+            "`{spec}` is malformed: an empty value in the list (expected KEY=V1,V2,...)"
+        )));
+    }
+    let mut values = Vec::new();
+    for it in items {
+        let mut v = scalar(it);
+        // Integers are also valid reals (lr=1 is fine).
+        let mut t = toml::Table::new();
+        t.insert(key.clone(), v.clone());
+        if NnArgs::deserialize(toml::Value::Table(t.clone())).is_err() {
+            if let toml::Value::Integer(i) = v {
+                v = toml::Value::Float(i as f64);
+                t.insert(key.clone(), v.clone());
+            }
+            if NnArgs::deserialize(toml::Value::Table(t)).is_err() {
+                return Err(bad(format!(
+                    "`{key}={it}`: the value has the wrong type for {key}"
+                )));
+            }
+        }
+        values.push(v);
+    }
+    Ok(Axis { key, values })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SweepTable {
+    #[serde(default)]
+    vary: Vec<String>,
+    repeats: Option<i64>,
+}
+
+fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    match table.remove("sweep") {
+        Some(v) => SweepTable::deserialize(v).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: format!(
+                "[sweep]: {}",
+                e.message().replace("unknown field", "unknown key")
+            ),
+        }),
+        None => Ok(SweepTable::default()),
+    }
+}
+
+impl SweepArgs {
+    pub fn resolve(&self) -> Result<SweepConfig, ConfigError> {
+        let file = match self.run.nn.config.as_deref() {
+            Some(p) => read_sweep_table(p)?,
+            None => SweepTable::default(),
+        };
+        // Flags replace the file's list for the same key.
+        let mut axes: Vec<Axis> = Vec::new();
+        for spec in file.vary.iter().chain(&self.vary) {
+            let a = parse_axis(spec)?;
+            match axes.iter_mut().find(|b| b.key == a.key) {
+                Some(b) => *b = a,
+                None => axes.push(a),
+            }
+        }
+        if axes.is_empty() {
+            return Err(ConfigError::invalid(
+                "vary",
+                "is required: give at least one KEY=V1,V2,... (e.g. --vary lr=1e-3,3e-3)",
+            ));
+        }
+        let repeats = super::positive("repeats", self.repeats.or(file.repeats).unwrap_or(1))?;
+        let mut base_args = self.run.clone();
+        if base_args.nn.out.is_none() {
+            base_args.nn.out = Some("out/sweep".into());
+        }
+        let base = base_args.resolve_with(&[])?;
+        Ok(SweepConfig {
+            base_args,
+            base,
+            axes,
+            repeats,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_parse_and_refuse() {
+        let a = parse_axis("lr=1e-3,3e-3, 0.01").unwrap();
+        assert_eq!(a.key, "lr");
+        assert_eq!(a.values.len(), 3);
+        assert_eq!(a.values[2], toml::Value::Float(0.01));
+        let w = parse_axis("width=256,1024").unwrap();
+        assert_eq!(w.values[1], toml::Value::Integer(1024));
+        // An integer is accepted where a real is expected.
+        let sw = parse_axis("sigma-w=1,2.5").unwrap();
+        assert_eq!(sw.key, "sigma_w");
+        assert_eq!(sw.values[1], toml::Value::Float(2.5));
+        for bad in ["lr", "foo=1,2", "lr=1,,2", "lr=", "width=abc", "width=1.5"] {
+            let e = parse_axis(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--vary "), "{bad}: {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The duality run end to end on a tiny ensemble: every CSV header is DESIGN §5's,
+//! report.json holds the listed keys, the page is self-contained, the lattice is
+//! set up from the dictionary, and the background agrees with the closed form.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nncosmo-gpu"))
+}
+
+fn errors(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| l.starts_with("error:") && !l.contains("XDG_RUNTIME_DIR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn header(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("nncosmo-duality-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn tiny_run_writes_the_contract() {
+    let out = tmp("run");
+    let o = bin()
+        .args([
+            "run",
+            "--width",
+            "128",
+            "--ensemble",
+            "32",
+            "--points",
+            "8",
+            "--steps",
+            "150",
+            "--lr",
+            "0.05",
+            "--momentum",
+            "0.97",
+            "--ntk-every",
+            "50",
+            "--grid",
+            "16",
+            "--lattice-outputs",
+            "75",
+            "--force",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", errors(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("dictionary") && stdout.contains("index.html"),
+        "{stdout}"
+    );
+
+    let headers = [
+        ("nn/dataset.csv", "point,x0,x1,y"),
+        ("nn/background.csv", "step,tau,point,mean,var"),
+        (
+            "nn/modes.csv",
+            "step,tau,mode,kappa,mean_residual,power,theory_mean_residual,theory_power",
+        ),
+        ("nn/loss.csv", "step,tau,loss_mean,loss_std"),
+        ("nn/ntk.csv", "step,trace,drift"),
+        (
+            "lattice/background.csv",
+            "step,t,a,phi_mean,dphi_mean,phi_var,rho_kin,rho_grad,rho_pot,energy_residual",
+        ),
+        ("lattice/spectrum.csv", "step,t,k,power,modes,theory_power"),
+        ("compare/background.csv", "tau,efolds,nn,lattice,theory"),
+        (
+            "compare/modes.csv",
+            "tau,efolds,mode,nn_growth,lattice_growth,superhorizon_growth",
+        ),
+    ];
+    for (f, h) in headers {
+        assert_eq!(header(&out.join(f)), h, "{f}");
+    }
+
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for k in [
+        "config",
+        "dictionary",
+        "fits",
+        "metrics",
+        "adapter",
+        "timings",
+        "version",
+    ] {
+        assert!(!r[k].is_null(), "report.json lacks {k}");
+    }
+    let c = &r["config"];
+    for k in [
+        "seed",
+        "width",
+        "depth",
+        "ensemble",
+        "lr",
+        "momentum",
+        "sigma_w",
+        "sigma_b",
+        "activation",
+        "points",
+        "steps",
+        "record_every",
+    ] {
+        assert!(!c[k].is_null(), "config lacks {k}");
+    }
+    for k in ["grid", "dx", "dt", "H", "m2"] {
+        assert!(!c["lattice"][k].is_null(), "config.lattice lacks {k}");
+    }
+    for k in ["H", "Lambda", "gamma", "efolds_per_step", "H_d", "m2_d"] {
+        assert!(!r["dictionary"][k].is_null(), "dictionary lacks {k}");
+    }
+    for k in ["name", "backend", "driver"] {
+        assert!(!r["adapter"][k].is_null(), "adapter lacks {k}");
+    }
+    assert!(r["timings"]["gflop_per_s"].as_f64().unwrap() > 0.0);
+    assert!(r["timings"]["site_updates_per_s"].as_f64().unwrap() > 0.0);
+
+    // The dictionary: H = (1−β)/(3√η), Λ·η = (1−β)²/3, and the lattice uses it.
+    let (eta, beta) = (0.05f64, 0.97f64);
+    let h = (1.0 - beta) / (3.0 * eta.sqrt());
+    let d = &r["dictionary"];
+    assert!((d["H"].as_f64().unwrap() - h).abs() < 1e-12);
+    assert!((d["Lambda"].as_f64().unwrap() * eta - (1.0 - beta).powi(2) / 3.0).abs() < 1e-14);
+    assert!((c["lattice"]["H"].as_f64().unwrap() - h).abs() < 1e-12);
+    let kappa0 = r["nn"]["kappa"][0].as_f64().unwrap();
+    assert_eq!(c["lattice"]["m2"].as_f64().unwrap(), kappa0);
+    // dt divides the network step and the lattice covers the same τ range.
+    let dt = c["lattice"]["dt"].as_f64().unwrap();
+    let sub = c["lattice"]["substeps"].as_u64().unwrap() as f64;
+    assert!((dt * sub - eta.sqrt()).abs() < 1e-12);
+    assert!((c["lattice"]["steps"].as_f64().unwrap() * dt - 150.0 * eta.sqrt()).abs() < 1e-9);
+
+    // The lattice background follows the closed form (leapfrog with dt·ω ≤ 0.1: ≲1e-3),
+    // and starts where the network does.
+    let m = &r["metrics"];
+    assert!(
+        m["background_lattice_vs_theory"].as_f64().unwrap() < 2e-3,
+        "{m}"
+    );
+    let bg = std::fs::read_to_string(out.join("compare/background.csv")).unwrap();
+    let first: Vec<f64> = bg
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(first[0], 0.0);
+    assert!(
+        (first[2] - first[3]).abs() < 1e-6 * first[2].abs(),
+        "{first:?}"
+    );
+    // B_NN(0) = u₀ᵀ(μ₀ − y) ≈ −√N·y₀ = −√8·0.5 up to the ensemble's sampling noise
+    // (NNGP std ≈ 1 per point over 32 members: |noise| ≲ 4/√32 in this projection).
+    assert!((first[2] + 8f64.sqrt() * 0.5).abs() < 0.7, "{first:?}");
+    // The network's mean-mode fit recovers β and κ₀ (the recurrence is exact in the
+    // lazy limit; at width 128 finite-width corrections of a few per cent remain, so
+    // allow 10 % of 1 − β and 5 % of κ₀ — a wrong dictionary or time step is off by
+    // far more).
+    let f0 = &r["fits"]["network"]["mean"][0];
+    let fb = f0["fit"]["beta"].as_f64().unwrap();
+    assert!((fb - beta).abs() < 0.1 * (1.0 - beta), "β fit {fb}");
+    let m2 = f0["continuum"]["m2"].as_f64().unwrap();
+    assert!(
+        (m2 / kappa0 - 1.0).abs() < 0.05,
+        "m² fit {m2} vs κ₀ {kappa0}"
+    );
+
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("EFT table") && html.contains("Dictionary"));
+    for banned in ["http://", "https://", "src=", "href="] {
+        assert!(!html.contains(banned), "index.html references {banned}");
+    }
+    for f in [
+        "background_tau.svg",
+        "background_efolds.svg",
+        "modes_growth.svg",
+        "nn_power.svg",
+        "lattice_spectrum.svg",
+        "ntk_drift.svg",
+        "loss.svg",
+    ] {
+        assert!(
+            std::fs::read_to_string(out.join(f))
+                .unwrap()
+                .contains("<svg"),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn bad_input_gets_one_line() {
+    let out = tmp("bad");
+    let o = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["run", "--width", "0", "--out", o], "--width"),
+        (
+            vec!["run", "--record-every", "5", "--out", o],
+            "--record-every",
+        ),
+        (vec!["run", "--stencil", "3", "--out", o], "--stencil"),
+        (vec!["run", "--lr", "100", "--out", o], "unstable"),
+        (vec!["run", "--steps", "100000", "--out", o], "e-folds"),
+        (
+            vec!["run", "--grid", "4", "--points", "16", "--out", o],
+            "--grid",
+        ),
+        (vec!["--momentum", "1.5", "--out", o], "--momentum"),
+        (vec!["sweep", "--vary", "colour=1,2", "--out", o], "--vary"),
+        (vec!["sweep", "--vary", "lr=1e-3,,2", "--out", o], "--vary"),
+        (vec!["sweep", "--vary", "lr", "--out", o], "--vary"),
+    ] {
+        let r = bin().args(&args).output().unwrap();
+        let err = errors(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!String::from_utf8_lossy(&r.stderr).contains("panicked"));
+    }
+    let cfg = out.with_extension("toml");
+    std::fs::write(&cfg, "[nn]\nwidth = 64\n[lattise]\ngrid = 8\n").unwrap();
+    let r = bin().args(["run", "--config"]).arg(&cfg).output().unwrap();
+    let err = errors(&r.stderr);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(err.contains("lattise"), "{err}");
+    std::fs::remove_file(cfg).ok();
+}
