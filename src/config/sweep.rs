@@ -190,7 +190,13 @@ impl SweepArgs {
         }
         let repeats = super::positive("repeats", self.repeats.or(file.repeats).unwrap_or(1))?;
         let mut base_args = self.run.clone();
-        if base_args.nn.out.is_none() {
+        // Default the output directory only when neither the flags nor the file's
+        // [nn] table name one (the flag would otherwise shadow the file's value).
+        let file_out = match self.run.nn.config.as_deref() {
+            Some(p) => super::read_table(p, "nn")?.contains_key("out"),
+            None => false,
+        };
+        if base_args.nn.out.is_none() && !file_out {
             base_args.nn.out = Some("out/sweep".into());
         }
         let base = base_args.resolve_with(&[])?;
