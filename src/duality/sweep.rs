@@ -336,10 +336,12 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
     let m2_dev: Vec<serde_json::Value> = widths
         .iter()
         .map(|&w| {
-            let kmax = ok.iter().map(|r| r.kappa_theory).fold(0.0, f64::max);
+            // The modes the target drives, whose rows come from the ensemble-mean fit:
+            // fluctuation fits carry a finite-width source bias and noise-only modes
+            // are unresolved, so neither measures the approach to κ.
             let v: Vec<f64> = ok
                 .iter()
-                .filter(|r| r.width == w && r.kappa_theory >= 0.01 * kmax)
+                .filter(|r| r.width == w && r.status.starts_with("ok (mean fit"))
                 .map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs())
                 .collect();
             let mode0: Vec<f64> = ok
@@ -581,7 +583,7 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
     }
     for w in metrics["m2_dev_by_width"].as_array().into_iter().flatten() {
         println!(
-            "  width {}: mean |m²_eff/κ − 1| over modes with κ ≥ 1% κ_max = {:.3e} (mode 0: {:.3e})",
+            "  width {}: mean |m²_eff/κ − 1| over the modes fitted from the ensemble mean = {:.3e} (mode 0: {:.3e})",
             w["width"],
             w["signal_modes_mean_rel_dev"].as_f64().unwrap_or(f64::NAN),
             w["mode0_rel_dev"].as_f64().unwrap_or(f64::NAN)
