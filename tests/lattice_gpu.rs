@@ -71,15 +71,20 @@ fn max_rel(a: &[f32], b: &[f64]) -> f64 {
 #[test]
 fn kick_drift_matches_cpu_twin() {
     let ctx = ctx();
-    for stencil in [2u32, 4] {
-        let mut c = cfg(16);
+    // N = 16, 8, 24 and 12 give segments of 4, 2, 2 and 1 vec4s in the vectorised
+    // kernel; N = 10 is not a multiple of 4 and runs the scalar fallback.
+    for (n, stencil) in [16usize, 8, 24, 12, 10]
+        .into_iter()
+        .flat_map(|n| [(n, 2u32), (n, 4)])
+    {
+        let mut c = cfg(n);
         c.stencil = stencil;
         c.dx = 0.7;
         c.lambda = 0.3;
         c.phi_min = 0.1;
         c.hubble = 0.0;
         let mut lat = Lattice::new(&ctx, &c).unwrap();
-        let (mut phi, mut pi) = test_field(16);
+        let (mut phi, mut pi) = test_field(n);
         lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
         let units = [
             Unit {
@@ -104,7 +109,7 @@ fn kick_drift_matches_cpu_twin() {
         for u in units {
             cpu::kick_drift(
                 stencil,
-                16,
+                n,
                 u.c_lap / (c.dx * c.dx),
                 u.c_pot,
                 u.c_drift,
@@ -116,7 +121,7 @@ fn kick_drift_matches_cpu_twin() {
         let (ef, ep) = (max_rel(&gphi, &phi), max_rel(&gpi, &pi));
         assert!(
             ef < 1e-5 && ep < 1e-5,
-            "stencil {stencil}: phi {ef:e}, pi {ep:e}"
+            "N {n} stencil {stencil}: phi {ef:e}, pi {ep:e}"
         );
     }
 }
