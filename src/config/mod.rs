@@ -35,19 +35,23 @@ impl ConfigError {
     }
 }
 
-/// Reads `path` as TOML and returns the table for `section` when the file has one,
-/// otherwise the whole file (so flat files work for single-engine runs).
-pub fn read_table(path: &Path, section: &str) -> Result<toml::Table, ConfigError> {
+/// The whole TOML file at `path`.
+pub fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    let mut table: toml::Table = text
-        .parse()
+    text.parse()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
             path: path.display().to_string(),
             message: e.message().to_string(),
-        })?;
+        })
+}
+
+/// Reads `path` as TOML and returns the table for `section` when the file has one,
+/// otherwise the whole file (so flat files work for single-engine runs).
+pub fn read_table(path: &Path, section: &str) -> Result<toml::Table, ConfigError> {
+    let mut table = read_toml(path)?;
     match table.remove(section) {
         Some(toml::Value::Table(t)) => Ok(t),
         _ => Ok(table),

@@ -90,16 +90,7 @@ pub const RUN_DEFAULTS: &[(&str, &str)] = &[
 
 /// The tables of a run config file: (`[nn]`, `[lattice]`); any other key is refused.
 pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_string(),
-        })?;
+    let table = super::read_toml(path)?;
     let mut nn = toml::Table::new();
     let mut lat = toml::Table::new();
     for (k, v) in table {

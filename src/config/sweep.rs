@@ -145,16 +145,7 @@ struct SweepTable {
 }
 
 fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_string(),
-        })?;
+    let mut table = super::read_toml(path)?;
     match table.remove("sweep") {
         Some(v) => SweepTable::deserialize(v).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
