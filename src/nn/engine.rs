@@ -206,6 +206,7 @@ pub struct Ensemble {
     stats_ops: Vec<[Op; 2]>,
     ntk_ops: Vec<Op>,
     fused: bool,
+    scratch_members: usize,
 }
 
 impl Ensemble {
@@ -254,7 +255,10 @@ impl Ensemble {
         }
         // Keep all scratch within ~1 GiB whatever the depth.
         let budget = (1u64 << 30) / (3 * shape.depth as u64);
-        let scratch_members = ((max.min(budget) / act_bytes) as usize).clamp(1, per_chunk);
+        // The NTK buffer holds one N×N sum per sub-chunk position, so it bounds S too.
+        let ntk_bytes = 4 * (points * points) as u64;
+        let scratch_members =
+            ((max.min(budget) / act_bytes).min(max / ntk_bytes) as usize).clamp(1, per_chunk);
         let fused =
             shape.depth == 1 && shape.input_dim <= MAX_FUSED_INPUT && points <= MAX_FUSED_POINTS;
         let blocks = if fused {
@@ -291,8 +295,8 @@ impl Ensemble {
         let partial = storage_buffer(ctx, "partial", f32s(e * points * blocks));
         let rs = record_size(points);
         let records = storage_buffer(ctx, "records", f32s(RECORD_SLOTS * rs));
-        // Per-member NTKs, summed on the host when measured (rarely).
-        let ntk = storage_buffer(ctx, "ntk", f32s(e * points * points));
+        // NTK sums per sub-chunk position, added up on the host when measured (rarely).
+        let ntk = storage_buffer(ctx, "ntk", f32s(scratch_members * points * points));
         let scratch = Scratch {
             members: scratch_members,
             z: (0..shape.depth)
@@ -466,6 +470,7 @@ impl Ensemble {
             stats_ops,
             ntk_ops,
             fused,
+            scratch_members,
         })
     }
 
@@ -571,7 +576,7 @@ impl Ensemble {
         self.encode(&mut enc, &self.ntk_ops.iter().collect::<Vec<_>>());
         self.ctx.queue.submit([enc.finish()]);
         let n2 = self.points * self.points;
-        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.spec.ensemble * n2)?;
+        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.scratch_members * n2)?;
         let mut mean = vec![0.0; n2];
         for member in raw.chunks(n2) {
             for (acc, v) in mean.iter_mut().zip(member) {
