@@ -104,6 +104,11 @@ fn writes_every_output_with_the_contract_headers() {
     for key in ["name", "backend", "driver"] {
         assert!(report["adapter"].get(key).is_some(), "adapter lacks {key}");
     }
+    // Phases are timed separately and none is negative (the NTK runs inside the loop).
+    for key in ["init_s", "train_s", "ntk_s", "steps_per_s", "gflop_per_s"] {
+        let v = report["timings"][key].as_f64().unwrap_or(-1.0);
+        assert!(v >= 0.0, "timings.{key} = {v}");
+    }
     // A second run into the same directory is refused unless --force.
     refused(&args, "--force");
     args.push("--force");
