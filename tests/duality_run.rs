@@ -2,6 +2,8 @@
 //! report.json holds the listed keys, the page is self-contained, the lattice is
 //! set up from the dictionary, and the background agrees with the closed form.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -105,20 +107,7 @@ fn tiny_run_writes_the_contract() {
         assert!(!r[k].is_null(), "report.json lacks {k}");
     }
     let c = &r["config"];
-    for k in [
-        "seed",
-        "width",
-        "depth",
-        "ensemble",
-        "lr",
-        "momentum",
-        "sigma_w",
-        "sigma_b",
-        "activation",
-        "points",
-        "steps",
-        "record_every",
-    ] {
+    for k in common::REPORT_CONFIG_KEYS {
         assert!(!c[k].is_null(), "config lacks {k}");
     }
     for k in ["grid", "dx", "dt", "H", "m2"] {

@@ -1,5 +1,7 @@
 //! `nncosmo-gpu nn` end to end: outputs, and one clear line for every bad input.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -85,20 +87,7 @@ fn writes_every_output_with_the_contract_headers() {
     for key in ["config", "adapter", "timings", "nn", "version"] {
         assert!(report.get(key).is_some(), "report.json lacks {key}");
     }
-    for key in [
-        "seed",
-        "width",
-        "depth",
-        "ensemble",
-        "lr",
-        "momentum",
-        "sigma_w",
-        "sigma_b",
-        "activation",
-        "points",
-        "steps",
-        "record_every",
-    ] {
+    for key in common::REPORT_CONFIG_KEYS {
         assert!(report["config"].get(key).is_some(), "config lacks {key}");
     }
     for key in ["name", "backend", "driver"] {

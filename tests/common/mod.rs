@@ -34,3 +34,19 @@ pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
         .fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs()))
         / scale
 }
+
+/// The `config` keys DESIGN §5 requires in every report.json.
+pub const REPORT_CONFIG_KEYS: [&str; 12] = [
+    "seed",
+    "width",
+    "depth",
+    "ensemble",
+    "lr",
+    "momentum",
+    "sigma_w",
+    "sigma_b",
+    "activation",
+    "points",
+    "steps",
+    "record_every",
+];
