@@ -166,7 +166,8 @@ impl Kernels {
     }
 }
 
-/// One pre-built dispatch.
+/// One pre-built dispatch (cloning shares its uniform and bind group).
+#[derive(Clone)]
 struct Op {
     kernel: K,
     group: wgpu::BindGroup,
@@ -375,24 +376,22 @@ impl Ensemble {
                 }
             }
             if fused {
-                let fused_forward = || {
-                    [
-                        b.op_grid(
-                            K::ForwardHidden1,
-                            &whole,
-                            &[&c.params, &x_buf, &partial],
-                            [(blocks * c.members) as u32, 1, 1],
-                        ),
-                        b.op(
-                            K::Residual,
-                            &whole,
-                            &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
-                            c.members,
-                        ),
-                    ]
-                };
-                train_ops.extend(fused_forward());
-                eval_ops.extend(fused_forward());
+                let forward = [
+                    b.op_grid(
+                        K::ForwardHidden1,
+                        &whole,
+                        &[&c.params, &x_buf, &partial],
+                        [(blocks * c.members) as u32, 1, 1],
+                    ),
+                    b.op(
+                        K::Residual,
+                        &whole,
+                        &[&c.params, &partial, &y_buf, &outputs, &delta_out, &loss],
+                        c.members,
+                    ),
+                ];
+                train_ops.extend(forward.iter().cloned());
+                eval_ops.extend(forward);
                 let neuron_groups = shape.width.div_ceil(4 * WG as usize) as u32;
                 train_ops.push(b.op_grid(
                     K::UpdateHidden1,
@@ -423,11 +422,11 @@ impl Ensemble {
                     x: &x_buf,
                 };
                 if !fused {
-                    let fwd = g.forward(&partial, &y_buf, &outputs, &delta_out, &loss);
-                    train_ops.extend(g.forward(&partial, &y_buf, &outputs, &delta_out, &loss));
+                    let forward = g.forward(&partial, &y_buf, &outputs, &delta_out, &loss);
+                    train_ops.extend(forward.iter().cloned());
                     train_ops.extend(g.backward(&delta_out));
                     train_ops.extend(g.update(&delta_out));
-                    eval_ops.extend(fwd);
+                    eval_ops.extend(forward);
                 }
                 ntk_ops.extend(g.ntk(&ones, &ntk));
                 off += m;
