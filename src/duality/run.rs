@@ -13,7 +13,7 @@ use super::plots;
 use crate::config::run::{RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::lattice::{Lattice, LatticeResults, output as lat_out};
-use crate::nn::run::{NnResults, RunError, analytic, load_dataset, train, write_tables};
+use crate::nn::run::{NnResults, Prepared, RunError, train, write_tables};
 use crate::report::{prepare_out_dir, write_atomic, write_json};
 
 /// What a finished run hands back (tests and sweeps read it).
@@ -43,11 +43,12 @@ struct Phases {
 /// keeps its nn tables on disk (when `out` is given) and is an error.
 pub fn train_and_fit(
     cfg: &crate::config::nn::NnConfig,
+    prep: Prepared,
     ctx: &GpuContext,
     out: Option<&Path>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
     let mut last = Instant::now();
-    let res = train(cfg, ctx, &mut |r| {
+    let res = train(cfg, prep, ctx, &mut |r| {
         if let Some(o) = out
             && last.elapsed().as_secs_f64() > 10.0
         {
@@ -76,6 +77,7 @@ pub fn train_and_fit(
 /// The pipeline on a given device; writes everything under `cfg.nn.out`.
 pub fn run_pipeline(
     rc: &RunConfig,
+    prep: Prepared,
     ctx: &GpuContext,
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
@@ -83,7 +85,7 @@ pub fn run_pipeline(
     let out = rc.nn.out.clone();
     let mut ph = Phases::default();
     let t = Instant::now();
-    let (res, series, fits) = train_and_fit(&rc.nn, ctx, Some(&out))?;
+    let (res, series, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&out))?;
     ph.train_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -169,27 +171,28 @@ pub fn run_pipeline(
     })
 }
 
-/// Validates everything that can be checked without the GPU.
-pub fn prepare(args: &RunArgs) -> Result<RunConfig, DualityError> {
+/// Validates everything that can be checked without the GPU; the network's
+/// analytic set-up is kept for training.
+pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared), DualityError> {
     let rc = args.resolve()?;
-    let data = load_dataset(&rc.nn).map_err(RunError::from)?;
-    let (modes, _) = analytic(&rc.nn, &data)?;
+    let prep = crate::nn::run::prepare(&rc.nn)?;
+    let kappa = &prep.modes.kappa;
     // The lattice plan depends on the network only through κ₀ and B_NN(0) (which
     // does not affect any check), so it is validated before any training.
-    let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, &modes.kappa);
-    plan(&rc, dict.hubble, modes.kappa[0], 0.0, modes.kappa.len() - 1)?;
-    Ok(rc)
+    let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, kappa);
+    plan(&rc, dict.hubble, kappa[0], 0.0, kappa.len() - 1)?;
+    Ok((rc, prep))
 }
 
 /// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
-    let rc = prepare(args)?;
+    let (rc, prep) = prepare(args)?;
     prepare_out_dir(&rc.nn.out, rc.nn.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline(&rc, &ctx, true)?;
+    let o = run_pipeline(&rc, prep, &ctx, true)?;
     for line in summary_lines(&rc, &o) {
         println!("{line}");
     }

@@ -154,19 +154,17 @@ pub fn run_sweep(
                 .resolve_with(&extra)
                 .map_err(DualityError::from)
                 .and_then(|rc| {
-                    let data = crate::nn::run::load_dataset(&rc.nn)
-                        .map_err(|e| DualityError::Nn(crate::nn::run::RunError::Data(e)))?;
-                    crate::nn::run::analytic(&rc.nn, &data)?;
-                    Ok(rc)
+                    let prep = crate::nn::run::prepare(&rc.nn)?;
+                    Ok((rc, prep))
                 });
             match resolved {
                 Err(e) => {
                     status = format!("refused: {e}");
                     rows.push(failed_row(pi, rep, sc, &status));
                 }
-                Ok(rc) => {
+                Ok((rc, prep)) => {
                     let c = &rc.nn;
-                    match train_and_fit(c, ctx, None) {
+                    match train_and_fit(c, prep, ctx, None) {
                         Err(e) => {
                             status = format!("failed: {e}");
                             let mut r = failed_row(pi, rep, sc, &status);

@@ -150,6 +150,21 @@ pub fn analytic(
     Ok((modes, k.nngp))
 }
 
+/// The host-side set-up of a run: the data set and the analytic kernels and modes,
+/// with the stability check passed. Built once, before the output directory or the
+/// GPU is touched, and handed to `train`.
+pub struct Prepared {
+    pub data: Dataset,
+    pub modes: Modes,
+    pub nngp: nalgebra::DMatrix<f64>,
+}
+
+pub fn prepare(cfg: &NnConfig) -> Result<Prepared, RunError> {
+    let data = load_dataset(cfg)?;
+    let (modes, nngp) = analytic(cfg, &data)?;
+    Ok(Prepared { data, modes, nngp })
+}
+
 fn frob(a: &[f64]) -> f64 {
     a.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
@@ -157,12 +172,12 @@ fn frob(a: &[f64]) -> f64 {
 /// Trains the ensemble, calling `on_batch` after every read-back (for partial writes).
 pub fn train(
     cfg: &NnConfig,
+    prep: Prepared,
     ctx: &GpuContext,
     on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
 ) -> Result<NnResults, RunError> {
     let t0 = Instant::now();
-    let data = load_dataset(cfg)?;
-    let (modes, nngp) = analytic(cfg, &data)?;
+    let Prepared { data, modes, nngp } = prep;
     let shape = NetShape {
         input_dim: data.input_dim(),
         width: cfg.width,
@@ -426,6 +441,11 @@ struct NnReport<'a> {
 /// All nn outputs plus report.json.
 pub fn write_all(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     write_tables(res, out)?;
+    write_report(res, out)
+}
+
+/// report.json of an `nn` run.
+fn write_report(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     write_json(
         &out.join("report.json"),
         &NnReport {
@@ -444,8 +464,7 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         .resolve()
         .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
     // Validate the data and the step before touching the output directory or the GPU.
-    let data = load_dataset(&cfg)?;
-    analytic(&cfg, &data)?;
+    let prep = prepare(&cfg)?;
     prepare_out_dir(&cfg.out, cfg.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
@@ -453,7 +472,7 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
     })?;
     let out = cfg.out.clone();
     let mut last_write = Instant::now();
-    let mut res = train(&cfg, &ctx, &mut |r| {
+    let mut res = train(&cfg, prep, &ctx, &mut |r| {
         // Rewrite the tables now and then so an interrupted run keeps its results.
         if last_write.elapsed().as_secs_f64() > 10.0 {
             write_all(r, &out)?;
@@ -461,10 +480,11 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         }
         Ok(())
     })?;
+    // The tables are timed; report.json, which carries that time, is written last.
     let t = Instant::now();
-    write_all(&res, &out)?;
+    write_tables(&res, &out)?;
     res.timings.write_s = t.elapsed().as_secs_f64();
-    write_all(&res, &out)?;
+    write_report(&res, &out)?;
     if let Some((step, value)) = res.diverged {
         return Err(RunError::Diverged {
             step,
