@@ -2,6 +2,7 @@
 
 mod common;
 
+use nncosmo_gpu::gpu::roofline::StreamCopy;
 use nncosmo_gpu::gpu::{Binding, Kernel, read_buffer, shaders, storage_buffer, upload_buffer};
 use nncosmo_gpu::nn::layout::{NetUniform, StatsUniform};
 use nncosmo_gpu::reference;
@@ -153,4 +154,23 @@ fn philox_and_normals_match_twin() {
             );
         }
     }
+}
+
+#[test]
+fn stream_copy_matches_twin() {
+    let ctx = common::ctx();
+    // An odd length leaves the last workgroup partly idle, so the bound check runs.
+    let n = 70_001usize;
+    let x: Vec<[f32; 4]> = (0..n)
+        .map(|i| {
+            let f = i as f32;
+            [f, -f, 0.5 * f, f + 0.25]
+        })
+        .collect();
+    let xb = upload_buffer(&ctx, "x", &x);
+    let yb = storage_buffer(&ctx, "y", 16 * n as u64);
+    let copy = StreamCopy::new(&ctx, &xb, &yb).unwrap();
+    copy.submit(&ctx, 2);
+    let y: Vec<[f32; 4]> = read_buffer(&ctx, &yb, 0, n).unwrap();
+    assert_eq!(y, reference::stream::copy(&x));
 }

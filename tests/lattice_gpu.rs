@@ -3,6 +3,7 @@
 use nncosmo_gpu::config::lattice::{Integrator, LatticeConfig, Spectrum, Velocity};
 use nncosmo_gpu::gpu::{BackendChoice, GpuContext};
 use nncosmo_gpu::lattice::Lattice;
+use nncosmo_gpu::lattice::engine::{KickDrift, kd_segment};
 use nncosmo_gpu::lattice::initial;
 use nncosmo_gpu::lattice::scheme::{Unit, k_eff2};
 use nncosmo_gpu::lattice::spectrum::fft3;
@@ -71,11 +72,23 @@ fn max_rel(a: &[f32], b: &[f64]) -> f64 {
 #[test]
 fn kick_drift_matches_cpu_twin() {
     let ctx = ctx();
-    // N = 16, 8, 24 and 12 give segments of 4, 2, 2 and 1 vec4s in the vectorised
-    // kernel; N = 10 is not a multiple of 4 and runs the scalar fallback.
-    for (n, stencil) in [16usize, 8, 24, 12, 10]
+    // Every kernel on this one device: N = 16, 8, 24 and 12 give segments of 4, 2,
+    // 2 and 1 vec4s in the blocked kernel; the column and per-site kernels take
+    // any N, including 10.
+    let blocked = [16usize, 8, 24, 12].into_iter().map(|n| {
+        (
+            n,
+            KickDrift::Blocked {
+                v: kd_segment(n).unwrap(),
+            },
+        )
+    });
+    let any_n = [12usize, 10]
         .into_iter()
-        .flat_map(|n| [(n, 2u32), (n, 4)])
+        .flat_map(|n| [(n, KickDrift::Column), (n, KickDrift::Site)]);
+    for (n, kernel, stencil) in blocked
+        .chain(any_n)
+        .flat_map(|(n, k)| [(n, k, 2u32), (n, k, 4)])
     {
         let mut c = cfg(n);
         c.stencil = stencil;
@@ -83,7 +96,7 @@ fn kick_drift_matches_cpu_twin() {
         c.lambda = 0.3;
         c.phi_min = 0.1;
         c.hubble = 0.0;
-        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let mut lat = Lattice::with_kernel(&ctx, &c, kernel).unwrap();
         let (mut phi, mut pi) = test_field(n);
         lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
         let units = [
@@ -121,7 +134,7 @@ fn kick_drift_matches_cpu_twin() {
         let (ef, ep) = (max_rel(&gphi, &phi), max_rel(&gpi, &pi));
         assert!(
             ef < 1e-5 && ep < 1e-5,
-            "N {n} stencil {stencil}: phi {ef:e}, pi {ep:e}"
+            "{kernel:?} N {n} stencil {stencil}: phi {ef:e}, pi {ep:e}"
         );
     }
 }

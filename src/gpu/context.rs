@@ -257,6 +257,12 @@ impl GpuContext {
         self.check()
     }
 
+    /// A software rasteriser on the host CPU (llvmpipe, WARP, SwiftShader), whose
+    /// kernels want other shapes than a GPU's.
+    pub fn is_cpu(&self) -> bool {
+        self.adapter.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+    }
+
     pub fn has_subgroups(&self) -> bool {
         self.features.contains(wgpu::Features::SUBGROUP)
     }

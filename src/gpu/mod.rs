@@ -4,6 +4,7 @@
 pub mod buffers;
 pub mod context;
 pub mod kernel;
+pub mod roofline;
 pub mod shaders;
 
 pub use buffers::{read_buffer, storage_buffer, uniform_buffer, upload_buffer};

@@ -42,8 +42,10 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/ntk_gram",
     "lattice/kick_drift",
     "lattice/kick_drift_scalar",
+    "lattice/kick_drift_site",
     "lattice/reduce",
     "lattice/ic_noise",
+    "gpu/stream_copy",
     "test/activation_eval",
     "test/rng_normal",
 ];

@@ -146,6 +146,8 @@ pub struct Lattice {
     pub cfg: LatticeConfig,
     pub n: usize,
     kd: Kernel,
+    /// The kick–drift kernel in use.
+    pub kernel: KickDrift,
     reduce: Kernel,
     noise: Kernel,
     phi: [wgpu::Buffer; 2],
@@ -167,14 +169,42 @@ pub struct Lattice {
     sums: Option<ClassSums>,
 }
 
-/// Workgroup size of the scalar kick–drift kernel (one z-column per invocation).
+/// Workgroup size of the column kick–drift kernel (one z-column per invocation).
 const KD_WG: u32 = 64;
 /// Workgroup size of the vectorised kernel, whose invocations each own a 4-row
 /// block of 4·V sites per row: 16 keeps a 128³ grid at 16 workgroups.
 const KD_VEC_WG: u32 = 16;
+/// Workgroup size of the one-site-per-invocation kernel.
+const KD_SITE_WG: u32 = 256;
+
+/// Which kick–drift kernel evolves the field. Each suits one kind of device: CPU
+/// drivers pay a per-lane loop for every load, so they want few loads per site and
+/// run the z-walking kernels; GPUs want many independent invocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KickDrift {
+    /// kick_drift.wgsl: vec4s, 4-row blocks of `v` vec4s per row, walking z (N % 4 = 0).
+    Blocked { v: usize },
+    /// kick_drift_scalar.wgsl: one z-column per invocation (any N).
+    Column,
+    /// kick_drift_site.wgsl: one site per invocation (any N).
+    Site,
+}
+
+impl KickDrift {
+    /// The kernel for an N³ grid on this device.
+    pub fn auto(ctx: &GpuContext, n: usize) -> Self {
+        if !ctx.is_cpu() {
+            return Self::Site;
+        }
+        match kd_segment(n) {
+            Some(v) => Self::Blocked { v },
+            None => Self::Column,
+        }
+    }
+}
 
 /// The vectorised kick–drift kernel's row segment, in vec4s per invocation (4, 2 or
-/// 1, dividing N/4), or None when N is not a multiple of 4 and the scalar kernel runs.
+/// 1, dividing N/4), or None when N is not a multiple of 4.
 pub fn kd_segment(n: usize) -> Option<usize> {
     if !n.is_multiple_of(4) {
         return None;
@@ -188,6 +218,16 @@ const SLOTS: usize = 256;
 impl Lattice {
     /// Buffers and kernels for `cfg`; the field starts homogeneous (φ_init, φ̇_init).
     pub fn new(ctx: &GpuContext, cfg: &LatticeConfig) -> Result<Self, LatticeError> {
+        Self::with_kernel(ctx, cfg, KickDrift::auto(ctx, cfg.grid))
+    }
+
+    /// As `new`, with the kick–drift kernel chosen by the caller (tests run each
+    /// kernel on one device).
+    pub fn with_kernel(
+        ctx: &GpuContext,
+        cfg: &LatticeConfig,
+        kernel: KickDrift,
+    ) -> Result<Self, LatticeError> {
         cfg.check_courant()?;
         let n = cfg.grid;
         let sites = (n as u64).pow(3);
@@ -211,33 +251,23 @@ impl Lattice {
             Binding::ReadWrite,
         ];
         // (kernel, invocations, workgroup size)
-        let (kd, kd_invocations, kd_wg) = match kd_segment(n) {
-            Some(v) => (
-                Kernel::new(
-                    ctx,
-                    "lattice/kick_drift",
-                    &kd_bindings,
-                    &[
-                        ("WG", KD_VEC_WG as f64),
-                        ("STENCIL", stencil),
-                        ("V", v as f64),
-                    ],
-                )?,
-                // 4·V sites by 4 rows each
-                (n * n / (16 * v)) as u32,
-                KD_VEC_WG,
-            ),
-            None => (
-                Kernel::new(
-                    ctx,
-                    "lattice/kick_drift_scalar",
-                    &kd_bindings,
-                    &[("WG", KD_WG as f64), ("STENCIL", stencil)],
-                )?,
-                (n * n) as u32,
-                KD_WG,
-            ),
+        let (name, invocations, wg) = match kernel {
+            KickDrift::Blocked { v } => {
+                assert!(
+                    n.is_multiple_of(4 * v),
+                    "blocked kernel needs N a multiple of 4·V"
+                );
+                ("lattice/kick_drift", n * n / (16 * v), KD_VEC_WG)
+            }
+            KickDrift::Column => ("lattice/kick_drift_scalar", n * n, KD_WG),
+            KickDrift::Site => ("lattice/kick_drift_site", n * n * n, KD_SITE_WG),
         };
+        let mut overrides = vec![("WG", wg as f64), ("STENCIL", stencil)];
+        if let KickDrift::Blocked { v } = kernel {
+            overrides.push(("V", v as f64));
+        }
+        let kd = Kernel::new(ctx, name, &kd_bindings, &overrides)?;
+        let (kd_invocations, kd_wg) = (invocations as u32, wg);
         let reduce = Kernel::new(
             ctx,
             "lattice/reduce",
@@ -323,6 +353,7 @@ impl Lattice {
             cfg: cfg.clone(),
             n,
             kd,
+            kernel,
             reduce,
             noise,
             phi,

@@ -5,3 +5,4 @@ pub mod activation;
 pub mod lattice;
 pub mod nn;
 pub mod rng;
+pub mod stream;
