@@ -19,11 +19,13 @@
 // control flow is uniform: surplus invocations work on a clamped segment and only
 // skip their stores.
 #import lattice_common
+#import lattice_energy
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> phi_in: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> phi_out: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> pi: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
@@ -73,8 +75,8 @@ fn add3(a: Seg, b: Seg, c: Seg, d: Seg) -> Seg {
 
 // The unit at the four sites of vec4 `i`: c holds them, l and r the vec4s left and
 // right of c in its row, r1 and r2 the sums of the y- and z-neighbours at distance
-// 1 and 2 (r2 unused by the 7-point stencil).
-fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, store: bool) {
+// 1 and 2 (r2 unused by the 7-point stencil). Returns the sites' energy sums.
+fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, store: bool) -> vec4<f32> {
     let ring1 = r1 + vec4<f32>(l.w, c.xyz) + vec4<f32>(c.yzw, r.x);
     var lap: vec4<f32>;
     if (STENCIL == 4u) {
@@ -87,26 +89,30 @@ fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: ve
     if (store) {
         pi[i] = pnew;
         phi_out[i] = c + p.coef.z * pnew;
+        return energy_site4(c, lap, pnew, p.pot);
     }
+    return vec4<f32>(0.0);
 }
 
-// The unit along one row segment starting at vec4 i; l and r flank it.
-fn unit_seg(i: u32, c: Seg, l: vec4<f32>, r: vec4<f32>, r1: Seg, r2: Seg, store: bool) {
+// The unit along one row segment starting at vec4 i; l and r flank it. Returns the
+// segment's energy sums.
+fn unit_seg(i: u32, c: Seg, l: vec4<f32>, r: vec4<f32>, r1: Seg, r2: Seg, store: bool) -> vec4<f32> {
     if (V == 1u) {
-        unit4(i, c.v0, l, r, r1.v0, r2.v0, store);
+        return unit4(i, c.v0, l, r, r1.v0, r2.v0, store);
     } else if (V == 2u) {
-        unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store);
-        unit4(i + 1u, c.v1, c.v0, r, r1.v1, r2.v1, store);
-    } else {
-        unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store);
-        unit4(i + 1u, c.v1, c.v0, c.v2, r1.v1, r2.v1, store);
-        unit4(i + 2u, c.v2, c.v1, c.v3, r1.v2, r2.v2, store);
-        unit4(i + 3u, c.v3, c.v2, r, r1.v3, r2.v3, store);
+        return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store) + unit4(i + 1u, c.v1, c.v0, r, r1.v1, r2.v1, store);
     }
+    return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store) + unit4(i + 1u, c.v1, c.v0, c.v2, r1.v1, r2.v1, store)
+        + unit4(i + 2u, c.v2, c.v1, c.v3, r1.v2, r2.v2, store) + unit4(i + 3u, c.v3, c.v2, r, r1.v3, r2.v3, store);
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let n = p.n;
     let nv = n / 4u;
     let spr = nv / V;
@@ -143,6 +149,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var lead = select(2u, 3u, STENCIL == 4u) * plane;
     lead = select(lead, lead - volume, lead >= volume);
     var base = 0u;
+    var e = vec4<f32>(0.0);
     for (var z = 0u; z < n; z = z + 1u) {
         let ym1 = load_seg(base + om1);
         let yp1 = load_seg(base + op1);
@@ -155,10 +162,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let i = base + o;
         let il = base + oxl;
         let ir = base + oxr;
-        unit_seg(i, c.s0, phi_in[il], phi_in[ir], add3(ym1, c.s1, zm1.s0, zp1.s0), add3(ym2, c.s2, zm2.s0, zp2.s0), store);
-        unit_seg(i + nv, c.s1, phi_in[il + nv], phi_in[ir + nv], add3(c.s0, c.s2, zm1.s1, zp1.s1), add3(ym1, c.s3, zm2.s1, zp2.s1), store);
-        unit_seg(i + 2u * nv, c.s2, phi_in[il + 2u * nv], phi_in[ir + 2u * nv], add3(c.s1, c.s3, zm1.s2, zp1.s2), add3(c.s0, yp1, zm2.s2, zp2.s2), store);
-        unit_seg(i + 3u * nv, c.s3, phi_in[il + 3u * nv], phi_in[ir + 3u * nv], add3(c.s2, yp1, zm1.s3, zp1.s3), add3(c.s1, yp2, zm2.s3, zp2.s3), store);
+        e = e + unit_seg(i, c.s0, phi_in[il], phi_in[ir], add3(ym1, c.s1, zm1.s0, zp1.s0), add3(ym2, c.s2, zm2.s0, zp2.s0), store);
+        e = e + unit_seg(i + nv, c.s1, phi_in[il + nv], phi_in[ir + nv], add3(c.s0, c.s2, zm1.s1, zp1.s1), add3(ym1, c.s3, zm2.s1, zp2.s1), store);
+        e = e + unit_seg(i + 2u * nv, c.s2, phi_in[il + 2u * nv], phi_in[ir + 2u * nv], add3(c.s1, c.s3, zm1.s2, zp1.s2), add3(c.s0, yp1, zm2.s2, zp2.s2), store);
+        e = e + unit_seg(i + 3u * nv, c.s3, phi_in[il + 3u * nv], phi_in[ir + 3u * nv], add3(c.s2, yp1, zm1.s3, zp1.s3), add3(c.s1, yp2, zm2.s3, zp2.s3), store);
         zm2 = zm1;
         zm1 = c;
         c = zp1;
@@ -172,4 +179,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         lead = lead + plane;
         lead = select(lead, 0u, lead == volume);
     }
+    energy_store(lid, wid.x + wid.y * nwg.x, e);
 }

@@ -6,56 +6,66 @@
 // Scalar fallback for grids with N not a multiple of 4; kick_drift.wgsl is the
 // vectorised kernel used otherwise.
 #import lattice_common
+#import lattice_energy
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> phi_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> phi_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> pi: array<f32>;
+@group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
 override STENCIL: u32 = 2u;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let n = p.n;
     let nn = n * n;
     let col = gid.x + gid.y * nwg.x * WG;
-    if (col >= nn) {
-        return;
-    }
-    let c_lap = p.coef.x;
-    let c_pot = p.coef.y;
-    let c_drift = p.coef.z;
-    let o1 = lattice_plane_neighbours(col, n, 1u);
-    let o2 = lattice_plane_neighbours(col, n, 2u);
-    var zm2 = phi_in[(n - 2u) * nn + col];
-    var zm1 = phi_in[(n - 1u) * nn + col];
-    var c = phi_in[col];
-    var zp1 = phi_in[nn + col];
-    var zp2 = phi_in[2u * nn + col];
-    for (var z = 0u; z < n; z = z + 1u) {
-        let base = z * nn;
-        let ring1 = phi_in[base + o1.x] + phi_in[base + o1.y] + phi_in[base + o1.z] + phi_in[base + o1.w] + zm1 + zp1;
-        var lap: f32;
-        if (STENCIL == 4u) {
-            let ring2 = phi_in[base + o2.x] + phi_in[base + o2.y] + phi_in[base + o2.z] + phi_in[base + o2.w] + zm2 + zp2;
-            lap = (4.0 / 3.0) * ring1 - (1.0 / 12.0) * ring2 - 7.5 * c;
-        } else {
-            lap = ring1 - 6.0 * c;
+    var e = vec4<f32>(0.0);
+    // No early return: every invocation reaches the barriers in energy_store.
+    if (col < nn) {
+        let c_lap = p.coef.x;
+        let c_pot = p.coef.y;
+        let c_drift = p.coef.z;
+        let o1 = lattice_plane_neighbours(col, n, 1u);
+        let o2 = lattice_plane_neighbours(col, n, 2u);
+        var zm2 = phi_in[(n - 2u) * nn + col];
+        var zm1 = phi_in[(n - 1u) * nn + col];
+        var c = phi_in[col];
+        var zp1 = phi_in[nn + col];
+        var zp2 = phi_in[2u * nn + col];
+        for (var z = 0u; z < n; z = z + 1u) {
+            let base = z * nn;
+            let ring1 = phi_in[base + o1.x] + phi_in[base + o1.y] + phi_in[base + o1.z] + phi_in[base + o1.w] + zm1 + zp1;
+            var lap: f32;
+            if (STENCIL == 4u) {
+                let ring2 = phi_in[base + o2.x] + phi_in[base + o2.y] + phi_in[base + o2.z] + phi_in[base + o2.w] + zm2 + zp2;
+                lap = (4.0 / 3.0) * ring1 - (1.0 / 12.0) * ring2 - 7.5 * c;
+            } else {
+                lap = ring1 - 6.0 * c;
+            }
+            let i = base + col;
+            let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, p.pot);
+            pi[i] = pnew;
+            e = e + energy_site(c, lap, pnew, p.pot);
+            phi_out[i] = c + c_drift * pnew;
+            zm2 = zm1;
+            zm1 = c;
+            c = zp1;
+            zp1 = zp2;
+            if (STENCIL == 4u) {
+                zp2 = phi_in[((z + 3u) % n) * nn + col];
+            } else {
+                zp1 = phi_in[((z + 2u) % n) * nn + col];
+            }
         }
-        let i = base + col;
-        let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, p.pot);
-        pi[i] = pnew;
-        phi_out[i] = c + c_drift * pnew;
-        zm2 = zm1;
-        zm1 = c;
-        c = zp1;
-        zp1 = zp2;
-        if (STENCIL == 4u) {
-            zp2 = phi_in[((z + 3u) % n) * nn + col];
-        } else {
-            zp1 = phi_in[((z + 2u) % n) * nn + col];
-        }
     }
+    energy_store(lid, wid.x + wid.y * nwg.x, e);
 }

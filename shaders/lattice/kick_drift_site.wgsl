@@ -7,11 +7,13 @@
 // the caches. CPU drivers run kick_drift.wgsl instead, whose z-walk keeps the
 // neighbours in registers because every load costs them a per-lane loop.
 #import lattice_common
+#import lattice_energy
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var<storage, read> phi_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> phi_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> pi: array<f32>;
+@group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
 
 override WG: u32 = 256u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
@@ -39,24 +41,32 @@ fn ring(i: u32, x: u32, y: u32, z: u32, d: u32, n: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let n = p.n;
     let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= n * n * n) {
-        return;
+    var e = vec4<f32>(0.0);
+    // No early return: every invocation reaches the barriers in energy_store.
+    if (i < n * n * n) {
+        let x = i % n;
+        let yz = i / n;
+        let y = yz % n;
+        let z = yz / n;
+        let c = phi_in[i];
+        var lap: f32;
+        if (STENCIL == 4u) {
+            lap = (4.0 / 3.0) * ring(i, x, y, z, 1u, n) - (1.0 / 12.0) * ring(i, x, y, z, 2u, n) - 7.5 * c;
+        } else {
+            lap = ring(i, x, y, z, 1u, n) - 6.0 * c;
+        }
+        let pnew = pi[i] + p.coef.x * lap - p.coef.y * lattice_dv(c, p.pot);
+        pi[i] = pnew;
+        phi_out[i] = c + p.coef.z * pnew;
+        e = energy_site(c, lap, pnew, p.pot);
     }
-    let x = i % n;
-    let yz = i / n;
-    let y = yz % n;
-    let z = yz / n;
-    let c = phi_in[i];
-    var lap: f32;
-    if (STENCIL == 4u) {
-        lap = (4.0 / 3.0) * ring(i, x, y, z, 1u, n) - (1.0 / 12.0) * ring(i, x, y, z, 2u, n) - 7.5 * c;
-    } else {
-        lap = ring(i, x, y, z, 1u, n) - 6.0 * c;
-    }
-    let pnew = pi[i] + p.coef.x * lap - p.coef.y * lattice_dv(c, p.pot);
-    pi[i] = pnew;
-    phi_out[i] = c + p.coef.z * pnew;
+    energy_store(lid, wid.x + wid.y * nwg.x, e);
 }

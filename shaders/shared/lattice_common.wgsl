@@ -7,12 +7,14 @@
 // One fused kick–drift unit (CPU twin: reference::lattice::kick_drift).
 struct StepParams {
     n: u32,
-    _p0: u32,
-    _p1: u32,
+    // Where energy_fold puts this unit's energy sums, and how many workgroup
+    // parts the kick–drift kernel leaves for it.
+    slot: u32,
+    parts: u32,
     _p2: u32,
     // c_lap (already divided by dx²), c_pot, c_drift, unused
     coef: vec4<f32>,
-    // m², λ, φ₀, unused
+    // m², λ, φ₀, and the shift s of the energy sums (see lattice_energy)
     pot: vec4<f32>,
 }
 

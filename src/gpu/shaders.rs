@@ -22,6 +22,7 @@ pub const SHARED: &[(&str, &str)] = wgsl![
     "shared/nn_stats",
     "shared/nn_fused",
     "shared/lattice_common",
+    "shared/lattice_energy",
 ];
 
 /// Kernels (one entry point each), by path under `shaders/` without extension.
@@ -43,6 +44,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "lattice/kick_drift",
     "lattice/kick_drift_scalar",
     "lattice/kick_drift_site",
+    "lattice/energy_fold",
     "lattice/reduce",
     "lattice/ic_noise",
     "gpu/stream_copy",

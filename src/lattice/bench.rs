@@ -39,15 +39,15 @@ pub fn bench_grid(
     let mut lat = Lattice::new(ctx, &cfg)?;
     lat.set_initial_spectrum(&|_| (1e-6, 0.0))?;
     // Warm-up: pipelines compiled and memory touched; then a short timing sizes the run.
-    lat.advance(4);
+    lat.advance(4)?;
     lat.wait()?;
     let t0 = Instant::now();
-    lat.advance(4);
+    lat.advance(4)?;
     lat.wait()?;
     let per_step = t0.elapsed().as_secs_f64() / 4.0;
     let steps = steps.unwrap_or(((1.0 / per_step.max(1e-7)) as usize).clamp(20, 20_000));
     let t0 = Instant::now();
-    lat.advance(steps);
+    lat.advance(steps)?;
     lat.wait()?;
     let seconds = t0.elapsed().as_secs_f64();
     lat.observables()?;

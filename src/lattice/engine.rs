@@ -22,8 +22,13 @@ use crate::theory::desitter::background;
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
 pub struct StepParams {
     pub n: u32,
-    pub _pad: [u32; 3],
+    /// energy_fold's target slot for this unit's energy sums.
+    pub slot: u32,
+    /// Workgroups of the kick–drift dispatch (each leaves one energy part).
+    pub parts: u32,
+    pub _pad: u32,
     pub coef: [f32; 4],
+    /// m², λ, φ₀ and the shift of the energy sums.
     pub pot: [f32; 4],
 }
 
@@ -111,25 +116,31 @@ pub struct LatticeResults {
 }
 
 /// The energy residual of d(a³ρ)/dt + 3H·a³p = 0 (the fixed-background continuity
-/// equation times a³), integrated with the trapezoid rule over the samples and
-/// divided by a³ρ, so that it stays O(error) whether ρ redshifts or not.
-pub fn energy_residuals(h: f64, rows: &[(f64, Observables)]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rows.len());
+/// equation times a³): (a³ρ − a³ρ(0) + ∫3H·a³p dt) / a³ρ, with the flux integral
+/// accumulated unit by unit along the integrator's sub-flows (see `unit_flux`), so it
+/// measures the integrator's error whatever the output cadence. Rows are
+/// (t, observables, flux integral up to t).
+pub fn energy_residuals(h: f64, rows: &[(f64, Observables, f64)]) -> Vec<f64> {
     let Some(first) = rows.first() else {
-        return out;
+        return Vec::new();
     };
-    let w = |t: f64| (3.0 * h * t).exp();
-    let rho0 = w(first.0) * first.1.rho();
-    let mut integral = 0.0;
-    for (i, (t, o)) in rows.iter().enumerate() {
-        if i > 0 {
-            let (tp, op) = rows[i - 1];
-            integral += 0.5 * (t - tp) * 3.0 * h * (w(tp) * op.pressure() + w(*t) * o.pressure());
-        }
-        let a3rho = w(*t) * o.rho();
-        out.push((a3rho - rho0 + integral) / a3rho);
-    }
-    out
+    let a3 = |t: f64| (3.0 * h * t).exp();
+    let rho0 = a3(first.0) * first.1.rho();
+    rows.iter()
+        .map(|(t, o, flux)| {
+            let a3rho = a3(*t) * o.rho();
+            (a3rho - rho0 + (flux - first.2)) / a3rho
+        })
+        .collect()
+}
+
+/// ∫3H·a³p dt over one unit, from its energy sums [Σπ², Σdx²|∇φ|², ΣV] over
+/// `sites` sites: with π = a³φ̇, a³p = ½π²/a³ − a|∇φ|²/6 − a³V, and each term is
+/// integrated exactly along the sub-flow that holds it constant: π over the drift
+/// (c_drift = ∫a⁻³dt), φ over the kick (c_lap = ∫a dt, c_pot = ∫a³dt).
+pub fn unit_flux(h: f64, dx: f64, sites: f64, u: &Unit, sums: [f64; 3]) -> f64 {
+    3.0 * h * (0.5 * sums[0] * u.c_drift - sums[1] * u.c_lap / (6.0 * dx * dx) - sums[2] * u.c_pot)
+        / sites
 }
 
 /// Largest N with N³ f32 values in one binding.
@@ -152,6 +163,13 @@ pub struct Lattice {
     noise: Kernel,
     phi: [wgpu::Buffer; 2],
     pi: wgpu::Buffer,
+    fold: Kernel,
+    /// Energy sums of up to ENERGY_SLOTS units, read back in one batch.
+    energy: wgpu::Buffer,
+    fold_groups: Vec<wgpu::BindGroup>,
+    kd_parts: u32,
+    /// ∫3H·a³p dt from t = 0 to now.
+    pub flux: f64,
     step_uniform: wgpu::Buffer,
     stride: u64,
     step_groups: Vec<[wgpu::BindGroup; 2]>,
@@ -214,6 +232,8 @@ pub fn kd_segment(n: usize) -> Option<usize> {
 
 /// Units recorded per submission (one uniform slot each).
 const SLOTS: usize = 256;
+/// Units whose energy sums are read back together (at most one host wait each).
+const ENERGY_SLOTS: usize = 4096;
 
 impl Lattice {
     /// Buffers and kernels for `cfg`; the field starts homogeneous (φ_init, φ̇_init).
@@ -247,6 +267,7 @@ impl Lattice {
         let kd_bindings = [
             Binding::Uniform,
             Binding::Read,
+            Binding::ReadWrite,
             Binding::ReadWrite,
             Binding::ReadWrite,
         ];
@@ -297,6 +318,16 @@ impl Lattice {
             crate::gpu::storage_buffer(ctx, "phi1", bytes),
         ];
         let pi = crate::gpu::storage_buffer(ctx, "pi", bytes);
+        let kd_parts = kd_wgs[0] * kd_wgs[1] * kd_wgs[2];
+        let energy_parts =
+            crate::gpu::storage_buffer(ctx, "lattice energy parts", kd_parts as u64 * 16);
+        let energy = crate::gpu::storage_buffer(ctx, "lattice energy", ENERGY_SLOTS as u64 * 16);
+        let fold = Kernel::new(
+            ctx,
+            "lattice/energy_fold",
+            &[Binding::Uniform, Binding::Read, Binding::ReadWrite],
+            &[],
+        )?;
         let stride = (std::mem::size_of::<StepParams>() as u64)
             .next_multiple_of(ctx.limits.min_uniform_buffer_offset_alignment as u64);
         let step_uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -330,6 +361,10 @@ impl Lattice {
                             binding: 3,
                             resource: pi.as_entire_binding(),
                         },
+                        wgpu::BindGroupEntry {
+                            binding: 4,
+                            resource: energy_parts.as_entire_binding(),
+                        },
                     ];
                     ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some("lattice step"),
@@ -338,6 +373,32 @@ impl Lattice {
                     })
                 };
                 [make(0), make(1)]
+            })
+            .collect();
+        let fold_groups = (0..SLOTS)
+            .map(|s| {
+                ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("lattice energy fold"),
+                    layout: &fold.layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &step_uniform,
+                                offset: s as u64 * stride,
+                                size: psize,
+                            }),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: energy_parts.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: energy.as_entire_binding(),
+                        },
+                    ],
+                })
             })
             .collect();
         let reduce_uniform =
@@ -358,6 +419,11 @@ impl Lattice {
             noise,
             phi,
             pi,
+            fold,
+            energy,
+            fold_groups,
+            kd_parts,
+            flux: 0.0,
             step_uniform,
             stride,
             step_groups,
@@ -526,16 +592,21 @@ impl Lattice {
         }
     }
 
-    /// Records `units` in submissions of up to SLOTS dispatches; no host wait.
-    pub fn apply_units(&mut self, units: &[Unit]) {
+    /// Records up to ENERGY_SLOTS units in submissions of up to SLOTS dispatches,
+    /// each followed by the fold of its energy sums into energy slot i; no host wait.
+    fn record_units(&mut self, units: &[Unit]) {
+        debug_assert!(units.len() <= ENERGY_SLOTS);
         let inv_dx2 = 1.0 / (self.cfg.dx * self.cfg.dx);
-        let pot = self.pot();
+        let mut pot = self.pot();
+        pot[3] = self.shift as f32;
         let mut bytes = vec![0u8; self.stride as usize * SLOTS];
-        for chunk in units.chunks(SLOTS) {
+        for (c, chunk) in units.chunks(SLOTS).enumerate() {
             for (i, u) in chunk.iter().enumerate() {
                 let p = StepParams {
                     n: self.n as u32,
-                    _pad: [0; 3],
+                    slot: (c * SLOTS + i) as u32,
+                    parts: self.kd_parts,
+                    _pad: 0,
                     coef: [
                         (u.c_lap * inv_dx2) as f32,
                         u.c_pot as f32,
@@ -560,6 +631,8 @@ impl Lattice {
                 for i in 0..chunk.len() {
                     self.kd
                         .dispatch(&mut pass, &self.step_groups[i][self.cur], self.kd_wgs);
+                    self.fold
+                        .dispatch(&mut pass, &self.fold_groups[i], [1, 1, 1]);
                     self.cur = 1 - self.cur;
                 }
             }
@@ -567,12 +640,30 @@ impl Lattice {
         }
     }
 
-    /// Advances `steps` steps; φ and π are synchronised at the end.
-    pub fn advance(&mut self, steps: usize) {
+    /// Applies `units` and returns each one's energy sums [Σπ², Σdx²|∇φ|², ΣV]
+    /// (see lattice_energy.wgsl), read back once per ENERGY_SLOTS units.
+    pub fn apply_units(&mut self, units: &[Unit]) -> Result<Vec<[f64; 3]>, LatticeError> {
+        let mut out = Vec::with_capacity(units.len());
+        for batch in units.chunks(ENERGY_SLOTS) {
+            self.record_units(batch);
+            let sums: Vec<[f32; 4]> = read_buffer(&self.ctx, &self.energy, 0, batch.len())?;
+            out.extend(sums.iter().map(|s| [s[0] as f64, s[1] as f64, s[2] as f64]));
+        }
+        Ok(out)
+    }
+
+    /// Advances `steps` steps; φ and π are synchronised at the end, and the energy
+    /// flux integral is brought up to date.
+    pub fn advance(&mut self, steps: usize) -> Result<(), LatticeError> {
         let units = self.stepper.units(self.t, steps);
-        self.apply_units(&units);
+        let sums = self.apply_units(&units)?;
+        let sites = (self.n as f64).powi(3);
+        for (u, s) in units.iter().zip(sums) {
+            self.flux += unit_flux(self.cfg.hubble, self.cfg.dx, sites, u, s);
+        }
         self.step += steps;
         self.t = self.step as f64 * self.cfg.dt;
+        Ok(())
     }
 
     /// Blocks until the recorded work is done.
@@ -666,7 +757,7 @@ impl Lattice {
         let cfg = self.cfg.clone();
         let bar = progress.then(|| crate::report::progress::step_bar(cfg.steps as u64, "lattice"));
         let mut res = LatticeResults::default();
-        let mut obs: Vec<(usize, f64, Observables)> = Vec::new();
+        let mut obs: Vec<(usize, f64, Observables, f64)> = Vec::new();
         let mut spectra: Vec<(usize, f64, Vec<f64>)> = Vec::new();
         let (mut evolve, mut spec) = (0.0, 0.0);
         let mut record =
@@ -674,7 +765,7 @@ impl Lattice {
                 let t0 = Instant::now();
                 let o = lat.observables()?;
                 *evolve += t0.elapsed().as_secs_f64();
-                obs.push((lat.step, lat.t, o));
+                obs.push((lat.step, lat.t, o, lat.flux));
                 let t1 = Instant::now();
                 spectra.push((lat.step, lat.t, lat.power()?));
                 *spec += t1.elapsed().as_secs_f64();
@@ -684,7 +775,7 @@ impl Lattice {
         while self.step < cfg.steps {
             let k = cfg.output_every.min(cfg.steps - self.step);
             let t0 = Instant::now();
-            self.advance(k);
+            self.advance(k)?;
             evolve += t0.elapsed().as_secs_f64();
             record(self, &mut evolve, &mut spec)?;
             if let Some(b) = &bar {
@@ -696,9 +787,10 @@ impl Lattice {
             b.finish_and_clear();
         }
         let t_theory = Instant::now();
-        let series: Vec<(f64, Observables)> = obs.iter().map(|(_, t, o)| (*t, *o)).collect();
+        let series: Vec<(f64, Observables, f64)> =
+            obs.iter().map(|(_, t, o, f)| (*t, *o, *f)).collect();
         let resid = energy_residuals(cfg.hubble, &series);
-        for ((step, t, o), r) in obs.iter().zip(&resid) {
+        for ((step, t, o, _), r) in obs.iter().zip(&resid) {
             res.background.push(BackgroundRow {
                 step: *step,
                 t: *t,
@@ -710,7 +802,7 @@ impl Lattice {
         if cfg.lambda == 0.0 {
             res.background_theory = obs
                 .iter()
-                .map(|(_, t, _)| {
+                .map(|(_, t, _, _)| {
                     let (x, v) = background(
                         cfg.hubble,
                         cfg.m2,

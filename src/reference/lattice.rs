@@ -101,7 +101,9 @@ pub fn drift(c_drift: f64, phi: &mut [f64], pi: &[f64]) {
     }
 }
 
-/// The fused unit of `kick_drift.wgsl`: a kick, then a drift with the new π.
+/// The fused unit of the kick–drift kernels: a kick, then a drift with the new π.
+/// Returns the unit's energy sums of `lattice_energy.wgsl`, taken between the kick
+/// and the drift: [Σπ², −Σφ·dx²∇²φ, ΣV(φ)].
 #[allow(clippy::too_many_arguments)]
 pub fn kick_drift(
     stencil: u32,
@@ -112,9 +114,27 @@ pub fn kick_drift(
     pot: &Potential,
     phi: &mut [f64],
     pi: &mut [f64],
-) {
+) -> [f64; 3] {
     kick(stencil, n, c_lap, c_pot, pot, phi, pi);
+    let lap = laplacian(stencil, phi, n);
+    let mut sums = [0.0; 3];
+    for i in 0..phi.len() {
+        sums[0] += pi[i] * pi[i];
+        sums[1] -= phi[i] * lap[i];
+        sums[2] += pot.v(phi[i]);
+    }
     drift(c_drift, phi, pi);
+    sums
+}
+
+/// `energy_fold.wgsl`: the workgroups' energy parts added into one slot.
+pub fn energy_fold(parts: &[[f64; 4]]) -> [f64; 4] {
+    parts.iter().fold([0.0; 4], |mut a, p| {
+        for q in 0..4 {
+            a[q] += p[q];
+        }
+        a
+    })
 }
 
 /// The per-site sums of `reduce.wgsl` over the whole grid:

@@ -1,0 +1,43 @@
+// Energy-flux sums of one kick–drift unit, for the continuity check
+// d(a³ρ)/dt + 3H·a³p = 0 integrated along the integrator's own sub-flows (the host
+// weights each sum by the unit's coefficient and adds up the units):
+//   x: Σ π_new²            the drift moves φ with π_new for c_drift = ∫a⁻³dt
+//   y: Σ −(φ − s)·dx²∇²φ   the kick holds φ for c_lap = ∫a dt; this is Σ dx²|∇φ|²
+//                          by summation by parts (the shift s, near the mean,
+//                          changes nothing but the f32 rounding)
+//   z: Σ V(φ)              and for c_pot = ∫a³dt
+// Each workgroup adds its invocations' sums in workgroup memory and stores one vec4
+// in energy_parts; energy_fold.wgsl adds those into the unit's slot.
+// The importing kernel declares WG (a power of two) and the binding energy_parts.
+// CPU twin: the sums returned by reference::lattice::kick_drift.
+
+var<workgroup> energy_wg: array<vec4<f32>, WG>;
+
+// The sums at one site; c = φ before the drift, lap = dx²∇²φ, pot.w = s.
+fn energy_site(c: f32, lap: f32, pnew: f32, pot: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(pnew * pnew, -(c - pot.w) * lap, lattice_v(c, pot), 0.0);
+}
+
+// energy_site at four sites, added.
+fn energy_site4(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, pot: vec4<f32>) -> vec4<f32> {
+    let psi = c - pot.z;
+    let p2 = psi * psi;
+    let v = p2 * (0.5 * pot.x + 0.25 * pot.y * p2);
+    return vec4<f32>(dot(pnew, pnew), -dot(c - pot.w, lap), dot(v, vec4<f32>(1.0)), 0.0);
+}
+
+// Adds `v` over the workgroup and stores the total at energy_parts[wid]. Every
+// invocation of the workgroup must call it (it holds barriers).
+fn energy_store(lid: u32, wid: u32, v: vec4<f32>) {
+    energy_wg[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            energy_wg[lid] = energy_wg[lid] + energy_wg[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        energy_parts[wid] = energy_wg[0];
+    }
+}
