@@ -73,8 +73,8 @@ fn max_rel(a: &[f32], b: &[f64]) -> f64 {
 fn kick_drift_matches_cpu_twin() {
     let ctx = ctx();
     // Every kernel on this one device: N = 16, 8, 24 and 12 give segments of 4, 2,
-    // 2 and 1 vec4s in the blocked kernel; the column and per-site kernels take
-    // any N, including 10.
+    // 2 and 1 vec4s in the blocked kernel; the column kernel takes any N, including
+    // 10, with whole columns (as on CPU drivers) or short segments (as on GPUs).
     let blocked = [16usize, 8, 24, 12].into_iter().map(|n| {
         (
             n,
@@ -83,9 +83,12 @@ fn kick_drift_matches_cpu_twin() {
             },
         )
     });
-    let any_n = [12usize, 10]
-        .into_iter()
-        .flat_map(|n| [(n, KickDrift::Column), (n, KickDrift::Site)]);
+    let any_n = [12usize, 10].into_iter().flat_map(|n| {
+        [
+            (n, KickDrift::Column { zb: n }),
+            (n, KickDrift::Column { zb: 2 }),
+        ]
+    });
     for (n, kernel, stencil) in blocked
         .chain(any_n)
         .flat_map(|(n, k)| [(n, k, 2u32), (n, k, 4)])

@@ -4,7 +4,10 @@
 //   B_k = a_k + conj(a_{−k}),   C_k = i·(a_k − conj(a_{−k})),
 // both Hermitian (B_{−k} = conj(B_k)) by construction. A mode function (u, u̇) then
 // gives the field δφ_k = Re(u)·B_k + Im(u)·C_k, i.e. u·a_k + conj(u)·conj(a_{−k}).
-// A draw depends only on (seed, mode), never on the dispatch shape or slab.
+// A draw depends only on (seed, mode), never on the dispatch shape or slab. The
+// pair (k, −k) is evaluated in one canonical order by both of its invocations, and
+// the partner takes the conjugate, so the Hermitian symmetry holds bit for bit
+// whatever the compiler contracts into FMAs.
 // CPU twin: reference::lattice::ic_noise.
 #import rng
 
@@ -42,11 +45,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = (m / n) % n;
     let k = m / (n * n);
     let partner = (n - i) % n + n * ((n - j) % n + n * ((n - k) % n));
-    let a = draw(m);
-    let b = draw(partner);
-    // conj(b) = (b.x, −b.y)
-    let bk = vec2<f32>(a.x + b.x, a.y - b.y);
-    let d = vec2<f32>(a.x - b.x, a.y + b.y);
-    // i·d = (−d.y, d.x)
-    noise[idx] = vec4<f32>(bk.x, bk.y, -d.y, d.x);
+    let lo = min(m, partner);
+    let a = draw(lo);
+    let b = draw(max(m, partner));
+    // For the lower mode: B = a + conj(b), C = i·(a − conj(b)), conj(b) = (b.x, −b.y),
+    // i·(x, y) = (−y, x). The other mode of the pair gets conj(B), conj(C).
+    let s = vec2<f32>(a.x + b.x, a.y - b.y);
+    let t = vec2<f32>(a.x - b.x, a.y + b.y);
+    var out = vec4<f32>(s.x, s.y, -t.y, t.x);
+    if (m == partner) {
+        // Self-conjugate modes (k = 0 and the Nyquist corners) are real.
+        out = vec4<f32>(out.x, 0.0, out.z, 0.0);
+    } else if (m != lo) {
+        out = vec4<f32>(out.x, -out.y, out.z, -out.w);
+    }
+    noise[idx] = out;
 }

@@ -4,7 +4,7 @@
 // because neighbours must see the old φ; π is only touched at its own site.
 // CPU twin: reference::lattice::kick_drift.
 //
-// Vectorised for N a multiple of 4 (kick_drift_scalar.wgsl covers the rest). The
+// Vectorised for N a multiple of 4 (kick_drift_column.wgsl covers the rest). The
 // fields are bound as vec4s: one load moves four x-sites, and on CPU drivers
 // (llvmpipe) loads and stores run lane by lane, so the count of them per site is
 // what matters. Each invocation owns a block of 4·V consecutive x-sites (V vec4s)

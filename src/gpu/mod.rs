@@ -6,6 +6,7 @@ pub mod context;
 pub mod kernel;
 pub mod roofline;
 pub mod shaders;
+pub mod timing;
 
 pub use buffers::{read_buffer, storage_buffer, uniform_buffer, upload_buffer};
 pub use context::{AdapterSummary, BackendChoice, GpuContext, GpuError, list_adapters};

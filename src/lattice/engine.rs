@@ -187,13 +187,13 @@ pub struct Lattice {
     sums: Option<ClassSums>,
 }
 
-/// Workgroup size of the column kick–drift kernel (one z-column per invocation).
+/// Workgroup size of the column kick–drift kernel (one z-segment per invocation).
 const KD_WG: u32 = 64;
 /// Workgroup size of the vectorised kernel, whose invocations each own a 4-row
 /// block of 4·V sites per row: 16 keeps a 128³ grid at 16 workgroups.
 const KD_VEC_WG: u32 = 16;
-/// Workgroup size of the one-site-per-invocation kernel.
-const KD_SITE_WG: u32 = 256;
+/// Workgroup size of the column kernel on GPUs.
+const KD_GPU_WG: u32 = 256;
 
 /// Which kick–drift kernel evolves the field. Each suits one kind of device: CPU
 /// drivers pay a per-lane loop for every load, so they want few loads per site and
@@ -202,21 +202,24 @@ const KD_SITE_WG: u32 = 256;
 pub enum KickDrift {
     /// kick_drift.wgsl: vec4s, 4-row blocks of `v` vec4s per row, walking z (N % 4 = 0).
     Blocked { v: usize },
-    /// kick_drift_scalar.wgsl: one z-column per invocation (any N).
-    Column,
-    /// kick_drift_site.wgsl: one site per invocation (any N).
-    Site,
+    /// kick_drift_column.wgsl: one z-segment of `zb` sites (a divisor of N) per
+    /// invocation (any N).
+    Column { zb: usize },
 }
 
 impl KickDrift {
     /// The kernel for an N³ grid on this device.
     pub fn auto(ctx: &GpuContext, n: usize) -> Self {
         if !ctx.is_cpu() {
-            return Self::Site;
+            // Short segments: millions of invocations, z-neighbours still shared.
+            let zb = [8, 4, 2, 1].into_iter().find(|d| n.is_multiple_of(*d));
+            return Self::Column {
+                zb: zb.unwrap_or(1),
+            };
         }
         match kd_segment(n) {
             Some(v) => Self::Blocked { v },
-            None => Self::Column,
+            None => Self::Column { zb: n },
         }
     }
 }
@@ -280,12 +283,19 @@ impl Lattice {
                 );
                 ("lattice/kick_drift", n * n / (16 * v), KD_VEC_WG)
             }
-            KickDrift::Column => ("lattice/kick_drift_scalar", n * n, KD_WG),
-            KickDrift::Site => ("lattice/kick_drift_site", n * n * n, KD_SITE_WG),
+            KickDrift::Column { zb } => {
+                assert!(n.is_multiple_of(zb), "column kernel needs ZB dividing N");
+                let wg = if ctx.is_cpu() { KD_WG } else { KD_GPU_WG };
+                ("lattice/kick_drift_column", n * n * (n / zb), wg)
+            }
         };
         let mut overrides = vec![("WG", wg as f64), ("STENCIL", stencil)];
-        if let KickDrift::Blocked { v } = kernel {
-            overrides.push(("V", v as f64));
+        match kernel {
+            KickDrift::Blocked { v } => overrides.push(("V", v as f64)),
+            KickDrift::Column { zb } => {
+                overrides.push(("N", n as f64));
+                overrides.push(("ZB", zb as f64));
+            }
         }
         let kd = Kernel::new(ctx, name, &kd_bindings, &overrides)?;
         let (kd_invocations, kd_wg) = (invocations as u32, wg);

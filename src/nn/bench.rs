@@ -8,6 +8,7 @@ use super::data::Dataset;
 use super::engine::{Ensemble, EnsembleSpec, NnError};
 use super::layout::NetShape;
 use crate::gpu::GpuContext;
+use crate::gpu::timing::steps_for;
 use crate::theory::{Activation, Parametrization};
 
 #[derive(Clone, Debug, Serialize)]
@@ -23,14 +24,15 @@ pub struct NnBench {
 }
 
 /// Times `steps` training steps (one hidden erf layer on the ring unless `depth` > 1),
-/// after one warm-up step; FLOPs are the analytic 6·E·N·P per step.
+/// or as many as fill about a second when None, after a warm-up step; FLOPs are the
+/// analytic 6·E·N·P per step.
 pub fn bench_nn(
     ctx: &GpuContext,
     ensemble: usize,
     width: usize,
     depth: usize,
     points: usize,
-    steps: usize,
+    steps: Option<usize>,
 ) -> Result<NnBench, NnError> {
     let data = Dataset::ring(points, 0.5, 1.0);
     let shape = NetShape {
@@ -59,11 +61,21 @@ pub fn bench_nn(
         .collect();
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     ens.initialize()?;
+    // Warm-up, then probes size the run. A segment's final record forces a
+    // read-back, so each timed region ends synchronised.
     ens.run_segment(0, 1, &|_| false)?;
-    let t = Instant::now();
-    // The final record forces a read-back, so the timed region ends synchronised.
-    ens.run_segment(1, 1 + steps, &|s| s == 1 + steps)?;
-    let seconds = t.elapsed().as_secs_f64();
+    let mut done = 1;
+    let mut segment = |k: usize| {
+        let t = Instant::now();
+        ens.run_segment(done, done + k, &|s| s == done + k)?;
+        done += k;
+        Ok::<_, NnError>(t.elapsed().as_secs_f64())
+    };
+    let steps = match steps {
+        Some(s) => s,
+        None => steps_for(1.0, 20_000, &mut segment)?.max(3),
+    };
+    let seconds = segment(steps)?;
     let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
     Ok(NnBench {
         ensemble,
@@ -89,14 +101,6 @@ pub fn run_cases(
 ) -> Result<Vec<NnBench>, NnError> {
     let mut out = Vec::new();
     for &(e, w) in cases {
-        let shape = NetShape {
-            input_dim: 2,
-            width: w,
-            depth,
-        };
-        let flops = 6.0 * (e * points * shape.param_count()) as f64;
-        // About 10 GFLOP of timed work unless told otherwise.
-        let steps = steps.unwrap_or(((1e10 / flops) as usize).clamp(3, 2000));
         let r = bench_nn(ctx, e, w, depth, points, steps)?;
         if json {
             println!("{}", serde_json::to_string(&r).unwrap_or_default());
