@@ -96,6 +96,8 @@ pub struct SpectrumRow {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timings {
+    /// The kick–drift kernel that ran (see `KickDrift`).
+    pub kernel: String,
     pub setup_s: f64,
     pub initial_conditions_s: f64,
     pub evolve_s: f64,
@@ -849,6 +851,7 @@ impl Lattice {
             crate::config::lattice::Integrator::Yoshida4 => 3.0,
         };
         res.timings = Timings {
+            kernel: format!("{:?}", self.kernel),
             evolve_s: evolve,
             spectra_s: spec,
             theory_s: t_theory.elapsed().as_secs_f64(),
