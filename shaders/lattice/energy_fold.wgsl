@@ -3,31 +3,24 @@
 // `energy`, so that a batch of units is read back at once.
 // CPU twin: the plain sum of the parts (reference::lattice::energy_fold).
 #import lattice_common
+#import lattice_energy
 
 @group(0) @binding(0) var<uniform> p: StepParams;
-@group(0) @binding(1) var<storage, read> energy_parts: array<vec4<f32>>;
+// read_write only because lattice_energy's energy_store (unused here) writes it.
+@group(0) @binding(1) var<storage, read_write> energy_parts: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> energy: array<vec4<f32>>;
 
-const FWG: u32 = 256u;
+// One workgroup of WG invocations strides over the parts.
+override WG: u32 = 256u;
 
-var<workgroup> part: array<vec4<f32>, FWG>;
-
-@compute @workgroup_size(FWG)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
-    let count = p.parts;
     var s = vec4<f32>(0.0);
-    for (var i = lid; i < count; i = i + FWG) {
+    for (var i = lid; i < p.parts; i = i + WG) {
         s = s + energy_parts[i];
     }
-    part[lid] = s;
-    workgroupBarrier();
-    for (var stride = FWG / 2u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            part[lid] = part[lid] + part[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = energy_wg_sum(lid, s);
     if (lid == 0u) {
-        energy[p.slot] = part[0];
+        energy[p.slot] = total;
     }
 }

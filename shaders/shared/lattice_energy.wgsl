@@ -26,9 +26,9 @@ fn energy_site4(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, pot: vec4<f32>) -
     return vec4<f32>(dot(pnew, pnew), -dot(c - pot.w, lap), dot(v, vec4<f32>(1.0)), 0.0);
 }
 
-// Adds `v` over the workgroup and stores the total at energy_parts[wid]. Every
-// invocation of the workgroup must call it (it holds barriers).
-fn energy_store(lid: u32, wid: u32, v: vec4<f32>) {
+// `v` added over the workgroup, valid in invocation 0. Every invocation of the
+// workgroup must call it (it holds barriers).
+fn energy_wg_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
     energy_wg[lid] = v;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s = s / 2u) {
@@ -37,7 +37,14 @@ fn energy_store(lid: u32, wid: u32, v: vec4<f32>) {
         }
         workgroupBarrier();
     }
+    return energy_wg[0];
+}
+
+// Stores the workgroup's total of `v` at energy_parts[wid]; called by every
+// invocation.
+fn energy_store(lid: u32, wid: u32, v: vec4<f32>) {
+    let total = energy_wg_sum(lid, v);
     if (lid == 0u) {
-        energy_parts[wid] = energy_wg[0];
+        energy_parts[wid] = total;
     }
 }

@@ -93,13 +93,23 @@ impl Kernel {
 
     /// A bind group over whole buffers, in binding order.
     pub fn bind(&self, ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-        assert_eq!(buffers.len(), self.bindings.len(), "kernel {}", self.name);
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let whole: Vec<_> = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        self.bind_resources(ctx, &whole)
+    }
+
+    /// A bind group over arbitrary resources (buffer slices, say), in binding order.
+    pub fn bind_resources(
+        &self,
+        ctx: &GpuContext,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> wgpu::BindGroup {
+        assert_eq!(resources.len(), self.bindings.len(), "kernel {}", self.name);
+        let entries: Vec<wgpu::BindGroupEntry> = resources
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
+            .map(|(i, r)| wgpu::BindGroupEntry {
                 binding: i as u32,
-                resource: b.as_entire_binding(),
+                resource: r.clone(),
             })
             .collect();
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {

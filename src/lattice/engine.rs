@@ -337,7 +337,7 @@ impl Lattice {
         let fold = Kernel::new(
             ctx,
             "lattice/energy_fold",
-            &[Binding::Uniform, Binding::Read, Binding::ReadWrite],
+            &[Binding::Uniform, Binding::ReadWrite, Binding::ReadWrite],
             &[],
         )?;
         let stride = (std::mem::size_of::<StepParams>() as u64)
@@ -349,68 +349,40 @@ impl Lattice {
             mapped_at_creation: false,
         });
         let psize = wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64);
+        // Uniform slot s holds the parameters of the s-th unit of a submission.
+        let slot = |s: usize| {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &step_uniform,
+                offset: s as u64 * stride,
+                size: psize,
+            })
+        };
         let step_groups = (0..SLOTS)
             .map(|s| {
-                let make = |p: usize| {
-                    let entries = [
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &step_uniform,
-                                offset: s as u64 * stride,
-                                size: psize,
-                            }),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: phi[p].as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: phi[1 - p].as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: pi.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 4,
-                            resource: energy_parts.as_entire_binding(),
-                        },
-                    ];
-                    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some("lattice step"),
-                        layout: &kd.layout,
-                        entries: &entries,
-                    })
-                };
-                [make(0), make(1)]
+                [0, 1].map(|p| {
+                    kd.bind_resources(
+                        ctx,
+                        &[
+                            slot(s),
+                            phi[p].as_entire_binding(),
+                            phi[1 - p].as_entire_binding(),
+                            pi.as_entire_binding(),
+                            energy_parts.as_entire_binding(),
+                        ],
+                    )
+                })
             })
             .collect();
         let fold_groups = (0..SLOTS)
             .map(|s| {
-                ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("lattice energy fold"),
-                    layout: &fold.layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &step_uniform,
-                                offset: s as u64 * stride,
-                                size: psize,
-                            }),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: energy_parts.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: energy.as_entire_binding(),
-                        },
+                fold.bind_resources(
+                    ctx,
+                    &[
+                        slot(s),
+                        energy_parts.as_entire_binding(),
+                        energy.as_entire_binding(),
                     ],
-                })
+                )
             })
             .collect();
         let reduce_uniform =
