@@ -83,12 +83,15 @@ fn kick_drift_matches_cpu_twin() {
             },
         )
     });
-    let any_n = [12usize, 10].into_iter().flat_map(|n| {
-        [
-            (n, KickDrift::Column { zb: n }),
-            (n, KickDrift::Column { zb: 2 }),
-        ]
-    });
+    let any_n = [12usize, 10]
+        .into_iter()
+        .flat_map(|n| {
+            [
+                (n, KickDrift::Column { zb: n }),
+                (n, KickDrift::Column { zb: 2 }),
+            ]
+        })
+        .chain([16usize, 24].map(|n| (n, KickDrift::Column { zb: 8 })));
     for (n, kernel, stencil) in blocked
         .chain(any_n)
         .flat_map(|(n, k)| [(n, k, 2u32), (n, k, 4)])
@@ -98,7 +101,9 @@ fn kick_drift_matches_cpu_twin() {
         c.dx = 0.7;
         c.lambda = 0.3;
         c.phi_min = 0.1;
-        c.hubble = 0.0;
+        // H only scales the kinetic energy sum here (w = e^(−3H·t/2)), which the
+        // host divides out again.
+        c.hubble = 0.5;
         let mut lat = Lattice::with_kernel(&ctx, &c, kernel).unwrap();
         let (mut phi, mut pi) = test_field(n);
         lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
@@ -107,16 +112,20 @@ fn kick_drift_matches_cpu_twin() {
                 c_lap: 0.05,
                 c_pot: 0.02,
                 c_drift: 0.1,
+                t: 0.0,
             },
+            // At t = 4 the kernel scales π by w² = e^(−3) before squaring.
             Unit {
                 c_lap: 0.1,
                 c_pot: 0.07,
                 c_drift: 0.0,
+                t: 4.0,
             },
             Unit {
                 c_lap: 0.0,
                 c_pot: 0.0,
                 c_drift: -0.2,
+                t: 0.0,
             },
         ];
         let gsums = lat.apply_units(&units).unwrap();
@@ -357,6 +366,8 @@ fn de_sitter_energy_residual_is_small_and_of_the_integrators_order_at_any_cadenc
     let worst = |dt: f64, integrator: Integrator| {
         let mut c = cfg(16);
         c.hubble = 0.5;
+        // dx ≠ 1, so that a wrong power of dx in the flux would show.
+        c.dx = 0.8;
         c.dt = dt;
         c.steps = (4.0 / dt).round() as usize;
         c.output_every = 50;

@@ -10,7 +10,7 @@ override WG: u32 = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;
-    if (i < arrayLength(&y)) {
+    if (i < min(arrayLength(&x), arrayLength(&y))) {
         y[i] = x[i];
     }
 }

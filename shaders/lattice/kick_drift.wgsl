@@ -4,7 +4,8 @@
 // because neighbours must see the old φ; π is only touched at its own site.
 // CPU twin: reference::lattice::kick_drift.
 //
-// Vectorised for N a multiple of 4 (kick_drift_column.wgsl covers the rest). The
+// For CPU drivers, vectorised for N a multiple of 4 (kick_drift_column.wgsl covers
+// the rest, and every N on GPUs). The
 // fields are bound as vec4s: one load moves four x-sites, and on CPU drivers
 // (llvmpipe) loads and stores run lane by lane, so the count of them per site is
 // what matters. Each invocation owns a block of 4·V consecutive x-sites (V vec4s)
@@ -89,7 +90,7 @@ fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: ve
     if (store) {
         pi[i] = pnew;
         phi_out[i] = c + p.coef.z * pnew;
-        return energy_site4(c, lap, pnew, p.pot);
+        return energy_site4(c, lap, pnew, p.coef.w, p.pot);
     }
     return vec4<f32>(0.0);
 }

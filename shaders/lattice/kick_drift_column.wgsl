@@ -64,7 +64,7 @@ fn main(
             let i = base + col;
             let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, p.pot);
             pi[i] = pnew;
-            e = e + energy_site(c, lap, pnew, p.pot);
+            e = e + energy_site(c, lap, pnew, p.coef.w, p.pot);
             phi_out[i] = c + c_drift * pnew;
             zm2 = zm1;
             zm1 = c;

@@ -1,8 +1,7 @@
 // Shared by the lattice kernels: parameter blocks and the potential.
 // Field layout: site (x, y, z) of an N³ periodic grid lives at x + N·(y + N·z).
-// Kernels walk z-columns: invocation `col` = x + N·y owns sites col + N²·z, so that
-// the z-neighbours stay in registers and consecutive invocations touch
-// consecutive addresses.
+// Kernels walk z (whole columns or segments of one), so that the z-neighbours stay
+// in registers, and consecutive invocations touch consecutive addresses.
 
 // One fused kick–drift unit (CPU twin: reference::lattice::kick_drift).
 struct StepParams {
@@ -12,7 +11,8 @@ struct StepParams {
     slot: u32,
     parts: u32,
     _p2: u32,
-    // c_lap (already divided by dx²), c_pot, c_drift, unused
+    // c_lap (already divided by dx²), c_pot, c_drift, and w ≈ a^(−3/2), which
+    // keeps the energy sums' π² in range (see lattice_energy)
     coef: vec4<f32>,
     // m², λ, φ₀, and the shift s of the energy sums (see lattice_energy)
     pot: vec4<f32>,

@@ -1,10 +1,13 @@
 // Energy-flux sums of one kick–drift unit, for the continuity check
 // d(a³ρ)/dt + 3H·a³p = 0 integrated along the integrator's own sub-flows (the host
 // weights each sum by the unit's coefficient and adds up the units):
-//   x: Σ π_new²            the drift moves φ with π_new for c_drift = ∫a⁻³dt
+//   x: Σ (π_new·w²)²       the drift moves φ with π_new for c_drift = ∫a⁻³dt;
+//                          w = coef.w ≈ a^(−3/2) (the host divides by w⁴), since
+//                          π = a³φ̇ squared and summed would overflow f32 within
+//                          a dozen e-folds
 //   y: Σ −(φ − s)·dx²∇²φ   the kick holds φ for c_lap = ∫a dt; this is Σ dx²|∇φ|²
-//                          by summation by parts (the shift s, near the mean,
-//                          changes nothing but the f32 rounding)
+//                          by summation by parts (the shift s, the mean at the
+//                          last output, changes nothing but the f32 rounding)
 //   z: Σ V(φ)              and for c_pot = ∫a³dt
 // Each workgroup adds its invocations' sums in workgroup memory and stores one vec4
 // in energy_parts; energy_fold.wgsl adds those into the unit's slot.
@@ -13,17 +16,20 @@
 
 var<workgroup> energy_wg: array<vec4<f32>, WG>;
 
-// The sums at one site; c = φ before the drift, lap = dx²∇²φ, pot.w = s.
-fn energy_site(c: f32, lap: f32, pnew: f32, pot: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(pnew * pnew, -(c - pot.w) * lap, lattice_v(c, pot), 0.0);
+// The sums at one site; c = φ before the drift, lap = dx²∇²φ, w = coef.w,
+// pot.w = s. w is applied twice so that neither factor leaves f32's range.
+fn energy_site(c: f32, lap: f32, pnew: f32, w: f32, pot: vec4<f32>) -> vec4<f32> {
+    let q = (pnew * w) * w;
+    return vec4<f32>(q * q, -(c - pot.w) * lap, lattice_v(c, pot), 0.0);
 }
 
 // energy_site at four sites, added.
-fn energy_site4(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, pot: vec4<f32>) -> vec4<f32> {
+fn energy_site4(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, w: f32, pot: vec4<f32>) -> vec4<f32> {
     let psi = c - pot.z;
     let p2 = psi * psi;
     let v = p2 * (0.5 * pot.x + 0.25 * pot.y * p2);
-    return vec4<f32>(dot(pnew, pnew), -dot(c - pot.w, lap), dot(v, vec4<f32>(1.0)), 0.0);
+    let q = (pnew * w) * w;
+    return vec4<f32>(dot(q, q), -dot(c - pot.w, lap), dot(v, vec4<f32>(1.0)), 0.0);
 }
 
 // `v` added over the workgroup, valid in invocation 0. Every invocation of the

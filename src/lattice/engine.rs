@@ -136,6 +136,12 @@ pub fn energy_residuals(h: f64, rows: &[(f64, Observables, f64)]) -> Vec<f64> {
         .collect()
 }
 
+/// The kinetic energy sum's scale w ≈ a^(−3/2) at time t (see lattice_energy.wgsl),
+/// as the f32 the kernel multiplies by, so that the host divides out exactly w⁴.
+pub fn energy_scale(h: f64, t: f64) -> f32 {
+    (-1.5 * h * t).exp() as f32
+}
+
 /// ∫3H·a³p dt over one unit, from its energy sums [Σπ², Σdx²|∇φ|², ΣV] over
 /// `sites` sites: with π = a³φ̇, a³p = ½π²/a³ − a|∇φ|²/6 − a³V, and each term is
 /// integrated exactly along the sub-flow that holds it constant: π over the drift
@@ -595,7 +601,7 @@ impl Lattice {
                         (u.c_lap * inv_dx2) as f32,
                         u.c_pot as f32,
                         u.c_drift as f32,
-                        0.0,
+                        energy_scale(self.cfg.hubble, u.t),
                     ],
                     pot,
                 };
@@ -631,7 +637,10 @@ impl Lattice {
         for batch in units.chunks(ENERGY_SLOTS) {
             self.record_units(batch);
             let sums: Vec<[f32; 4]> = read_buffer(&self.ctx, &self.energy, 0, batch.len())?;
-            out.extend(sums.iter().map(|s| [s[0] as f64, s[1] as f64, s[2] as f64]));
+            out.extend(sums.iter().zip(batch).map(|(s, u)| {
+                let w = energy_scale(self.cfg.hubble, u.t) as f64;
+                [s[0] as f64 / w.powi(4), s[1] as f64, s[2] as f64]
+            }));
         }
         Ok(out)
     }

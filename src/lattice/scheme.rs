@@ -83,6 +83,8 @@ pub struct Unit {
     pub c_lap: f64,
     pub c_pot: f64,
     pub c_drift: f64,
+    /// Start of the unit's last kick: the time at which a³ scales its energy sums.
+    pub t: f64,
 }
 
 /// Turns steps into fused units, carrying the pending kick across step boundaries so
@@ -112,6 +114,7 @@ impl Stepper {
                 Flow::Kick { t0, t1 } => {
                     self.pending.c_lap += int_a(self.h, t0, t1);
                     self.pending.c_pot += int_a3(self.h, t0, t1);
+                    self.pending.t = t0;
                 }
                 Flow::Drift { t0, t1 } => {
                     let mut u = std::mem::take(&mut self.pending);
