@@ -741,7 +741,7 @@ impl Lattice {
 
     /// Binned P(k) of φ now.
     pub fn power(&self) -> Result<Vec<f64>, LatticeError> {
-        let (phi, _) = self.read_field()?;
+        let phi: Vec<f32> = read_buffer(&self.ctx, &self.phi[self.cur], 0, self.n.pow(3))?;
         Ok(self.table.power(&phi))
     }
 

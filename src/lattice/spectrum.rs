@@ -9,7 +9,27 @@ use rustfft::num_complex::Complex64;
 
 use super::scheme::{k_eff2, signed_mode};
 
+/// Runs `f(i, chunk)` on the consecutive `len`-element chunks of `data`, spread over
+/// the host's cores in contiguous runs of chunks.
+fn par_chunks<T: Send>(data: &mut [T], len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let per = (data.len() / len).div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|sc| {
+        for (r, run) in data.chunks_mut(per * len).enumerate() {
+            sc.spawn(move || {
+                for (i, chunk) in run.chunks_exact_mut(len).enumerate() {
+                    f(r * per + i, chunk);
+                }
+            });
+        }
+    });
+}
+
 /// In-place 3-D FFT of an N³ array in layout x + N·(y + N·z); unnormalised both ways.
+/// Lines along x and y lie inside one z-plane, so planes go to threads whole; the
+/// z-lines are gathered into a transposed copy, transformed contiguously, and
+/// scattered back plane by plane.
 pub fn fft3(data: &mut [Complex64], n: usize, inverse: bool) {
     let mut planner = FftPlanner::new();
     let fft = if inverse {
@@ -17,29 +37,40 @@ pub fn fft3(data: &mut [Complex64], n: usize, inverse: bool) {
     } else {
         planner.plan_fft_forward(n)
     };
-    let mut scratch = vec![Complex64::default(); fft.get_inplace_scratch_len()];
-    // x lines are contiguous.
-    for line in data.chunks_exact_mut(n) {
-        fft.process_with_scratch(line, &mut scratch);
-    }
     let nn = n * n;
-    let mut buf = vec![Complex64::default(); n];
-    // y lines: stride n; z lines: stride n².
-    for (stride, outer, inner) in [(n, n, n), (nn, 1, nn)] {
-        for o in 0..outer {
-            for i in 0..inner {
-                // For y: o = z, i = x; for z: i = x + N·y.
-                let base = if stride == n { o * nn + i } else { i };
-                for (j, b) in buf.iter_mut().enumerate() {
-                    *b = data[base + j * stride];
-                }
-                fft.process_with_scratch(&mut buf, &mut scratch);
-                for (j, b) in buf.iter().enumerate() {
-                    data[base + j * stride] = *b;
-                }
+    // Transforms every n-element line of `block`.
+    let lines = |block: &mut [Complex64]| {
+        let mut scratch = vec![Complex64::default(); fft.get_inplace_scratch_len()];
+        fft.process_with_scratch(block, &mut scratch);
+    };
+    par_chunks(data, nn, |_, plane| {
+        lines(plane);
+        let mut buf = vec![Complex64::default(); n];
+        for x in 0..n {
+            for (y, b) in buf.iter_mut().enumerate() {
+                *b = plane[x + n * y];
+            }
+            lines(&mut buf);
+            for (y, b) in buf.iter().enumerate() {
+                plane[x + n * y] = *b;
             }
         }
-    }
+    });
+    // Row c = x + N·y of `t` holds the z-line of column c.
+    let mut t = vec![Complex64::default(); data.len()];
+    let src = &*data;
+    par_chunks(&mut t, n, |c, row| {
+        for (z, v) in row.iter_mut().enumerate() {
+            *v = src[c + nn * z];
+        }
+        lines(row);
+    });
+    let t = &t;
+    par_chunks(data, nn, |z, plane| {
+        for (c, v) in plane.iter_mut().enumerate() {
+            *v = t[c * n + z];
+        }
+    });
 }
 
 /// Every mode of the grid sorted into classes of equal k_eff² (same folded |n_i| up
