@@ -7,6 +7,7 @@ pub mod duality;
 pub mod gpu;
 pub mod lattice;
 pub mod nn;
+pub mod par;
 pub mod reference;
 pub mod report;
 pub mod theory;

@@ -513,29 +513,50 @@ impl Lattice {
         let total = n.pow(3);
         let noise = self.noise(1 << 22)?;
         let norm = ((n as f64).powi(3) / self.cfg.dx.powi(3)).sqrt();
-        let mut f = vec![Complex64::default(); total];
-        let mut v = vec![Complex64::default(); total];
         let classes = self.table.classes();
-        let mut sums = ClassSums {
-            ff: vec![0.0; classes],
-            fv: vec![0.0; classes],
-            vv: vec![0.0; classes],
+        let table = &self.table;
+        // δφ_k = Re(u)·B_k + Im(u)·C_k per mode (see ic_noise.wgsl); with u̇ for φ̇.
+        let amplitudes = |deriv: bool| {
+            let mut out = vec![Complex64::default(); total];
+            crate::par::chunks_mut(&mut out, n * n, |z, plane| {
+                for (i, a) in plane.iter_mut().enumerate() {
+                    let m = z * n * n + i;
+                    if let Some(c) = table.class_of(m) {
+                        let (u, du) = modes[c];
+                        let u = if deriv { du } else { u };
+                        let w = noise[m];
+                        let b = Complex64::new(w[0] as f64, w[1] as f64);
+                        let cc = Complex64::new(w[2] as f64, w[3] as f64);
+                        *a = norm * (u.re * b + u.im * cc);
+                    }
+                }
+            });
+            out
         };
-        let pnorm = self.table.power_norm();
-        for m in 0..total {
-            let Some(c) = self.table.class_of(m) else {
-                continue;
-            };
-            let (u, du) = modes[c];
-            let w = noise[m];
-            let b = Complex64::new(w[0] as f64, w[1] as f64);
-            let cc = Complex64::new(w[2] as f64, w[3] as f64);
-            f[m] = norm * (u.re * b + u.im * cc);
-            v[m] = norm * (du.re * b + du.im * cc);
-            sums.ff[c] += f[m].norm_sqr() * pnorm;
-            sums.fv[c] += (f[m] * v[m].conj()).re * pnorm;
-            sums.vv[c] += v[m].norm_sqr() * pnorm;
-        }
+        let mut f = amplitudes(false);
+        let mut v = amplitudes(true);
+        let pnorm = table.power_norm();
+        let parts = crate::par::ranges(total, |r| {
+            let mut s = [vec![0.0; classes], vec![0.0; classes], vec![0.0; classes]];
+            for m in r {
+                if let Some(c) = table.class_of(m) {
+                    s[0][c] += f[m].norm_sqr() * pnorm;
+                    s[1][c] += (f[m] * v[m].conj()).re * pnorm;
+                    s[2][c] += v[m].norm_sqr() * pnorm;
+                }
+            }
+            s
+        });
+        let total_of = |q: usize| -> Vec<f64> {
+            (0..classes)
+                .map(|c| parts.iter().map(|p| p[q][c]).sum())
+                .collect()
+        };
+        let sums = ClassSums {
+            ff: total_of(0),
+            fv: total_of(1),
+            vv: total_of(2),
+        };
         fft3(&mut f, n, true);
         fft3(&mut v, n, true);
         let inv = 1.0 / total as f64;

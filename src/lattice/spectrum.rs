@@ -9,23 +9,6 @@ use rustfft::num_complex::Complex64;
 
 use super::scheme::{k_eff2, signed_mode};
 
-/// Runs `f(i, chunk)` on the consecutive `len`-element chunks of `data`, spread over
-/// the host's cores in contiguous runs of chunks.
-fn par_chunks<T: Send>(data: &mut [T], len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let per = (data.len() / len).div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|sc| {
-        for (r, run) in data.chunks_mut(per * len).enumerate() {
-            sc.spawn(move || {
-                for (i, chunk) in run.chunks_exact_mut(len).enumerate() {
-                    f(r * per + i, chunk);
-                }
-            });
-        }
-    });
-}
-
 /// In-place 3-D FFT of an N³ array in layout x + N·(y + N·z); unnormalised both ways.
 /// Lines along x and y lie inside one z-plane, so planes go to threads whole; the
 /// z-lines are gathered into a transposed copy, transformed contiguously, and
@@ -43,7 +26,7 @@ pub fn fft3(data: &mut [Complex64], n: usize, inverse: bool) {
         let mut scratch = vec![Complex64::default(); fft.get_inplace_scratch_len()];
         fft.process_with_scratch(block, &mut scratch);
     };
-    par_chunks(data, nn, |_, plane| {
+    crate::par::chunks_mut(data, nn, |_, plane| {
         lines(plane);
         let mut buf = vec![Complex64::default(); n];
         for x in 0..n {
@@ -59,14 +42,14 @@ pub fn fft3(data: &mut [Complex64], n: usize, inverse: bool) {
     // Row c = x + N·y of `t` holds the z-line of column c.
     let mut t = vec![Complex64::default(); data.len()];
     let src = &*data;
-    par_chunks(&mut t, n, |c, row| {
+    crate::par::chunks_mut(&mut t, n, |c, row| {
         for (z, v) in row.iter_mut().enumerate() {
             *v = src[c + nn * z];
         }
         lines(row);
     });
     let t = &t;
-    par_chunks(data, nn, |z, plane| {
+    crate::par::chunks_mut(data, nn, |z, plane| {
         for (c, v) in plane.iter_mut().enumerate() {
             *v = t[c * n + z];
         }
@@ -108,7 +91,7 @@ impl ModeTable {
                 }
             }
         }
-        let mut class_count = vec![0u64; class_k2.len()];
+        let classes = class_k2.len();
         let fold = |i: usize| signed_mode(i, n).unsigned_abs() as usize;
         let mut t = Self {
             n,
@@ -120,15 +103,22 @@ impl ModeTable {
             bin_k: Vec::new(),
             bin_count: Vec::new(),
         };
-        for k in 0..n {
-            for j in 0..n {
-                for i in 0..n {
-                    if let Some(c) = t.class_of_folded(fold(i), fold(j), fold(k)) {
-                        class_count[c] += 1;
+        let parts = crate::par::ranges(n, |planes| {
+            let mut count = vec![0u64; classes];
+            for k in planes {
+                for j in 0..n {
+                    for i in 0..n {
+                        if let Some(c) = t.class_of_folded(fold(i), fold(j), fold(k)) {
+                            count[c] += 1;
+                        }
                     }
                 }
             }
-        }
+            count
+        });
+        let class_count: Vec<u64> = (0..classes)
+            .map(|c| parts.iter().map(|p| p[c]).sum())
+            .collect();
         let dk = std::f64::consts::TAU / (n as f64 * dx);
         let raw_bin: Vec<usize> = t
             .class_k2
@@ -192,16 +182,18 @@ impl ModeTable {
 
     /// Bin-averaged P(k) of Fourier amplitudes φ̃_k.
     pub fn bin_power(&self, modes: &[Complex64]) -> Vec<f64> {
-        let mut sums = vec![0.0; self.bin_k.len()];
-        for (m, z) in modes.iter().enumerate() {
-            if let Some(c) = self.class_of(m) {
-                sums[self.class_bin[c]] += z.norm_sqr();
+        let parts = crate::par::ranges(modes.len(), |r| {
+            let mut sums = vec![0.0; self.bin_k.len()];
+            for m in r {
+                if let Some(c) = self.class_of(m) {
+                    sums[self.class_bin[c]] += modes[m].norm_sqr();
+                }
             }
-        }
+            sums
+        });
         let norm = self.power_norm();
-        sums.iter()
-            .zip(&self.bin_count)
-            .map(|(s, &c)| s * norm / c as f64)
+        (0..self.bin_k.len())
+            .map(|b| parts.iter().map(|p| p[b]).sum::<f64>() * norm / self.bin_count[b] as f64)
             .collect()
     }
 }

@@ -23,7 +23,7 @@ pub struct ClassSums {
 fn class_transfer(table: &ModeTable, m2: f64, h: f64, times: &[f64]) -> Vec<Vec<[[f64; 2]; 2]>> {
     const EXACT: usize = 2048;
     if table.classes() <= EXACT {
-        return par_map(table.classes(), |c| {
+        return crate::par::map(table.classes(), |c| {
             mode_transfer(table.class_k2[c], m2, h, times)
         });
     }
@@ -35,7 +35,7 @@ fn class_transfer(table: &ModeTable, m2: f64, h: f64, times: &[f64]) -> Vec<Vec<
     };
     let kmax = table.class_k2.iter().cloned().fold(0.0, f64::max).sqrt();
     let nodes = ((16.0 * kmax * span).ceil() as usize).clamp(512, 16384);
-    let node_t = par_map(nodes, |i| {
+    let node_t = crate::par::map(nodes, |i| {
         let k = kmax * i as f64 / (nodes - 1) as f64;
         mode_transfer(k * k, m2, h, times)
     });
@@ -60,24 +60,6 @@ fn class_transfer(table: &ModeTable, m2: f64, h: f64, times: &[f64]) -> Vec<Vec<
                 .collect()
         })
         .collect()
-}
-
-/// `f(0..n)` in order, spread over the host's cores: each item is an independent ODE
-/// integration, and the host is otherwise idle while the theory lines are made.
-fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let chunk = n.div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|s| {
-        let parts: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|a| s.spawn(move || (a..(a + chunk).min(n)).map(f).collect::<Vec<T>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().expect("theory worker panicked"))
-            .collect()
-    })
 }
 
 /// theory_power[time][bin] for the given output times.
