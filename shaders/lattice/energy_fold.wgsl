@@ -1,7 +1,8 @@
 // Adds the per-workgroup energy sums of one kick–drift unit (energy_parts, written
 // by the kick–drift kernels through lattice_energy) into the unit's slot of
 // `energy`, so that a batch of units is read back at once.
-// CPU twin: the plain sum of the parts (reference::lattice::energy_fold).
+// CPU twin: with the kick–drift kernels' workgroup sums, the whole-grid sums that
+// reference::lattice::kick_drift returns (compared in tests/lattice_gpu.rs).
 #import lattice_common
 #import lattice_energy
 

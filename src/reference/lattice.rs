@@ -103,7 +103,8 @@ pub fn drift(c_drift: f64, phi: &mut [f64], pi: &[f64]) {
 
 /// The fused unit of the kick–drift kernels: a kick, then a drift with the new π.
 /// Returns the unit's energy sums of `lattice_energy.wgsl`, taken between the kick
-/// and the drift: [Σπ², −Σφ·dx²∇²φ, ΣV(φ)].
+/// and the drift: [Σπ², −Σφ·dx²∇²φ, ΣV(φ)] over the whole grid, i.e. what the
+/// kernels' workgroup sums and `energy_fold.wgsl` deliver together.
 #[allow(clippy::too_many_arguments)]
 pub fn kick_drift(
     stencil: u32,
@@ -125,16 +126,6 @@ pub fn kick_drift(
     }
     drift(c_drift, phi, pi);
     sums
-}
-
-/// `energy_fold.wgsl`: the workgroups' energy parts added into one slot.
-pub fn energy_fold(parts: &[[f64; 4]]) -> [f64; 4] {
-    parts.iter().fold([0.0; 4], |mut a, p| {
-        for q in 0..4 {
-            a[q] += p[q];
-        }
-        a
-    })
 }
 
 /// The per-site sums of `reduce.wgsl` over the whole grid:
