@@ -75,14 +75,13 @@ fn kick_drift_matches_cpu_twin() {
     // Every kernel on this one device: N = 16, 8, 24 and 12 give segments of 4, 2,
     // 2 and 1 vec4s in the blocked kernel; the column kernel takes any N, including
     // 10, with whole columns (as on CPU drivers) or short segments (as on GPUs).
-    let blocked = [16usize, 8, 24, 12].into_iter().map(|n| {
-        (
-            n,
-            KickDrift::Blocked {
-                v: kd_segment(n).unwrap(),
-            },
-        )
-    });
+    let blocked = [(16usize, 4usize), (8, 2), (24, 2), (12, 1)]
+        .into_iter()
+        .map(|(n, v)| (n, KickDrift::Blocked { v }));
+    assert_eq!(kd_segment(16), Some(2));
+    assert_eq!(kd_segment(12), Some(1));
+    assert_eq!(kd_segment(256), Some(4));
+    assert_eq!(kd_segment(10), None);
     let any_n = [12usize, 10]
         .into_iter()
         .flat_map(|n| {

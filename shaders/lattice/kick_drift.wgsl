@@ -5,8 +5,8 @@
 // CPU twin: reference::lattice::kick_drift.
 //
 // For CPU drivers, vectorised for N a multiple of 4 (kick_drift_column.wgsl covers
-// the rest, and every N on GPUs). The
-// fields are bound as vec4s: one load moves four x-sites, and on CPU drivers
+// the rest, and every N on GPUs). The fields are bound as vec4s: one load moves
+// four x-sites, and on CPU drivers
 // (llvmpipe) loads and stores run lane by lane, so the count of them per site is
 // what matters. Each invocation owns a block of 4·V consecutive x-sites (V vec4s)
 // by 4 consecutive rows, and walks z:
