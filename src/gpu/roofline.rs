@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::context::{GpuContext, GpuError};
 use super::kernel::{Binding, Kernel, grid};
+use super::timing::steps_for;
 
 const WG: u32 = 256;
 
@@ -67,17 +68,15 @@ pub fn measure_stream(ctx: &GpuContext) -> Result<Stream, GpuError> {
     let x = super::storage_buffer(ctx, "stream x", bytes);
     let y = super::storage_buffer(ctx, "stream y", bytes);
     let copy = StreamCopy::new(ctx, &x, &y)?;
-    copy.submit(ctx, 1);
-    ctx.wait()?;
-    let t = Instant::now();
-    copy.submit(ctx, 1);
-    ctx.wait()?;
-    let one = t.elapsed().as_secs_f64().max(1e-6);
-    let passes = ((0.5 / one) as usize).clamp(2, 500);
-    let t = Instant::now();
-    copy.submit(ctx, passes);
-    ctx.wait()?;
-    let seconds = t.elapsed().as_secs_f64();
+    let timed = |passes: usize| {
+        let t = Instant::now();
+        copy.submit(ctx, passes);
+        ctx.wait()?;
+        Ok::<_, GpuError>(t.elapsed().as_secs_f64())
+    };
+    timed(1)?;
+    let passes = steps_for(0.5, 500, timed)?.max(2);
+    let seconds = timed(passes)?;
     Ok(Stream {
         bytes,
         passes,

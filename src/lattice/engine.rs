@@ -313,7 +313,6 @@ impl Lattice {
             }
         }
         let kd = Kernel::new(ctx, name, &kd_bindings, &overrides)?;
-        let (kd_invocations, kd_wg) = (invocations as u32, wg);
         let reduce = Kernel::new(
             ctx,
             "lattice/reduce",
@@ -336,7 +335,7 @@ impl Lattice {
         let rwg = module.entry_points[0].workgroup_size[0];
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
         let cols = (n * n) as u32;
-        let kd_wgs = grid(kd_invocations.div_ceil(kd_wg), max_dim);
+        let kd_wgs = grid((invocations as u32).div_ceil(wg), max_dim);
         let reduce_groups_n = cols.div_ceil(rwg);
         let phi = [
             crate::gpu::storage_buffer(ctx, "phi0", bytes),
@@ -543,26 +542,20 @@ impl Lattice {
         let mut f = amplitudes(false);
         let mut v = amplitudes(true);
         let pnorm = table.power_norm();
-        let parts = crate::par::ranges(total, |r| {
-            let mut s = [vec![0.0; classes], vec![0.0; classes], vec![0.0; classes]];
+        // [Σ|φ̃|² | ΣRe φ̃φ̇̃* | Σ|φ̇̃|²], each per class.
+        let s = crate::par::accumulate(total, 3 * classes, |r, s: &mut [f64]| {
             for m in r {
                 if let Some(c) = table.class_of(m) {
-                    s[0][c] += f[m].norm_sqr() * pnorm;
-                    s[1][c] += (f[m] * v[m].conj()).re * pnorm;
-                    s[2][c] += v[m].norm_sqr() * pnorm;
+                    s[c] += f[m].norm_sqr() * pnorm;
+                    s[classes + c] += (f[m] * v[m].conj()).re * pnorm;
+                    s[2 * classes + c] += v[m].norm_sqr() * pnorm;
                 }
             }
-            s
         });
-        let total_of = |q: usize| -> Vec<f64> {
-            (0..classes)
-                .map(|c| parts.iter().map(|p| p[q][c]).sum())
-                .collect()
-        };
         let sums = ClassSums {
-            ff: total_of(0),
-            fv: total_of(1),
-            vv: total_of(2),
+            ff: s[..classes].to_vec(),
+            fv: s[classes..2 * classes].to_vec(),
+            vv: s[2 * classes..].to_vec(),
         };
         fft3(&mut f, n, true);
         fft3(&mut v, n, true);
@@ -759,9 +752,8 @@ impl Lattice {
 
     /// φ and φ̇ at the current time.
     pub fn read_field(&self) -> Result<(Vec<f32>, Vec<f32>), LatticeError> {
-        let total = self.n.pow(3);
-        let phi = read_buffer(&self.ctx, &self.phi[self.cur], 0, total)?;
-        let pi: Vec<f32> = read_buffer(&self.ctx, &self.pi, 0, total)?;
+        let phi = self.read_phi()?;
+        let pi: Vec<f32> = read_buffer(&self.ctx, &self.pi, 0, self.n.pow(3))?;
         let inv_a3 = (-3.0 * self.cfg.hubble * self.t).exp();
         let dphi = pi.iter().map(|p| (*p as f64 * inv_a3) as f32).collect();
         Ok((phi, dphi))
@@ -769,8 +761,17 @@ impl Lattice {
 
     /// Binned P(k) of φ now.
     pub fn power(&self) -> Result<Vec<f64>, LatticeError> {
-        let phi: Vec<f32> = read_buffer(&self.ctx, &self.phi[self.cur], 0, self.n.pow(3))?;
-        Ok(self.table.power(&phi))
+        Ok(self.table.power(&self.read_phi()?))
+    }
+
+    /// φ at the current time.
+    fn read_phi(&self) -> Result<Vec<f32>, LatticeError> {
+        Ok(read_buffer(
+            &self.ctx,
+            &self.phi[self.cur],
+            0,
+            self.n.pow(3),
+        )?)
     }
 
     /// The whole run: outputs at step 0, every `output_every` steps and at the end.

@@ -21,32 +21,33 @@ pub fn fft3(data: &mut [Complex64], n: usize, inverse: bool) {
         planner.plan_fft_forward(n)
     };
     let nn = n * n;
-    // Transforms every n-element line of `block`.
-    let lines = |block: &mut [Complex64]| {
-        let mut scratch = vec![Complex64::default(); fft.get_inplace_scratch_len()];
-        fft.process_with_scratch(block, &mut scratch);
-    };
+    let scratch_len = fft.get_inplace_scratch_len();
     crate::par::chunks_mut(data, nn, |_, plane| {
-        lines(plane);
+        let mut scratch = vec![Complex64::default(); scratch_len];
+        fft.process_with_scratch(plane, &mut scratch);
         let mut buf = vec![Complex64::default(); n];
         for x in 0..n {
             for (y, b) in buf.iter_mut().enumerate() {
                 *b = plane[x + n * y];
             }
-            lines(&mut buf);
+            fft.process_with_scratch(&mut buf, &mut scratch);
             for (y, b) in buf.iter().enumerate() {
                 plane[x + n * y] = *b;
             }
         }
     });
-    // Row c = x + N·y of `t` holds the z-line of column c.
+    // Row c = x + N·y of `t` holds the z-line of column c; a chunk is the N rows
+    // of one y.
     let mut t = vec![Complex64::default(); data.len()];
     let src = &*data;
-    crate::par::chunks_mut(&mut t, n, |c, row| {
-        for (z, v) in row.iter_mut().enumerate() {
-            *v = src[c + nn * z];
+    crate::par::chunks_mut(&mut t, nn, |y, rows| {
+        for (x, row) in rows.chunks_exact_mut(n).enumerate() {
+            for (z, v) in row.iter_mut().enumerate() {
+                *v = src[x + n * y + nn * z];
+            }
         }
-        lines(row);
+        let mut scratch = vec![Complex64::default(); scratch_len];
+        fft.process_with_scratch(rows, &mut scratch);
     });
     let t = &t;
     crate::par::chunks_mut(data, nn, |z, plane| {
@@ -103,8 +104,7 @@ impl ModeTable {
             bin_k: Vec::new(),
             bin_count: Vec::new(),
         };
-        let parts = crate::par::ranges(n, |planes| {
-            let mut count = vec![0u64; classes];
+        let class_count = crate::par::accumulate(n, classes, |planes, count: &mut [u64]| {
             for k in planes {
                 for j in 0..n {
                     for i in 0..n {
@@ -114,11 +114,7 @@ impl ModeTable {
                     }
                 }
             }
-            count
         });
-        let class_count: Vec<u64> = (0..classes)
-            .map(|c| parts.iter().map(|p| p[c]).sum())
-            .collect();
         let dk = std::f64::consts::TAU / (n as f64 * dx);
         let raw_bin: Vec<usize> = t
             .class_k2
@@ -182,18 +178,17 @@ impl ModeTable {
 
     /// Bin-averaged P(k) of Fourier amplitudes φ̃_k.
     pub fn bin_power(&self, modes: &[Complex64]) -> Vec<f64> {
-        let parts = crate::par::ranges(modes.len(), |r| {
-            let mut sums = vec![0.0; self.bin_k.len()];
+        let sums = crate::par::accumulate(modes.len(), self.bin_k.len(), |r, sums: &mut [f64]| {
             for m in r {
                 if let Some(c) = self.class_of(m) {
                     sums[self.class_bin[c]] += modes[m].norm_sqr();
                 }
             }
-            sums
         });
         let norm = self.power_norm();
-        (0..self.bin_k.len())
-            .map(|b| parts.iter().map(|p| p[b]).sum::<f64>() * norm / self.bin_count[b] as f64)
+        sums.iter()
+            .zip(&self.bin_count)
+            .map(|(s, &c)| s * norm / c as f64)
             .collect()
     }
 }
