@@ -29,6 +29,11 @@ const SMALL: &[&str] = &[
     "5",
 ];
 
+/// The SMALL run followed by `extra` flags.
+fn small<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [SMALL, extra].concat()
+}
+
 /// Runs and returns (success, the `error:` line if any).
 fn run(args: &[&str]) -> (bool, String) {
     let out = bin().args(args).output().unwrap();
@@ -58,8 +63,7 @@ fn refused(args: &[&str], want: &str) {
 fn writes_every_output_with_the_contract_headers() {
     let out = tmp("ok");
     let o = out.to_str().unwrap();
-    let mut args = SMALL.to_vec();
-    args.extend(["--out", o, "--ntk-every", "10"]);
+    let mut args = small(&["--out", o, "--ntk-every", "10"]);
     let (ok, err) = run(&args);
     assert!(ok, "{err}");
     let header = |f: &str| {
@@ -126,24 +130,21 @@ fn bad_numbers_name_their_flag() {
         ),
         ("--parametrization", "mup", "--parametrization"),
     ] {
-        let mut args = SMALL.to_vec();
-        args.extend([flag, value, "--out", "/nonexistent/never-written"]);
+        let args = small(&[flag, value, "--out", "/nonexistent/never-written"]);
         refused(&args, want);
     }
 }
 
 #[test]
 fn unstable_lr_is_refused_with_the_largest_stable_one() {
-    let mut args = SMALL.to_vec();
-    args.extend(["--lr", "100", "--out", "/nonexistent/never-written"]);
+    let args = small(&["--lr", "100", "--out", "/nonexistent/never-written"]);
     refused(&args, "the largest stable --lr is");
 }
 
 #[test]
 fn divergence_stops_and_says_at_which_step() {
     let out = tmp("div");
-    let mut args = SMALL.to_vec();
-    args.extend([
+    let args = small(&[
         "--lr",
         "400",
         "--momentum",
@@ -190,8 +191,7 @@ fn config_files_and_csv_data_are_checked() {
         let data = dir.join("data.csv");
         std::fs::write(&data, body).unwrap();
         let o = dir.join("o");
-        let mut args = SMALL.to_vec();
-        args.extend([
+        let args = small(&[
             "--data",
             data.to_str().unwrap(),
             "--out",
@@ -214,8 +214,7 @@ fn config_files_and_csv_data_are_checked() {
         .collect();
     std::fs::write(&data, format!("x0,x1,x2,y\n{rows}")).unwrap();
     let o = dir.join("ok");
-    let mut args = SMALL.to_vec();
-    args.extend([
+    let args = small(&[
         "--data",
         data.to_str().unwrap(),
         "--out",
