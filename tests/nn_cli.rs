@@ -94,6 +94,8 @@ fn writes_every_output_with_the_contract_headers() {
     for key in common::REPORT_CONFIG_KEYS {
         assert!(report["config"].get(key).is_some(), "config lacks {key}");
     }
+    // By default every member of a small run is traced.
+    assert_eq!(report["config"]["member_traces"], 8);
     for key in ["name", "backend", "driver"] {
         assert!(report["adapter"].get(key).is_some(), "adapter lacks {key}");
     }
@@ -129,10 +131,45 @@ fn bad_numbers_name_their_flag() {
             "--activation unknown value `sigmoid`",
         ),
         ("--parametrization", "mup", "--parametrization"),
+        (
+            "--member-traces",
+            "-1",
+            "--member-traces must be a non-negative integer",
+        ),
     ] {
         let args = small(&[flag, value, "--out", "/nonexistent/never-written"]);
         refused(&args, want);
     }
+}
+
+#[test]
+fn more_member_traces_than_members_are_refused() {
+    let args = small(&[
+        "--member-traces",
+        "9",
+        "--out",
+        "/nonexistent/never-written",
+    ]);
+    refused(
+        &args,
+        "--member-traces must not exceed --ensemble 8 (got 9)",
+    );
+    // The config key is checked the same way, against the ensemble size it resolves to.
+    let dir = tmp("traces");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("traces.toml");
+    std::fs::write(&cfg, "[nn]\nensemble = 4\nmember_traces = 5\n").unwrap();
+    refused(
+        &[
+            "nn",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            "/nonexistent/never-written",
+        ],
+        "--member-traces must not exceed --ensemble 4 (got 5)",
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod common;
 
 use nncosmo_gpu::nn::data::Dataset;
-use nncosmo_gpu::nn::engine::{Ensemble, EnsembleSpec};
+use nncosmo_gpu::nn::engine::{Ensemble, EnsembleSpec, Record};
 use nncosmo_gpu::nn::layout::{NetShape, layer_scales};
 use nncosmo_gpu::reference::nn as twin;
 use nncosmo_gpu::theory::{Activation, Parametrization};
@@ -31,6 +31,9 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         momentum: 0.8,
         seed: 42,
         chunk: Some(2),
+        // Fewer traced members than the ensemble, across two parameter chunks.
+        member_traces: 3,
+        trace_slots: None,
     };
     let label = format!(
         "d {} depth {depth} width {width} {act:?} {param:?}",
@@ -103,6 +106,9 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         }
         let e = common::rel_err(&[rec.loss_mean, rec.loss_std], &[lm, ls]);
         assert!(e < 2e-4, "{label}: step {s} loss: {e}");
+        let traces = twin::member_modes(&outs[..3], &data.y, &basis);
+        let e = common::rel_err(&rec.traces, &traces);
+        assert!(e < 2e-4, "{label}: step {s} member_modes: {e}");
     }
     for (m, p) in params.iter().enumerate() {
         let e = common::rel_err(&ens.read_params(m).unwrap(), p);
@@ -162,4 +168,102 @@ fn wider_inputs_use_the_wide_packing_and_the_generic_path() {
         Activation::Tanh,
         Parametrization::Standard,
     );
+}
+
+/// A small ensemble with K traced members, read back every `slots` records.
+fn traced_run(members: usize, k: usize, slots: Option<usize>) -> Vec<Record> {
+    let ctx = common::ctx();
+    let data = Dataset::ring(8, 0.3, 1.0);
+    let spec = EnsembleSpec {
+        shape: NetShape {
+            input_dim: 2,
+            width: 64,
+            depth: 1,
+        },
+        activation: Activation::Erf,
+        parametrization: Parametrization::Ntk,
+        sigma_w: 1.2,
+        sigma_b: 0.3,
+        ensemble: members,
+        lr: 0.3,
+        momentum: 0.8,
+        seed: 7,
+        chunk: None,
+        member_traces: k,
+        trace_slots: slots,
+    };
+    let ens = Ensemble::new(&ctx, &spec, &data, &common::fourier_basis(8)).unwrap();
+    assert_eq!(ens.record_slots(), slots.unwrap_or(256));
+    ens.initialize().unwrap();
+    ens.run_segment(0, 6, &|_| true).unwrap()
+}
+
+#[test]
+fn member_traces_reproduce_the_records_statistics() {
+    let (e, n) = (40, 8);
+    let all = traced_run(e, e, None);
+    assert_eq!(all.len(), 7);
+    let y = Dataset::ring(n, 0.3, 1.0).y;
+    let ymax = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // Worst-case f32 rounding (unit roundoff u = 2^-24, γ(m) = m·u/(1 − m·u) for a
+    // sequential sum of m terms). The basis is orthonormal and complete, so a member's
+    // residual norm ‖f_e − y‖ is its traces' norm; R is the largest over members.
+    //   each trace c_eb (N products and differences):  ≤ γ(N+2)·R
+    //   the kernels' mean μ_i (E terms, ×1/E):         ≤ γ(E+3)·(R + max|y|) per point,
+    //                                                    ≤ √N·that through one basis row
+    // so both sides of mean_e c_eb = proj_mean_b, and every deviation c_eb − c̄_b against
+    // the kernel's u_bᵀ(f_e − μ), agree to Δ = 2γ(N+2)·R + √N·γ(E+3)·(R + max|y|);
+    // the power, a mean of squares, to 4Δ·√P + 4Δ² + γ(E+2)·P. A factor 2 covers the
+    // host's f64 arithmetic and second-order terms. A wrong residual sign or member
+    // offset errs by O(1), ~10^4 times these tolerances.
+    let gamma = |m: usize| {
+        let mu = m as f64 * f64::powi(2.0, -24);
+        mu / (1.0 - mu)
+    };
+    for r in &all {
+        assert_eq!(r.traces.len(), e * n);
+        let c = |m: usize, b: usize| r.traces[m * n + b] as f64;
+        let big_r = (0..e)
+            .map(|m| (0..n).map(|b| c(m, b).powi(2)).sum::<f64>().sqrt())
+            .fold(0.0, f64::max);
+        let delta = 2.0 * gamma(n + 2) * big_r + (n as f64).sqrt() * gamma(e + 3) * (big_r + ymax);
+        for b in 0..n {
+            let mean = (0..e).map(|m| c(m, b)).sum::<f64>() / e as f64;
+            let power = (0..e).map(|m| (c(m, b) - mean).powi(2)).sum::<f64>() / e as f64;
+            let got_mean = r.proj_mean[b] as f64;
+            let got_power = r.proj_power[b] as f64;
+            let tol = 2.0 * delta;
+            assert!(
+                (mean - got_mean).abs() <= tol,
+                "step {} row {b}: traces' mean {mean} vs proj_mean {got_mean} (tol {tol:.2e})",
+                r.step
+            );
+            let p = power.max(got_power);
+            let tol = 2.0 * (4.0 * delta * p.sqrt() + 4.0 * delta * delta + gamma(e + 2) * p);
+            assert!(
+                (power - got_power).abs() <= tol,
+                "step {} row {b}: traces' power {power} vs proj_power {got_power} (tol {tol:.2e})",
+                r.step
+            );
+        }
+    }
+
+    // Fewer traced members, read back every 3 records (7 records: three submissions):
+    // the same seed trains the same members, so their traces and every statistic are
+    // bit for bit those of the K = E run.
+    for (k, slots) in [(5, Some(3)), (0, None)] {
+        let few = traced_run(e, k, slots);
+        assert_eq!(few.len(), all.len());
+        for (a, b) in all.iter().zip(&few) {
+            assert_eq!(
+                Record {
+                    traces: a.traces[..k * n].to_vec(),
+                    ..a.clone()
+                },
+                *b,
+                "K = {k}, step {}",
+                a.step
+            );
+        }
+    }
 }

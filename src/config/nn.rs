@@ -101,6 +101,11 @@ pub struct NnArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk: Option<i64>,
+    /// Record the mode amplitudes of members 0..K at every recorded step (default: all
+    /// members while E·N·records ≤ 2^25 floats, else as many as fit; 0: none).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_traces: Option<i64>,
     /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,8 +150,41 @@ pub struct NnConfig {
     pub force: bool,
     pub allow_unstable: bool,
     pub chunk: Option<usize>,
+    /// K: members whose per-mode amplitudes every record carries.
+    pub member_traces: usize,
+    /// `--member-traces` as given; `None` re-applies the default budget once the data's
+    /// N is known (`member_traces_for`: a CSV file's N is only known once it is read).
+    #[serde(skip)]
+    pub member_traces_flag: Option<usize>,
     pub backend: Option<String>,
     pub adapter: Option<String>,
+}
+
+/// Floats of member traces the default K keeps over a run: 2^25 (128 MiB of f32).
+pub const MEMBER_TRACE_BUDGET: usize = 1 << 25;
+
+/// Recorded steps of a run: every `record_every`-th step from 0, and the last.
+pub fn recorded_steps(steps: usize, record_every: usize) -> usize {
+    steps / record_every + 1 + usize::from(!steps.is_multiple_of(record_every))
+}
+
+/// The default K: every member when E·N·records ≤ `MEMBER_TRACE_BUDGET`, otherwise the
+/// largest K within it.
+pub fn default_member_traces(ensemble: usize, points: usize, records: usize) -> usize {
+    (MEMBER_TRACE_BUDGET / (points * records).max(1)).min(ensemble)
+}
+
+impl NnConfig {
+    /// K for a data set of `points` points: the flag's value, or the default budget.
+    pub fn member_traces_for(&self, points: usize) -> usize {
+        self.member_traces_flag.unwrap_or_else(|| {
+            default_member_traces(
+                self.ensemble,
+                points,
+                recorded_steps(self.steps, self.record_every),
+            )
+        })
+    }
 }
 
 impl NnArgs {
@@ -202,6 +240,24 @@ impl NnArgs {
             DataSource::Ring => 2,
             _ => positive("input-dim", self.input_dim.unwrap_or(2))?,
         };
+        let ensemble = positive("ensemble", self.ensemble.unwrap_or(64))?;
+        let points = positive("points", self.points.unwrap_or(16))?;
+        let member_traces_flag = match self.member_traces {
+            None => None,
+            Some(k) if k < 0 => {
+                return Err(ConfigError::invalid(
+                    "member-traces",
+                    format!("must be a non-negative integer (got {k})"),
+                ));
+            }
+            Some(k) if k as u64 > ensemble as u64 => {
+                return Err(ConfigError::invalid(
+                    "member-traces",
+                    format!("must not exceed --ensemble {ensemble} (got {k})"),
+                ));
+            }
+            Some(k) => Some(k as usize),
+        };
         let width = positive("width", self.width.unwrap_or(1024))?;
         if width % 4 != 0 {
             return Err(ConfigError::invalid(
@@ -209,16 +265,16 @@ impl NnArgs {
                 format!("must be a multiple of 4 (got {width}): the kernels read rows as vec4"),
             ));
         }
-        Ok(NnConfig {
+        let mut cfg = NnConfig {
             width,
             depth: positive("depth", self.depth.unwrap_or(1))?,
-            ensemble: positive("ensemble", self.ensemble.unwrap_or(64))?,
+            ensemble,
             activation,
             parametrization,
             sigma_w,
             sigma_b,
             data,
-            points: positive("points", self.points.unwrap_or(16))?,
+            points,
             input_dim,
             target_offset: finite("target-offset", self.target_offset.unwrap_or(0.5))?,
             target_amplitude: finite("target-amplitude", self.target_amplitude.unwrap_or(1.0))?,
@@ -232,9 +288,13 @@ impl NnArgs {
             force: self.force,
             allow_unstable: self.allow_unstable,
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,
+            member_traces: 0,
+            member_traces_flag,
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),
-        })
+        };
+        cfg.member_traces = cfg.member_traces_for(points);
+        Ok(cfg)
     }
 }
 
@@ -246,4 +306,82 @@ fn parse_named<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Resul
             e.message().replace("unknown variant", "unknown value"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(flags: &[(&str, i64)]) -> Result<NnConfig, ConfigError> {
+        let mut a = NnArgs::default();
+        for &(k, v) in flags {
+            match k {
+                "ensemble" => a.ensemble = Some(v),
+                "points" => a.points = Some(v),
+                "steps" => a.steps = Some(v),
+                "record_every" => a.record_every = Some(v),
+                "member_traces" => a.member_traces = Some(v),
+                _ => unreachable!(),
+            }
+        }
+        a.resolve()
+    }
+
+    #[test]
+    fn recorded_steps_counts_the_run_loop_records() {
+        for (steps, every) in [(400, 1), (20, 5), (21, 5), (7, 10), (1, 1)] {
+            let want = (0..=steps)
+                .filter(|s: &usize| s.is_multiple_of(every) || *s == steps)
+                .count();
+            assert_eq!(recorded_steps(steps, every), want, "{steps} / {every}");
+        }
+    }
+
+    #[test]
+    fn member_traces_default_keeps_all_members_within_the_budget() {
+        // The headline run: 1024 members × 16 points × 401 records = 6.6 M floats.
+        let c = resolve(&[
+            ("ensemble", 1024),
+            ("points", 16),
+            ("steps", 400),
+            ("record_every", 1),
+        ])
+        .unwrap();
+        assert_eq!(c.member_traces, 1024);
+        // 4096 × 64 × 1001 floats exceed 2^25: the largest K within it is 523.
+        let c = resolve(&[
+            ("ensemble", 4096),
+            ("points", 64),
+            ("steps", 1000),
+            ("record_every", 1),
+        ])
+        .unwrap();
+        assert_eq!(c.member_traces, (1 << 25) / (64 * 1001));
+        assert!(c.member_traces * 64 * 1001 <= 1 << 25);
+        assert!((c.member_traces + 1) * 64 * 1001 > 1 << 25);
+        // The default is re-evaluated for a CSV data set's own N; a given K is kept.
+        assert_eq!(c.member_traces_for(8), 4096);
+        let c = resolve(&[("ensemble", 8), ("member_traces", 3)]).unwrap();
+        assert_eq!((c.member_traces, c.member_traces_for(512)), (3, 3));
+    }
+
+    #[test]
+    fn member_traces_beyond_the_ensemble_or_negative_are_refused() {
+        for (k, want) in [
+            (9, "--member-traces must not exceed --ensemble 8 (got 9)"),
+            (
+                -1,
+                "--member-traces must be a non-negative integer (got -1)",
+            ),
+        ] {
+            let e = resolve(&[("ensemble", 8), ("member_traces", k)]).unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+        assert_eq!(
+            resolve(&[("ensemble", 8), ("member_traces", 0)])
+                .unwrap()
+                .member_traces,
+            0
+        );
+    }
 }

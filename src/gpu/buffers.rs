@@ -50,19 +50,38 @@ pub fn read_buffer<T: bytemuck::Pod>(
     offset: u64,
     count: usize,
 ) -> Result<Vec<T>, GpuError> {
+    Ok(read_buffers(ctx, &[(buffer, offset, count)])?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// Copies several ranges `(buffer, first element, count)` back to the host through one
+/// staging buffer: one submission, one map and one wait for all of them, so results
+/// that belong together (a segment's records and traces) cost a single host sync.
+pub fn read_buffers<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    ranges: &[(&wgpu::Buffer, u64, usize)],
+) -> Result<Vec<Vec<T>>, GpuError> {
     let size = std::mem::size_of::<T>() as u64;
-    let bytes = count as u64 * size;
-    if bytes == 0 {
-        return Ok(Vec::new());
+    let total: u64 = ranges.iter().map(|r| r.2 as u64 * size).sum();
+    if total == 0 {
+        return Ok(ranges.iter().map(|_| Vec::new()).collect());
     }
     let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
-        size: bytes,
+        size: total,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
     let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(buffer, offset * size, &staging, 0, bytes);
+    let mut at = 0;
+    for &(buffer, offset, count) in ranges {
+        let bytes = count as u64 * size;
+        if bytes > 0 {
+            enc.copy_buffer_to_buffer(buffer, offset * size, &staging, at, bytes);
+        }
+        at += bytes;
+    }
     ctx.queue.submit([enc.finish()]);
     let slice = staging.slice(..);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -76,7 +95,13 @@ pub fn read_buffer<T: bytemuck::Pod>(
     let view = slice
         .get_mapped_range()
         .map_err(|e| GpuError::Device(e.to_string()))?;
-    let out = bytemuck::cast_slice(&view).to_vec();
+    let all: &[T] = bytemuck::cast_slice(&view);
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut at = 0;
+    for &(_, _, count) in ranges {
+        out.push(all[at..at + count].to_vec());
+        at += count;
+    }
     drop(view);
     staging.unmap();
     Ok(out)

@@ -8,6 +8,6 @@ pub mod roofline;
 pub mod shaders;
 pub mod timing;
 
-pub use buffers::{read_buffer, storage_buffer, uniform_buffer, upload_buffer};
+pub use buffers::{read_buffer, read_buffers, storage_buffer, uniform_buffer, upload_buffer};
 pub use context::{AdapterSummary, BackendChoice, GpuContext, GpuError, list_adapters};
 pub use kernel::{Binding, Kernel};

@@ -40,6 +40,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/hidden_grad_update",
     "nn/stats_points",
     "nn/stats_modes",
+    "nn/member_modes",
     "nn/ntk_gram",
     "lattice/kick_drift",
     "lattice/kick_drift_column",

@@ -51,6 +51,9 @@ pub fn bench_nn(
         momentum: 0.9,
         seed: 1,
         chunk: None,
+        // The bench times training alone; `nn` measures the cost of traces.
+        member_traces: 0,
+        trace_slots: None,
     };
     let basis: Vec<Vec<f64>> = (0..points)
         .map(|b| {

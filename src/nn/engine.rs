@@ -14,8 +14,8 @@ use super::layout::{
 };
 use crate::gpu::kernel::grid;
 use crate::gpu::{
-    Binding, GpuContext, GpuError, Kernel, read_buffer, storage_buffer, uniform_buffer,
-    upload_buffer,
+    Binding, GpuContext, GpuError, Kernel, read_buffer, read_buffers, storage_buffer,
+    uniform_buffer, upload_buffer,
 };
 use crate::reference::activation::act_code;
 use crate::theory::{Activation, Parametrization};
@@ -42,6 +42,11 @@ pub struct EnsembleSpec {
     pub seed: u64,
     /// Members per parameter buffer; default: as many as one binding holds.
     pub chunk: Option<usize>,
+    /// K: members 0..K whose mode amplitudes are recorded at every recorded step.
+    pub member_traces: usize,
+    /// Records per traces read-back; default: as many of `RECORD_SLOTS` as fit in
+    /// `TRACE_RING_BYTES` (tests set it small to exercise the extra read-backs).
+    pub trace_slots: Option<usize>,
 }
 
 /// Statistics of one recorded step, reduced over the ensemble on the GPU.
@@ -56,6 +61,9 @@ pub struct Record {
     pub proj_power: Vec<f32>,
     pub loss_mean: f32,
     pub loss_std: f32,
+    /// Per traced member e < K and basis row b, at [e·N + b]: c_{e,b} = u_bᵀ(f_e − y).
+    /// Empty when K = 0.
+    pub traces: Vec<f32>,
 }
 
 const WG: u32 = 64;
@@ -67,6 +75,10 @@ const MAX_FUSED_POINTS: usize = 512;
 const FORWARD_BLOCK: usize = 256;
 /// Records held on the GPU between read-backs.
 pub const RECORD_SLOTS: usize = 256;
+/// Cap on the GPU ring of member traces (and its equally large staging buffer). It is
+/// lavapipe's binding limit; on GPUs with 2–4 GiB bindings a larger ring would only
+/// hold more memory, since 128 MiB per read-back already amortises the host sync.
+pub const TRACE_RING_BYTES: u64 = 128 << 20;
 
 struct Kernels {
     init: Kernel,
@@ -82,6 +94,7 @@ struct Kernels {
     hidden_grad_update: Kernel,
     stats_points: Kernel,
     stats_modes: Kernel,
+    member_modes: Kernel,
     ntk_gram: Kernel,
 }
 
@@ -100,6 +113,7 @@ enum K {
     HiddenGradUpdate,
     StatsPoints,
     StatsModes,
+    MemberModes,
     NtkGram,
 }
 
@@ -142,6 +156,7 @@ impl Kernels {
             )?,
             stats_points: Kernel::new(ctx, "nn/stats_points", &[U, R, R, W], &plain)?,
             stats_modes: Kernel::new(ctx, "nn/stats_modes", &[U, R, R, R, W], &plain)?,
+            member_modes: Kernel::new(ctx, "nn/member_modes", &[U, R, R, R, W], &plain)?,
             ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, R, W], &plain)?,
         })
     }
@@ -161,6 +176,7 @@ impl Kernels {
             K::HiddenGradUpdate => &self.hidden_grad_update,
             K::StatsPoints => &self.stats_points,
             K::StatsModes => &self.stats_modes,
+            K::MemberModes => &self.member_modes,
             K::NtkGram => &self.ntk_gram,
         }
     }
@@ -200,11 +216,15 @@ pub struct Ensemble {
     outputs: wgpu::Buffer,
     loss: wgpu::Buffer,
     records: wgpu::Buffer,
+    traces: wgpu::Buffer,
+    /// Records per read-back: `RECORD_SLOTS`, or fewer when the traces ring is shorter.
+    slots: usize,
     ntk: wgpu::Buffer,
     init_ops: Vec<Op>,
     train_ops: Vec<Op>,
     eval_ops: Vec<Op>,
-    stats_ops: Vec<[Op; 2]>,
+    /// Per slot: stats_points, stats_modes and (K > 0) member_modes.
+    stats_ops: Vec<Vec<Op>>,
     ntk_ops: Vec<Op>,
     fused: bool,
     scratch_members: usize,
@@ -296,6 +316,36 @@ impl Ensemble {
         let partial = storage_buffer(ctx, "partial", f32s(e * points * blocks));
         let rs = record_size(points);
         let records = storage_buffer(ctx, "records", f32s(RECORD_SLOTS * rs));
+        let k = spec.member_traces;
+        if k > e {
+            return Err(NnError::Invalid(format!(
+                "--member-traces {k} exceeds --ensemble {e}: at most every member can be traced"
+            )));
+        }
+        // The traces ring holds `slots` records of K·N floats in one binding. Rather
+        // than refuse a K whose RECORD_SLOTS records do not fit, the engine reads back
+        // more often (fewer records per submission): the cost is one host sync per
+        // `slots` records, still never one per step. Only a single record too large
+        // for a binding is refused.
+        let trace_bytes = f32s(k * points);
+        let ring = max.min(TRACE_RING_BYTES);
+        if trace_bytes > ring {
+            return Err(GpuError::TooLarge {
+                what: format!("one record of {k} members' traces on {points} points"),
+                bytes: trace_bytes,
+                limit: ring,
+                hint: "reduce --member-traces".into(),
+            }
+            .into());
+        }
+        let slots = if k == 0 {
+            RECORD_SLOTS
+        } else {
+            ((ring / trace_bytes) as usize)
+                .min(spec.trace_slots.unwrap_or(RECORD_SLOTS))
+                .clamp(1, RECORD_SLOTS)
+        };
+        let traces = storage_buffer(ctx, "traces", trace_bytes * slots as u64);
         // NTK sums per sub-chunk position, added up on the host when measured (rarely).
         let ntk = storage_buffer(ctx, "ntk", f32s(scratch_members * points * points));
         let scratch = Scratch {
@@ -432,7 +482,7 @@ impl Ensemble {
                 off += m;
             }
         }
-        let stats_ops = (0..RECORD_SLOTS)
+        let stats_ops = (0..slots)
             .map(|slot| {
                 let u = StatsUniform {
                     n_points: points as u32,
@@ -440,7 +490,7 @@ impl Ensemble {
                     slot: slot as u32,
                     record_size: rs as u32,
                 };
-                [
+                let mut ops = vec![
                     b.op(K::StatsPoints, &u, &[&outputs, &loss, &records], points + 1),
                     b.op(
                         K::StatsModes,
@@ -448,7 +498,21 @@ impl Ensemble {
                         &[&outputs, &y_buf, &basis_buf, &records],
                         points,
                     ),
-                ]
+                ];
+                if k > 0 {
+                    let t = StatsUniform {
+                        members: k as u32,
+                        record_size: (k * points) as u32,
+                        ..u
+                    };
+                    ops.push(b.op(
+                        K::MemberModes,
+                        &t,
+                        &[&outputs, &y_buf, &basis_buf, &traces],
+                        k * points,
+                    ));
+                }
+                ops
             })
             .collect();
         ctx.check()?;
@@ -462,6 +526,8 @@ impl Ensemble {
             outputs,
             loss,
             records,
+            traces,
+            slots,
             ntk,
             init_ops,
             train_ops,
@@ -485,6 +551,16 @@ impl Ensemble {
 
     pub fn params_per_member(&self) -> usize {
         self.params_per_member
+    }
+
+    /// Members whose mode amplitudes each record carries (K).
+    pub fn member_traces(&self) -> usize {
+        self.spec.member_traces
+    }
+
+    /// Records per read-back (`RECORD_SLOTS` unless the traces ring is shorter).
+    pub fn record_slots(&self) -> usize {
+        self.slots
     }
 
     /// Dispatches per training step.
@@ -516,47 +592,66 @@ impl Ensemble {
         Ok(())
     }
 
-    /// Runs steps `start..end` in one submission, recording the statistics of every
-    /// step s with `record(s)` (taken on f(θ_s), before that step's update), plus the
-    /// statistics at `end` when `record(end)`. Reads all records back once.
+    /// Runs steps `start..end`, recording the statistics of every step s with
+    /// `record(s)` (taken on f(θ_s), before that step's update), plus the statistics at
+    /// `end` when `record(end)`. One submission and one read-back of records and traces
+    /// per `record_slots()` records (so normally one for the whole segment).
     pub fn run_segment(
         &self,
         start: usize,
         end: usize,
         record: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<Record>, NnError> {
+        let mut out = Vec::new();
         let mut ops: Vec<&Op> = Vec::new();
         let mut steps = Vec::new();
-        for s in start..end {
-            ops.extend(self.train_ops.iter());
+        for s in start..=end {
+            if s < end {
+                ops.extend(self.train_ops.iter());
+            } else if record(end) {
+                ops.extend(self.eval_ops.iter());
+            }
             if record(s) {
-                assert!(
-                    steps.len() < RECORD_SLOTS,
-                    "too many records in one segment"
-                );
                 ops.extend(self.stats_ops[steps.len()].iter());
                 steps.push(s);
+                // Ring full: read it back before its slots are reused.
+                if steps.len() == self.slots {
+                    self.flush(&ops, &steps, &mut out)?;
+                    ops.clear();
+                    steps.clear();
+                }
             }
         }
-        if record(end) {
-            ops.extend(self.eval_ops.iter());
-            ops.extend(self.stats_ops[steps.len()].iter());
-            steps.push(end);
+        if !ops.is_empty() || out.is_empty() {
+            self.flush(&ops, &steps, &mut out)?;
         }
+        Ok(out)
+    }
+
+    /// Submits `ops` and reads back the records (and traces) of `steps`, in slot order.
+    fn flush(&self, ops: &[&Op], steps: &[usize], out: &mut Vec<Record>) -> Result<(), NnError> {
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        self.encode(&mut enc, &ops);
+        self.encode(&mut enc, ops);
         self.ctx.queue.submit([enc.finish()]);
         if steps.is_empty() {
             self.ctx.wait()?;
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let rs = record_size(self.points);
-        let raw: Vec<f32> = read_buffer(&self.ctx, &self.records, 0, steps.len() * rs)?;
         let n = self.points;
-        Ok(steps
-            .iter()
-            .zip(raw.chunks(rs))
-            .map(|(&step, r)| Record {
+        let rs = record_size(n);
+        let ts = self.spec.member_traces * n;
+        let mut raw: Vec<Vec<f32>> = read_buffers(
+            &self.ctx,
+            &[
+                (&self.records, 0, steps.len() * rs),
+                (&self.traces, 0, steps.len() * ts),
+            ],
+        )?;
+        let traces = raw.pop().unwrap_or_default();
+        let records = raw.pop().unwrap_or_default();
+        out.extend(steps.iter().enumerate().map(|(k, &step)| {
+            let r = &records[k * rs..(k + 1) * rs];
+            Record {
                 step,
                 mean: r[..n].to_vec(),
                 var: r[n..2 * n].to_vec(),
@@ -564,8 +659,10 @@ impl Ensemble {
                 proj_power: r[3 * n..4 * n].to_vec(),
                 loss_mean: r[4 * n],
                 loss_std: r[4 * n + 1],
-            })
-            .collect())
+                traces: traces[k * ts..(k + 1) * ts].to_vec(),
+            }
+        }));
+        Ok(())
     }
 
     /// The ensemble-mean empirical NTK Θ (N×N, row-major) at the current parameters.

@@ -178,6 +178,11 @@ pub fn train(
 ) -> Result<NnResults, RunError> {
     let t0 = Instant::now();
     let Prepared { data, modes, nngp } = prep;
+    // The default K depends on N, which a CSV data set fixes only now.
+    let cfg = &NnConfig {
+        member_traces: cfg.member_traces_for(data.points()),
+        ..cfg.clone()
+    };
     let shape = NetShape {
         input_dim: data.input_dim(),
         width: cfg.width,
@@ -194,6 +199,8 @@ pub fn train(
         momentum: cfg.momentum,
         seed: cfg.seed,
         chunk: cfg.chunk,
+        member_traces: cfg.member_traces,
+        trace_slots: None,
     };
     let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
         .map(|b| modes.basis.row(b).iter().cloned().collect())

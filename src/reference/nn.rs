@@ -219,6 +219,19 @@ pub fn stats_modes(
     (r, p)
 }
 
+/// Twin of `member_modes` for one record: c_{e,b} = u_bᵀ(f_e − y) for every member
+/// given (the traced ones), member-major: [e·N + b].
+pub fn member_modes(outputs: &[Vec<f64>], y: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
+    outputs
+        .iter()
+        .flat_map(|f| {
+            basis
+                .iter()
+                .map(move |u| u.iter().zip(f).zip(y).map(|((a, f), y)| a * (f - y)).sum())
+        })
+        .collect()
+}
+
 /// Twin of `ntk_gram`, computed independently as J·Jᵀ from explicit Jacobian rows.
 pub fn ntk(
     shape: &NetShape,
