@@ -25,23 +25,34 @@ fn cfg(n: usize) -> LatticeConfig {
 
 /// A smooth, non-trivial field with all three axes and both stencil rings excited.
 fn test_field(n: usize) -> (Vec<f64>, Vec<f64>) {
+    test_fields(n, 1)
+}
+
+/// `f` such fields stacked field-major, each with its own offset, phases and
+/// amplitudes (field 0 is `test_field`), so that a kernel that mixed up fields or
+/// their masses could not match the twin.
+fn test_fields(n: usize, f: usize) -> (Vec<f64>, Vec<f64>) {
     let tau = std::f64::consts::TAU;
     let mut phi = Vec::new();
     let mut dphi = Vec::new();
-    for z in 0..n {
-        for y in 0..n {
-            for x in 0..n {
-                let (fx, fy, fz) = (
-                    x as f64 / n as f64,
-                    y as f64 / n as f64,
-                    z as f64 / n as f64,
-                );
-                phi.push(
-                    0.8 + 0.3 * (tau * fx).sin() * (tau * 2.0 * fy).cos()
-                        + 0.2 * (tau * 3.0 * fz + 0.4).sin()
-                        + 0.05 * ((x * 7 + y * 3 + z * 5) % 11) as f64 / 11.0,
-                );
-                dphi.push(0.1 * (tau * (fx + fz)).cos() - 0.05 * (tau * 3.0 * fy).sin());
+    for b in 0..f {
+        let (o, g) = (0.1 * b as f64, 1.0 + 0.4 * b as f64);
+        for z in 0..n {
+            for y in 0..n {
+                for x in 0..n {
+                    let (fx, fy, fz) = (
+                        x as f64 / n as f64 + 0.13 * b as f64,
+                        y as f64 / n as f64,
+                        z as f64 / n as f64 - 0.07 * b as f64,
+                    );
+                    phi.push(
+                        0.8 + o
+                            + 0.3 * g * (tau * fx).sin() * (tau * 2.0 * fy).cos()
+                            + 0.2 * (tau * 3.0 * fz + 0.4).sin()
+                            + 0.05 * ((x * 7 + y * 3 + z * 5 + b) % 11) as f64 / 11.0,
+                    );
+                    dphi.push(0.1 * g * (tau * (fx + fz)).cos() - 0.05 * (tau * 3.0 * fy).sin());
+                }
             }
         }
     }
@@ -71,7 +82,19 @@ fn max_rel(a: &[f32], b: &[f64]) -> f64 {
 
 #[test]
 fn kick_drift_matches_cpu_twin() {
+    check_kick_drift(&[1.0]);
+}
+
+#[test]
+fn batched_kick_drift_matches_the_twin_for_three_fields_of_different_mass() {
+    check_kick_drift(&[0.3, 1.0, 2.5]);
+}
+
+/// Every kick–drift kernel against the batched twin, for fields of m² = m2s[b]
+/// (different data per field): φ, π and each field's energy sums.
+fn check_kick_drift(m2s: &[f64]) {
     let ctx = ctx();
+    let nf = m2s.len();
     // Every kernel on this one device: N = 16, 8, 24 and 12 give segments of 4, 2,
     // 2 and 1 vec4s in the blocked kernel; the column kernel takes any N, including
     // 10, with whole columns (as on CPU drivers) or short segments (as on GPUs).
@@ -96,6 +119,7 @@ fn kick_drift_matches_cpu_twin() {
         .flat_map(|(n, k)| [(n, k, 2u32), (n, k, 4)])
     {
         let mut c = cfg(n);
+        c.set_m2s(m2s);
         c.stencil = stencil;
         c.dx = 0.7;
         c.lambda = 0.3;
@@ -104,8 +128,13 @@ fn kick_drift_matches_cpu_twin() {
         // host divides out again.
         c.hubble = 0.5;
         let mut lat = Lattice::with_kernel(&ctx, &c, kernel).unwrap();
-        let (mut phi, mut pi) = test_field(n);
+        let (mut phi, mut pi) = test_fields(n, nf);
         lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
+        // The same data with two masses swapped, to show that the comparison
+        // below would catch it.
+        let mut swapped = m2s.to_vec();
+        swapped.swap(0, nf - 1);
+        let (mut sphi, mut spi) = (phi.clone(), pi.clone());
         let units = [
             Unit {
                 c_lap: 0.05,
@@ -130,33 +159,54 @@ fn kick_drift_matches_cpu_twin() {
         let gsums = lat.apply_units(&units).unwrap();
         let (gphi, gpi) = lat.read_field().unwrap();
         let p = pot(&c);
-        for (u, g) in units.iter().zip(&gsums) {
-            let sums = cpu::kick_drift(
+        assert_eq!(gsums.len(), units.len() * nf);
+        for (u, g) in units.iter().zip(gsums.chunks_exact(nf)) {
+            let sums = cpu::kick_drift_fields(
                 stencil,
                 n,
                 u.c_lap / (c.dx * c.dx),
                 u.c_pot,
                 u.c_drift,
                 &p,
+                m2s,
                 &mut phi,
                 &mut pi,
             );
+            cpu::kick_drift_fields(
+                stencil,
+                n,
+                u.c_lap / (c.dx * c.dx),
+                u.c_pot,
+                u.c_drift,
+                &p,
+                &swapped,
+                &mut sphi,
+                &mut spi,
+            );
             // f32 sums of O(N³) terms of one sign (Σπ², ΣV) or with a shift (the
             // gradient sum): a few ulps times a modest growth.
-            for q in 0..3 {
-                assert!(
-                    (g[q] - sums[q]).abs() < 1e-5 * sums[q].abs().max(1e-3 * sums[0]),
-                    "{kernel:?} N {n} stencil {stencil}: energy sum {q}: {} vs {}",
-                    g[q],
-                    sums[q]
-                );
+            for (b, (g, sums)) in g.iter().zip(&sums).enumerate() {
+                for q in 0..3 {
+                    assert!(
+                        (g[q] - sums[q]).abs() < 1e-5 * sums[q].abs().max(1e-3 * sums[0]),
+                        "{kernel:?} N {n} stencil {stencil} field {b}: energy sum {q}: {} vs {}",
+                        g[q],
+                        sums[q]
+                    );
+                }
             }
         }
         let (ef, ep) = (max_rel(&gphi, &phi), max_rel(&gpi, &pi));
         assert!(
             ef < 1e-5 && ep < 1e-5,
-            "{kernel:?} N {n} stencil {stencil}: phi {ef:e}, pi {ep:e}"
+            "{kernel:?} N {n} stencil {stencil} F {nf}: phi {ef:e}, pi {ep:e}"
         );
+        if nf > 1 {
+            assert!(
+                max_rel(&gpi, &spi) > 1e-3,
+                "{kernel:?}: swapping two fields' masses must show"
+            );
+        }
     }
 }
 
@@ -171,7 +221,7 @@ fn reduction_matches_cpu_twin() {
         let mut lat = Lattice::new(&ctx, &c).unwrap();
         let (phi, pi) = test_field(16);
         lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
-        let g = lat.reduce_sums(0.8).unwrap();
+        let g = lat.reduce_sums(&[0.8]).unwrap()[0];
         let (phi32, pi32): (Vec<f64>, Vec<f64>) = (
             f32s(&phi).iter().map(|&v| v as f64).collect(),
             f32s(&pi).iter().map(|&v| v as f64).collect(),
@@ -548,4 +598,323 @@ fn a_spectrum_that_makes_the_field_nan_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("NaN"), "{e}");
+}
+
+const M2S: [f64; 3] = [0.3, 1.0, 2.5];
+
+#[test]
+fn batched_reduction_and_field_observables_match_the_twin_per_field() {
+    let ctx = ctx();
+    let n = 12;
+    for stencil in [2u32, 4] {
+        let mut c = cfg(n);
+        c.set_m2s(&M2S);
+        c.stencil = stencil;
+        c.dx = 0.6;
+        c.lambda = 0.5;
+        c.phi_min = 0.1;
+        c.hubble = 0.5;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let (phi, dphi) = test_fields(n, 3);
+        let (phi32, dphi32) = (f32s(&phi), f32s(&dphi));
+        lat.set_initial_fields(&phi32, &dphi32).unwrap();
+        let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        let (phi64, dphi64) = (widen(&phi32), widen(&dphi32));
+        let twin = |shifts: &[f64], m2s: &[f64]| {
+            cpu::reduce_fields(
+                stencil,
+                n,
+                1.0,
+                shifts,
+                1.0 / (c.dx * c.dx),
+                &pot(&c),
+                m2s,
+                &phi64,
+                &dphi64,
+            )
+        };
+        let close = |g: &[f64; 6], r: &[f64; 6]| {
+            (0..6).all(|q| (g[q] - r[q]).abs() < 1e-5 * r[q].abs().max(1.0))
+        };
+        // Raw sums with per-field shifts, against the twin; swapped masses or
+        // shifts would not match.
+        let shifts = [0.8, 0.5, 1.1];
+        let g = lat.reduce_sums(&shifts).unwrap();
+        let r = twin(&shifts, &M2S);
+        for b in 0..3 {
+            assert!(
+                close(&g[b], &r[b]),
+                "stencil {stencil} field {b}: {:?} vs {:?}",
+                g[b],
+                r[b]
+            );
+        }
+        let swapped_m2 = twin(&shifts, &[2.5, 1.0, 0.3]);
+        let swapped_shift = twin(&[1.1, 0.5, 0.8], &M2S);
+        assert!(!close(&g[0], &swapped_m2[0]) && !close(&g[0], &swapped_shift[0]));
+        // Observables: set_initial_fields made each field's mean its shift.
+        let obs = lat.field_observables().unwrap();
+        let sites = (n * n * n) as f64;
+        for (b, o) in obs.iter().enumerate() {
+            let f = &phi64[b * n * n * n..(b + 1) * n * n * n];
+            let v = &dphi64[b * n * n * n..(b + 1) * n * n * n];
+            let mean = f.iter().sum::<f64>() / sites;
+            let var = f.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / sites;
+            let s = &twin(&[mean; 3], &M2S)[b];
+            let want = [
+                (o.phi_mean, mean),
+                (o.dphi_mean, v.iter().sum::<f64>() / sites),
+                (o.phi_var, var),
+                (
+                    o.rho_kin,
+                    0.5 * v.iter().map(|x| x * x).sum::<f64>() / sites,
+                ),
+                (o.rho_grad, 0.5 * s[4] / sites),
+                (o.rho_pot, s[5] / sites),
+            ];
+            for (q, (got, want)) in want.iter().enumerate() {
+                assert!(
+                    (got - want).abs() < 1e-5 * want.abs().max(1e-2),
+                    "stencil {stencil} field {b} observable {q}: {got} vs {want}"
+                );
+            }
+        }
+        // The whole-lattice observables: energies summed, φ columns NaN.
+        let total = lat.observables().unwrap();
+        assert!(total.phi_mean.is_nan() && total.phi_var.is_nan());
+        // (Its reduction ran with the shifts the last one left: f32 rounding only.)
+        let want: f64 = obs.iter().map(|o| o.rho()).sum();
+        assert!((total.rho() - want).abs() < 1e-6 * want.abs());
+    }
+}
+
+#[test]
+fn set_initial_fields_refuses_bad_input() {
+    let ctx = ctx();
+    let mut c = cfg(4);
+    c.set_m2s(&M2S);
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    let good = vec![0.5f32; 3 * 64];
+    let mut bad = good.clone();
+    bad[64 + 5] = f32::NAN;
+    let e = lat.set_initial_fields(&bad, &good).unwrap_err();
+    assert!(
+        matches!(e, nncosmo_gpu::lattice::LatticeError::NonFinite(_)),
+        "{e}"
+    );
+    assert!(e.to_string().contains("field 1"), "{e}");
+    bad[69] = 0.0;
+    bad[130] = f32::INFINITY;
+    assert!(matches!(
+        lat.set_initial_fields(&good, &bad),
+        Err(nncosmo_gpu::lattice::LatticeError::NonFinite(_))
+    ));
+    let e = lat
+        .set_initial_fields(&good[..64], &good[..64])
+        .unwrap_err();
+    assert!(e.to_string().contains("192"), "{e}");
+    lat.set_initial_fields(&good, &good).unwrap();
+}
+
+#[test]
+fn each_field_draws_its_own_noise_and_field_0_draws_the_single_fields() {
+    let ctx = ctx();
+    let n = 8;
+    let mut c = cfg(n);
+    c.seed = 77;
+    c.spectrum = Spectrum::White { amplitude: 1e-3 };
+    let mut one = Lattice::new(&ctx, &c).unwrap();
+    one.set_initial_from_config().unwrap();
+    let (p1, v1) = one.read_field().unwrap();
+    c.set_m2s(&[1.0, 1.0, 2.5]);
+    let mut three = Lattice::new(&ctx, &c).unwrap();
+    three.set_initial_from_config().unwrap();
+    let (p3, v3) = three.read_field().unwrap();
+    let s = n * n * n;
+    // Field 0 is the single field, bit for bit; field 1 (same mass) draws anew.
+    assert_eq!((&p3[..s], &v3[..s]), (&p1[..], &v1[..]));
+    assert_ne!(&p3[s..2 * s], &p3[..s]);
+    assert_ne!(&p3[2 * s..], &p3[s..2 * s]);
+    for b in 0..3u32 {
+        let g = three.field_noise(b as usize, 100).unwrap();
+        let twin = cpu::ic_noise_field(n, seed_key(77), b);
+        for m in 0..s {
+            for q in 0..4 {
+                assert!(
+                    (g[m][q] as f64 - twin[m][q]).abs() < 1e-5 * (1.0 + twin[m][q].abs()),
+                    "field {b} mode {m}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_homogeneous_field_follows_the_closed_form_background_of_its_own_mass() {
+    let ctx = ctx();
+    let (h, dt, steps, every) = (0.5, 0.01, 600, 150);
+    for integrator in [Integrator::Leapfrog, Integrator::Yoshida4] {
+        let mut c = cfg(8);
+        c.set_m2s(&M2S);
+        c.hubble = h;
+        c.dt = dt;
+        c.steps = steps;
+        c.output_every = every;
+        c.integrator = integrator;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        lat.set_initial_from_config().unwrap();
+        let res = lat.run(false).unwrap();
+        assert_eq!(res.field_rows.len(), 3 * res.background.len());
+        // Leapfrog at dt = 0.01 misses the closed form by up to 2e-5 in φ̄ and 3e-5
+        // in φ̄̇ (the heavy field's phase error ω³dt²t/24) and closes the energy
+        // budget to 6e-5; Yoshida's errors are f32 rounding (≲ 1e-6 and 1e-5).
+        let (tol, resid_tol) = match integrator {
+            Integrator::Leapfrog => (1e-4, 3e-4),
+            Integrator::Yoshida4 => (5e-6, 5e-5),
+        };
+        // How far each field is from the other fields' closed forms.
+        let mut apart = [f64::INFINITY; 3];
+        for r in &res.field_rows {
+            let (x, v) = background(h, M2S[r.field], 1.0, 0.0, r.t);
+            assert_eq!(r.m2, M2S[r.field]);
+            assert!(
+                (r.obs.phi_mean - x).abs() < tol && (r.obs.dphi_mean - v).abs() < 2.0 * tol,
+                "{integrator:?} field {} t {}: ({}, {}) vs ({x}, {v})",
+                r.field,
+                r.t,
+                r.obs.phi_mean,
+                r.obs.dphi_mean
+            );
+            // Homogeneous: Var φ is f32 rounding of (φ − shift)² only.
+            assert!(r.obs.phi_var < 1e-7, "{}", r.obs.phi_var);
+            // A homogeneous field's budget closes to the integrator's error.
+            assert!(r.energy_residual.abs() < resid_tol, "{}", r.energy_residual);
+            let theory = res.field_theory[r.field][r.step / every];
+            assert!((theory.0 - x).abs() < 1e-12);
+            for (b, &m2) in M2S.iter().enumerate() {
+                if b != r.field && r.step == steps {
+                    let other = background(h, m2, 1.0, 0.0, r.t).0;
+                    apart[r.field] = apart[r.field].min((r.obs.phi_mean - other).abs());
+                }
+            }
+        }
+        // A swap of two masses would fail the tolerance many times over.
+        assert!(apart.iter().all(|&d| d > 100.0 * tol), "{apart:?}");
+        // The background row holds the totals; its φ columns mean nothing.
+        for (i, row) in res.background.iter().enumerate() {
+            let fields = &res.field_rows[3 * i..3 * i + 3];
+            assert!(row.obs.phi_mean.is_nan() && row.obs.dphi_mean.is_nan());
+            let rho: f64 = fields.iter().map(|r| r.obs.rho()).sum();
+            assert!((row.obs.rho() - rho).abs() < 1e-12 * rho);
+            assert!(row.energy_residual.abs() < resid_tol);
+        }
+    }
+}
+
+#[test]
+fn per_field_energy_residuals_are_small_and_of_the_integrators_order() {
+    let ctx = ctx();
+    // As the single-field test, for three fields of different mass in one engine:
+    // each field's own budget closes to the integrator's order, and so does the total.
+    let worst = |dt: f64, integrator: Integrator| {
+        let mut c = cfg(16);
+        c.set_m2s(&M2S);
+        c.hubble = 0.5;
+        c.dx = 0.8;
+        c.dt = dt;
+        c.steps = (4.0 / dt).round() as usize;
+        c.output_every = 50;
+        c.integrator = integrator;
+        c.spectrum = Spectrum::BunchDavies;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        lat.set_initial_from_config().unwrap();
+        let res = lat.run(false).unwrap();
+        let mut w = [0.0f64; 4];
+        for r in &res.field_rows {
+            w[r.field] = w[r.field].max(r.energy_residual.abs());
+        }
+        for r in &res.background {
+            w[3] = w[3].max(r.energy_residual.abs());
+        }
+        w
+    };
+    for (integrator, expected) in [(Integrator::Leapfrog, 2.0), (Integrator::Yoshida4, 4.0)] {
+        let (coarse, fine) = (worst(0.04, integrator), worst(0.02, integrator));
+        for b in 0..4 {
+            assert!(
+                fine[b] < 1e-3,
+                "{integrator:?} field {b}: residual {}",
+                fine[b]
+            );
+            let order = (coarse[b] / fine[b]).log2();
+            assert!(
+                (order - expected).abs() < 0.4,
+                "{integrator:?} field {b} (3 = total): residual {:e} -> {:e}, order {order}",
+                coarse[b],
+                fine[b]
+            );
+        }
+    }
+}
+
+#[test]
+fn each_fields_spectrum_follows_its_own_linear_theory() {
+    let ctx = ctx();
+    let mut c = cfg(32);
+    c.set_m2s(&[0.3, 0.8, 1.5]);
+    c.hubble = 0.5;
+    c.dt = 0.05;
+    c.steps = 160;
+    c.output_every = 80;
+    c.spectrum = Spectrum::BunchDavies;
+    c.velocity = Velocity::Vacuum;
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    lat.set_initial_from_config().unwrap();
+    let res = lat.run(false).unwrap();
+    let mut checked = [0; 3];
+    for r in &res.spectrum {
+        if r.modes >= 100 {
+            let d = (r.power / r.theory_power - 1.0).abs();
+            assert!(
+                d < 0.03,
+                "field {} step {} k {:.3}: {} vs theory {} ({d:.4})",
+                r.field,
+                r.step,
+                r.k,
+                r.power,
+                r.theory_power
+            );
+            checked[r.field] += 1;
+        }
+    }
+    assert!(checked.iter().all(|&c| c > 20), "{checked:?}");
+    // The masses matter: at the end the light field has more long-wavelength power.
+    let last = res.spectrum.last().unwrap().step;
+    let low = |b: usize| {
+        res.spectrum
+            .iter()
+            .find(|r| r.step == last && r.field == b)
+            .unwrap()
+            .power
+    };
+    assert!(low(0) > 1.5 * low(2), "{} vs {}", low(0), low(2));
+}
+
+#[test]
+fn too_many_fields_for_one_binding_are_refused_with_the_largest_count() {
+    let ctx = ctx();
+    let limit = ctx.max_binding();
+    let n = 64usize;
+    let per_field = (n as u64).pow(3) * 4;
+    let fmax = (limit / per_field) as usize;
+    let mut c = cfg(n);
+    c.set_m2s(&vec![1.0; fmax + 1]);
+    let e = Lattice::new(&ctx, &c)
+        .err()
+        .expect("one field more than fits")
+        .to_string();
+    assert!(
+        e.contains(&format!("--fields {fmax} fit")) && e.contains("--grid"),
+        "{e}"
+    );
 }

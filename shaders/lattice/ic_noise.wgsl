@@ -1,10 +1,11 @@
 // Hermitian white noise for the initial conditions, one Fourier mode per invocation.
 // Each mode k draws its own complex Gaussian a_k (⟨|a_k|²⟩ = 1/2) from Philox keyed by
-// (seed, mode index), and that of its partner −k, and returns
+// (seed, field, mode index), and that of its partner −k, and returns
 //   B_k = a_k + conj(a_{−k}),   C_k = i·(a_k − conj(a_{−k})),
 // both Hermitian (B_{−k} = conj(B_k)) by construction. A mode function (u, u̇) then
 // gives the field δφ_k = Re(u)·B_k + Im(u)·C_k, i.e. u·a_k + conj(u)·conj(a_{−k}).
-// A draw depends only on (seed, mode), never on the dispatch shape or slab. The
+// A draw depends only on (seed, field, mode), never on the dispatch shape or slab;
+// field 0 draws what the single-field engine always drew (counter word 1 = 0). The
 // pair (k, −k) is evaluated in one canonical order by both of its invocations, and
 // the partner takes the conjugate, so the Hermitian symmetry holds bit for bit
 // whatever the compiler contracts into FMAs.
@@ -16,7 +17,8 @@ struct NoiseParams {
     // first mode index of this slab, and the number of modes in it
     first: u32,
     count: u32,
-    _p0: u32,
+    // The field b whose noise this is (independent draws per field).
+    field: u32,
     key: vec2<u32>,
     _p1: vec2<u32>,
 }
@@ -30,7 +32,7 @@ override WG: u32 = 64u;
 const LATT: u32 = 0x4C415454u;
 
 fn draw(mode: u32) -> vec2<f32> {
-    return 0.5 * philox_normal2(vec4<u32>(mode, 0u, 0u, LATT), p.key);
+    return 0.5 * philox_normal2(vec4<u32>(mode, p.field, 0u, LATT), p.key);
 }
 
 @compute @workgroup_size(WG)

@@ -18,7 +18,8 @@
 //   - z-neighbours stay in registers (a pipeline of planes z−2 … z+2).
 // Wrapped row and plane offsets are computed outside the z-loop, and the loop's
 // control flow is uniform: surplus invocations work on a clamped segment and only
-// skip their stores.
+// skip their stores. Field b = workgroup_id.z: all offsets below start at b·N³/4
+// vec4s, and m² and the energy shift come from fields[b].
 #import lattice_common
 #import lattice_energy
 
@@ -27,6 +28,8 @@
 @group(0) @binding(2) var<storage, read_write> phi_out: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> pi: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
+// Per field: m², the energy sums' shift s, spare, spare.
+@group(0) @binding(5) var<storage, read> fields: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
@@ -76,8 +79,9 @@ fn add3(a: Seg, b: Seg, c: Seg, d: Seg) -> Seg {
 
 // The unit at the four sites of vec4 `i`: c holds them, l and r the vec4s left and
 // right of c in its row, r1 and r2 the sums of the y- and z-neighbours at distance
-// 1 and 2 (r2 unused by the 7-point stencil). Returns the sites' energy sums.
-fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, store: bool) -> vec4<f32> {
+// 1 and 2 (r2 unused by the 7-point stencil); pot is the field's potential.
+// Returns the sites' energy sums.
+fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, pot: vec4<f32>, store: bool) -> vec4<f32> {
     let ring1 = r1 + vec4<f32>(l.w, c.xyz) + vec4<f32>(c.yzw, r.x);
     var lap: vec4<f32>;
     if (STENCIL == 4u) {
@@ -86,25 +90,25 @@ fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: ve
     } else {
         lap = ring1 - 6.0 * c;
     }
-    let pnew = pi[i] + p.coef.x * lap - p.coef.y * lattice_dv4(c, p.pot);
+    let pnew = pi[i] + p.coef.x * lap - p.coef.y * lattice_dv4(c, pot);
     if (store) {
         pi[i] = pnew;
         phi_out[i] = c + p.coef.z * pnew;
-        return energy_site4(c, lap, pnew, p.coef.w, p.pot);
+        return energy_site4(c, lap, pnew, p.coef.w, pot);
     }
     return vec4<f32>(0.0);
 }
 
 // The unit along one row segment starting at vec4 i; l and r flank it. Returns the
 // segment's energy sums.
-fn unit_seg(i: u32, c: Seg, l: vec4<f32>, r: vec4<f32>, r1: Seg, r2: Seg, store: bool) -> vec4<f32> {
+fn unit_seg(i: u32, c: Seg, l: vec4<f32>, r: vec4<f32>, r1: Seg, r2: Seg, pot: vec4<f32>, store: bool) -> vec4<f32> {
     if (V == 1u) {
-        return unit4(i, c.v0, l, r, r1.v0, r2.v0, store);
+        return unit4(i, c.v0, l, r, r1.v0, r2.v0, pot, store);
     } else if (V == 2u) {
-        return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store) + unit4(i + 1u, c.v1, c.v0, r, r1.v1, r2.v1, store);
+        return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, pot, store) + unit4(i + 1u, c.v1, c.v0, r, r1.v1, r2.v1, pot, store);
     }
-    return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, store) + unit4(i + 1u, c.v1, c.v0, c.v2, r1.v1, r2.v1, store)
-        + unit4(i + 2u, c.v2, c.v1, c.v3, r1.v2, r2.v2, store) + unit4(i + 3u, c.v3, c.v2, r, r1.v3, r2.v3, store);
+    return unit4(i, c.v0, l, c.v1, r1.v0, r2.v0, pot, store) + unit4(i + 1u, c.v1, c.v0, c.v2, r1.v1, r2.v1, pot, store)
+        + unit4(i + 2u, c.v2, c.v1, c.v3, r1.v2, r2.v2, pot, store) + unit4(i + 3u, c.v3, c.v2, r, r1.v3, r2.v3, pot, store);
 }
 
 @compute @workgroup_size(WG)
@@ -126,15 +130,17 @@ fn main(
     let y = yb * B;
     let plane = nv * n;
     let volume = plane * n;
-    // Offsets within a plane, in vec4s: the block, the vec4s flanking its first
-    // row, and the rows just outside it.
-    let o = y * nv + xs;
-    let oxl = y * nv + select(xs - 1u, nv - 1u, xs == 0u);
-    let oxr = y * nv + select(xs + V, 0u, xs + V == nv);
-    let om1 = ((y + n - 1u) % n) * nv + xs;
-    let op1 = ((y + B) % n) * nv + xs;
-    let om2 = ((y + n - 2u) % n) * nv + xs;
-    let op2 = ((y + B + 1u) % n) * nv + xs;
+    let pot = lattice_field_pot(fields[wid.z], p.pot);
+    // Offsets within a plane of this field, in vec4s: the block, the vec4s
+    // flanking its first row, and the rows just outside it.
+    let fo = wid.z * volume;
+    let o = fo + y * nv + xs;
+    let oxl = fo + y * nv + select(xs - 1u, nv - 1u, xs == 0u);
+    let oxr = fo + y * nv + select(xs + V, 0u, xs + V == nv);
+    let om1 = fo + ((y + n - 1u) % n) * nv + xs;
+    let op1 = fo + ((y + B) % n) * nv + xs;
+    let om2 = fo + ((y + n - 2u) % n) * nv + xs;
+    let op2 = fo + ((y + B + 1u) % n) * nv + xs;
 
     let zs = Seg(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     var zm2 = Blk(zs, zs, zs, zs);
@@ -163,10 +169,10 @@ fn main(
         let i = base + o;
         let il = base + oxl;
         let ir = base + oxr;
-        e = e + unit_seg(i, c.s0, phi_in[il], phi_in[ir], add3(ym1, c.s1, zm1.s0, zp1.s0), add3(ym2, c.s2, zm2.s0, zp2.s0), store);
-        e = e + unit_seg(i + nv, c.s1, phi_in[il + nv], phi_in[ir + nv], add3(c.s0, c.s2, zm1.s1, zp1.s1), add3(ym1, c.s3, zm2.s1, zp2.s1), store);
-        e = e + unit_seg(i + 2u * nv, c.s2, phi_in[il + 2u * nv], phi_in[ir + 2u * nv], add3(c.s1, c.s3, zm1.s2, zp1.s2), add3(c.s0, yp1, zm2.s2, zp2.s2), store);
-        e = e + unit_seg(i + 3u * nv, c.s3, phi_in[il + 3u * nv], phi_in[ir + 3u * nv], add3(c.s2, yp1, zm1.s3, zp1.s3), add3(c.s1, yp2, zm2.s3, zp2.s3), store);
+        e = e + unit_seg(i, c.s0, phi_in[il], phi_in[ir], add3(ym1, c.s1, zm1.s0, zp1.s0), add3(ym2, c.s2, zm2.s0, zp2.s0), pot, store);
+        e = e + unit_seg(i + nv, c.s1, phi_in[il + nv], phi_in[ir + nv], add3(c.s0, c.s2, zm1.s1, zp1.s1), add3(ym1, c.s3, zm2.s1, zp2.s1), pot, store);
+        e = e + unit_seg(i + 2u * nv, c.s2, phi_in[il + 2u * nv], phi_in[ir + 2u * nv], add3(c.s1, c.s3, zm1.s2, zp1.s2), add3(c.s0, yp1, zm2.s2, zp2.s2), pot, store);
+        e = e + unit_seg(i + 3u * nv, c.s3, phi_in[il + 3u * nv], phi_in[ir + 3u * nv], add3(c.s2, yp1, zm1.s3, zp1.s3), add3(c.s1, yp2, zm2.s3, zp2.s3), pot, store);
         zm2 = zm1;
         zm1 = c;
         c = zp1;
@@ -180,5 +186,5 @@ fn main(
         lead = lead + plane;
         lead = select(lead, 0u, lead == volume);
     }
-    energy_store(lid, wid.x + wid.y * nwg.x, e);
+    energy_store(lid, lattice_wg_index(wid, nwg), e);
 }

@@ -8,7 +8,8 @@
 // with the z-neighbours in registers; consecutive invocations take consecutive
 // columns, so every load is coalesced. GPUs run short segments (ZB = 8: millions
 // of invocations, 5 loads per site); CPU drivers run whole columns (ZB = N) when N
-// is not a multiple of 4, and kick_drift.wgsl otherwise.
+// is not a multiple of 4, and kick_drift.wgsl otherwise. Field b = workgroup_id.z
+// lives at b·N³; m² and the energy shift come from fields[b].
 #import lattice_common
 #import lattice_energy
 
@@ -17,6 +18,8 @@
 @group(0) @binding(2) var<storage, read_write> phi_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> pi: array<f32>;
 @group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
+// Per field: m², the energy sums' shift s, spare, spare.
+@group(0) @binding(5) var<storage, read> fields: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
@@ -44,15 +47,19 @@ fn main(
         let c_lap = p.coef.x;
         let c_pot = p.coef.y;
         let c_drift = p.coef.z;
+        let pot = lattice_field_pot(fields[wid.z], p.pot);
+        // This field starts at fb; site (col, z) of it lies at fc + z·N².
+        let fb = wid.z * nn * n;
+        let fc = fb + col;
         let o1 = lattice_plane_neighbours(col, n, 1u);
         let o2 = lattice_plane_neighbours(col, n, 2u);
-        var zm2 = phi_in[((z0 + n - 2u) % n) * nn + col];
-        var zm1 = phi_in[((z0 + n - 1u) % n) * nn + col];
-        var c = phi_in[z0 * nn + col];
-        var zp1 = phi_in[((z0 + 1u) % n) * nn + col];
-        var zp2 = phi_in[((z0 + 2u) % n) * nn + col];
+        var zm2 = phi_in[fc + ((z0 + n - 2u) % n) * nn];
+        var zm1 = phi_in[fc + ((z0 + n - 1u) % n) * nn];
+        var c = phi_in[fc + z0 * nn];
+        var zp1 = phi_in[fc + ((z0 + 1u) % n) * nn];
+        var zp2 = phi_in[fc + ((z0 + 2u) % n) * nn];
         for (var z = z0; z < z0 + ZB; z = z + 1u) {
-            let base = z * nn;
+            let base = fb + z * nn;
             let ring1 = phi_in[base + o1.x] + phi_in[base + o1.y] + phi_in[base + o1.z] + phi_in[base + o1.w] + zm1 + zp1;
             var lap: f32;
             if (STENCIL == 4u) {
@@ -62,20 +69,20 @@ fn main(
                 lap = ring1 - 6.0 * c;
             }
             let i = base + col;
-            let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, p.pot);
+            let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, pot);
             pi[i] = pnew;
-            e = e + energy_site(c, lap, pnew, p.coef.w, p.pot);
+            e = e + energy_site(c, lap, pnew, p.coef.w, pot);
             phi_out[i] = c + c_drift * pnew;
             zm2 = zm1;
             zm1 = c;
             c = zp1;
             zp1 = zp2;
             if (STENCIL == 4u) {
-                zp2 = phi_in[((z + 3u) % n) * nn + col];
+                zp2 = phi_in[fc + ((z + 3u) % n) * nn];
             } else {
-                zp1 = phi_in[((z + 2u) % n) * nn + col];
+                zp1 = phi_in[fc + ((z + 2u) % n) * nn];
             }
         }
     }
-    energy_store(lid, wid.x + wid.y * nwg.x, e);
+    energy_store(lid, lattice_wg_index(wid, nwg), e);
 }

@@ -1,6 +1,8 @@
 // Per-workgroup partial sums of the observables; the host adds the partials in f64.
-// Per site, with ψ = φ − s (s a shift near the mean, so that Var φ keeps its digits)
-// and φ̇ = π/a³:
+// Dispatch [x, y, F]: field b = workgroup_id.z, at offset b·N³, with its m² and
+// shift s from fields[b]; partials are field-major.
+// Per site, with ψ = φ − s (s a shift near the field's mean, so that Var φ keeps
+// its digits) and φ̇ = π/a³:
 //   0: ψ   1: ψ²   2: φ̇   3: φ̇²   4: −ψ·∇²φ (twice the gradient energy × a², by
 //   summation by parts, so it matches the stencil the kick uses)   5: V(φ)
 // CPU twin: reference::lattice::reduce.
@@ -10,6 +12,8 @@
 @group(0) @binding(1) var<storage, read> phi: array<f32>;
 @group(0) @binding(2) var<storage, read> pi: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+// Per field: m², the shift s, spare, spare.
+@group(0) @binding(4) var<storage, read> fields: array<vec4<f32>>;
 
 override STENCIL: u32 = 2u;
 // The host reads this workgroup size back from the shader.
@@ -42,21 +46,25 @@ fn main(
     var c2 = vec4<f32>(0.0);
     if (col < nn) {
         let inv_a3 = p.a.x;
-        let shift = p.a.y;
+        let pot = lattice_field_pot(fields[wid.z], p.pot);
+        let shift = pot.w;
         let inv_dx2 = p.a.z;
+        // This field starts at fb; site (col, z) of it lies at fc + z·N².
+        let fb = wid.z * nn * n;
+        let fc = fb + col;
         let o1 = lattice_plane_neighbours(col, n, 1u);
         let o2 = lattice_plane_neighbours(col, n, 2u);
         for (var z = 0u; z < n; z = z + 1u) {
-            let base = z * nn;
+            let base = fb + z * nn;
             let i = base + col;
             let c = phi[i];
-            let zm1 = phi[((z + n - 1u) % n) * nn + col];
-            let zp1 = phi[((z + 1u) % n) * nn + col];
+            let zm1 = phi[fc + ((z + n - 1u) % n) * nn];
+            let zp1 = phi[fc + ((z + 1u) % n) * nn];
             let ring1 = phi[base + o1.x] + phi[base + o1.y] + phi[base + o1.z] + phi[base + o1.w] + zm1 + zp1;
             var lap: f32;
             if (STENCIL == 4u) {
-                let zm2 = phi[((z + n - 2u) % n) * nn + col];
-                let zp2 = phi[((z + 2u) % n) * nn + col];
+                let zm2 = phi[fc + ((z + n - 2u) % n) * nn];
+                let zp2 = phi[fc + ((z + 2u) % n) * nn];
                 let ring2 = phi[base + o2.x] + phi[base + o2.y] + phi[base + o2.z] + phi[base + o2.w] + zm2 + zp2;
                 lap = (4.0 / 3.0) * ring1 - (1.0 / 12.0) * ring2 - 7.5 * c;
             } else {
@@ -65,7 +73,7 @@ fn main(
             let psi = c - shift;
             let v = pi[i] * inv_a3;
             kahan(&s1, &c1, vec4<f32>(psi, psi * psi, v, v * v));
-            kahan(&s2, &c2, vec4<f32>(-psi * lap * inv_dx2, lattice_v(c, p.pot), 0.0, 0.0));
+            kahan(&s2, &c2, vec4<f32>(-psi * lap * inv_dx2, lattice_v(c, pot), 0.0, 0.0));
         }
     }
     sa[lid] = s1;
@@ -79,7 +87,7 @@ fn main(
         workgroupBarrier();
     }
     if (lid == 0u) {
-        let w = (wid.x + wid.y * nwg.x) * 8u;
+        let w = lattice_wg_index(wid, nwg) * 8u;
         partials[w + 0u] = sa[0].x;
         partials[w + 1u] = sa[0].y;
         partials[w + 2u] = sa[0].z;

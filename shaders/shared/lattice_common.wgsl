@@ -1,20 +1,25 @@
 // Shared by the lattice kernels: parameter blocks and the potential.
-// Field layout: site (x, y, z) of an N³ periodic grid lives at x + N·(y + N·z).
+// Field layout: site (x, y, z) of field b of an N³ periodic grid lives at
+// x + N·(y + N·z) + b·N³ (fields stacked field-major in one buffer). Every kernel
+// takes b from workgroup_id.z (dispatch [x, y, F]), so that no workgroup straddles
+// two fields, and its per-field parameters from `fields[b]` (see lattice_field_pot).
 // Kernels walk z (whole columns or segments of one), so that the z-neighbours stay
 // in registers, and consecutive invocations touch consecutive addresses.
 
 // One fused kick–drift unit (CPU twin: reference::lattice::kick_drift).
 struct StepParams {
     n: u32,
-    // Where energy_fold puts this unit's energy sums, and how many workgroup
-    // parts the kick–drift kernel leaves for it.
+    // Where energy_fold puts this unit's energy sums (energy[slot·F + b]), and
+    // how many workgroup parts the kick–drift kernel leaves per field.
     slot: u32,
     parts: u32,
-    _p2: u32,
+    // The number of fields F.
+    nfields: u32,
     // c_lap (already divided by dx²), c_pot, c_drift, and w ≈ a^(−3/2), which
     // keeps the energy sums' π² in range (see lattice_energy)
     coef: vec4<f32>,
-    // m², λ, φ₀, and the shift s of the energy sums (see lattice_energy)
+    // m², λ, φ₀, unused: m² and the shift s of the energy sums come per field
+    // (lattice_field_pot)
     pot: vec4<f32>,
 }
 
@@ -24,9 +29,21 @@ struct ReduceParams {
     _p0: u32,
     _p1: u32,
     _p2: u32,
-    // 1/a³, shift s subtracted from φ before squaring, 1/dx², unused
+    // 1/a³, unused (the shift comes per field), 1/dx², unused
     a: vec4<f32>,
     pot: vec4<f32>,
+}
+
+// The potential of one field: its m² and shift s (fields[b] = (m², s, spare,
+// spare)) in place of pot.x and pot.w; λ and φ₀ are shared.
+fn lattice_field_pot(f: vec4<f32>, pot: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(f.x, pot.y, pot.z, f.y);
+}
+
+// The flat index of a workgroup, field-major: parts of field b (= wid.z) come
+// after those of fields 0..b−1.
+fn lattice_wg_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return (wid.z * nwg.y + wid.y) * nwg.x + wid.x;
 }
 
 // V'(φ) for V = ½m²ψ² + (λ/4)ψ⁴, ψ = φ − φ₀.

@@ -10,14 +10,15 @@
 //                          last output, changes nothing but the f32 rounding)
 //   z: Σ V(φ)              and for c_pot = ∫a³dt
 // Each workgroup adds its invocations' sums in workgroup memory and stores one vec4
-// in energy_parts; energy_fold.wgsl adds those into the unit's slot.
+// in energy_parts (field-major: workgroups never straddle fields); energy_fold.wgsl
+// adds each field's parts into the unit's slot for that field.
 // The importing kernel declares WG (a power of two) and the binding energy_parts.
 // CPU twin: the sums returned by reference::lattice::kick_drift.
 
 var<workgroup> energy_wg: array<vec4<f32>, WG>;
 
 // The sums at one site; c = φ before the drift, lap = dx²∇²φ, w = coef.w,
-// pot.w = s. w is applied twice so that neither factor leaves f32's range.
+// pot = the field's potential with pot.w = s (lattice_field_pot). w is applied twice so that neither factor leaves f32's range.
 fn energy_site(c: f32, lap: f32, pnew: f32, w: f32, pot: vec4<f32>) -> vec4<f32> {
     let q = (pnew * w) * w;
     return vec4<f32>(q * q, -(c - pot.w) * lap, lattice_v(c, pot), 0.0);
@@ -46,8 +47,8 @@ fn energy_wg_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
     return energy_wg[0];
 }
 
-// Stores the workgroup's total of `v` at energy_parts[wid]; called by every
-// invocation.
+// Stores the workgroup's total of `v` at energy_parts[wid] (wid from
+// lattice_wg_index); called by every invocation.
 fn energy_store(lid: u32, wid: u32, v: vec4<f32>) {
     let total = energy_wg_sum(lid, v);
     if (lid == 0u) {

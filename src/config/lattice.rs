@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
-use serde::{Deserialize, Serialize};
+use clap::{ArgAction, Args};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ConfigError, finite, merge_args, positive, positive_real, read_table};
 
@@ -31,10 +31,19 @@ pub struct LatticeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hubble: Option<f64>,
-    /// Mass m (not m²); a negative value means m² = −m² (tachyonic, needs --allow-tachyonic).
+    /// Number of fields F, evolved together on the same grid and background.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mass: Option<f64>,
+    pub fields: Option<i64>,
+    /// Mass m (not m²); a negative value means m² = −m² (tachyonic, needs --allow-tachyonic).
+    /// Repeat once per field (--fields) to give each its own; a single one applies to all.
+    #[arg(long, action = ArgAction::Append)]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub mass: Vec<f64>,
     /// Quartic coupling λ of V = ½m²(φ−φ₀)² + (λ/4)(φ−φ₀)⁴.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,6 +117,37 @@ pub struct LatticeArgs {
     pub adapter: Option<String>,
 }
 
+/// A config value given as one number (`mass = 1.0`) or a list (`mass = [0.5, 1.0]`).
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number or a list of numbers")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(vec![v])
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(vec![v as f64])
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(vec![v as f64])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element::<f64>()? {
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// The initial fluctuation spectrum.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -143,9 +183,18 @@ pub struct LatticeConfig {
     pub dt: f64,
     #[serde(rename = "H")]
     pub hubble: f64,
+    /// Field 0's mass and m² (the single field's, for code written for one field).
     pub mass: f64,
     /// m², negative when tachyonic.
     pub m2: f64,
+    /// The number of fields F (field-major in the engine's buffers).
+    #[serde(skip_serializing_if = "is_one")]
+    pub fields: usize,
+    /// Per-field m² (length F), or empty when every field has `m2` (always so for
+    /// F = 1, and for configurations built in code that set only `m2`). When set,
+    /// m2s[0] must equal `m2`; `set_m2s` keeps them in step. Use `field_m2s`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub m2s: Vec<f64>,
     pub lambda: f64,
     pub phi_min: f64,
     pub phi_init: f64,
@@ -172,11 +221,87 @@ impl LatticeConfig {
             .expect("the defaults are valid")
     }
 
+    /// Each field's m² (length F).
+    pub fn field_m2s(&self) -> Vec<f64> {
+        if self.m2s.is_empty() {
+            vec![self.m2; self.fields]
+        } else {
+            self.m2s.clone()
+        }
+    }
+
+    /// Each field's mass m, signed as on the command line (m² = m·|m|).
+    pub fn field_masses(&self) -> Vec<f64> {
+        self.field_m2s()
+            .iter()
+            .enumerate()
+            .map(|(b, &m2)| {
+                if b == 0 && m2 == self.m2 {
+                    self.mass
+                } else {
+                    m2.signum() * m2.abs().sqrt()
+                }
+            })
+            .collect()
+    }
+
+    /// Sets F = m2s.len() fields with these m² (field 0's also in `m2` and `mass`).
+    pub fn set_m2s(&mut self, m2s: &[f64]) {
+        assert!(!m2s.is_empty(), "at least one field");
+        self.fields = m2s.len();
+        self.m2 = m2s[0];
+        self.mass = m2s[0].signum() * m2s[0].abs().sqrt();
+        self.m2s = if m2s.len() > 1 {
+            m2s.to_vec()
+        } else {
+            Vec::new()
+        };
+    }
+
+    /// Checks the field count and masses of a configuration built in code.
+    pub fn check_fields(&self) -> Result<(), ConfigError> {
+        if self.fields == 0 {
+            return Err(ConfigError::invalid(
+                "fields",
+                "must be a positive integer (got 0)",
+            ));
+        }
+        if !self.m2s.is_empty() {
+            if self.m2s.len() != self.fields {
+                return Err(ConfigError::invalid(
+                    "mass",
+                    format!(
+                        "gives {} masses but --fields is {}: give one --mass for every field, or a single one for all",
+                        self.m2s.len(),
+                        self.fields
+                    ),
+                ));
+            }
+            if self.m2s[0] != self.m2 {
+                return Err(ConfigError::invalid(
+                    "mass",
+                    format!(
+                        "of field 0 is ambiguous: m2 = {} but m2s[0] = {} (set both, e.g. with LatticeConfig::set_m2s)",
+                        self.m2, self.m2s[0]
+                    ),
+                ));
+            }
+        }
+        if let Some(m2) = self.field_m2s().iter().find(|m| !m.is_finite()) {
+            return Err(ConfigError::invalid(
+                "mass",
+                format!("must be finite (got m² = {m2})"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Largest angular frequency of the discrete problem at a = 1: the top eigenvalue of
-    /// −∇² for the chosen stencil plus m² (when positive).
+    /// −∇² for the chosen stencil plus the largest m² of the fields (when positive).
     pub fn omega_max(&self) -> f64 {
         let lap = if self.stencil == 4 { 16.0 } else { 12.0 } / (self.dx * self.dx);
-        (lap + self.m2.max(0.0)).sqrt()
+        let m2 = self.field_m2s().into_iter().fold(self.m2, f64::max);
+        (lap + m2.max(0.0)).sqrt()
     }
 
     /// Re-checks the Courant limit (for configurations built in code).
@@ -191,7 +316,7 @@ impl LatticeConfig {
             return Err(ConfigError::invalid(
                 "dt",
                 format!(
-                    "{} is above the Courant limit {:.6} of {name} with --stencil {}: dt·ω_max must stay below {bound} where ω_max² = {}/dx² + m² = {:.6} (top eigenvalue of the discrete Laplacian at a = 1)",
+                    "{} is above the Courant limit {:.6} of {name} with --stencil {}: dt·ω_max must stay below {bound} where ω_max² = {}/dx² + m² = {:.6} (top eigenvalue of the discrete Laplacian at a = 1, largest m² of the fields)",
                     self.dt,
                     bound / w,
                     self.stencil,
@@ -235,7 +360,25 @@ impl LatticeArgs {
         let dx = positive_real("dx", self.dx.unwrap_or(1.0))?;
         let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
         let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
-        let mass = finite("mass", self.mass.unwrap_or(1.0))?;
+        let fields = positive("fields", self.fields.unwrap_or(1))?;
+        let masses = if self.mass.is_empty() {
+            vec![1.0]
+        } else {
+            self.mass.clone()
+        };
+        if masses.len() != 1 && masses.len() != fields {
+            return Err(ConfigError::invalid(
+                "mass",
+                format!(
+                    "was given {} times but --fields is {fields}: give one --mass for every field, or a single one for all",
+                    masses.len()
+                ),
+            ));
+        }
+        for &m in &masses {
+            finite("mass", m)?;
+        }
+        let mass = masses[0];
         let m2 = mass * mass.abs();
         if hubble < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
@@ -245,14 +388,28 @@ impl LatticeArgs {
                 ),
             ));
         }
-        if m2 < 0.0 && !self.allow_tachyonic {
+        if let Some(&m) = masses.iter().find(|m| **m < 0.0)
+            && !self.allow_tachyonic
+        {
             return Err(ConfigError::invalid(
                 "mass",
                 format!(
-                    "is negative ({mass}), which means m² = {m2} < 0 (tachyonic); pass --allow-tachyonic to run it anyway"
+                    "is negative ({m}), which means m² = {} < 0 (tachyonic); pass --allow-tachyonic to run it anyway",
+                    m * m.abs()
                 ),
             ));
         }
+        // F = 1 keeps m2s empty, so its configuration (and report.json) is unchanged.
+        let m2s = if fields == 1 {
+            Vec::new()
+        } else {
+            (0..fields)
+                .map(|b| {
+                    let m = masses[b.min(masses.len() - 1)];
+                    m * m.abs()
+                })
+                .collect()
+        };
         let lambda = finite("lambda", self.lambda.unwrap_or(0.0))?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
@@ -305,6 +462,8 @@ impl LatticeArgs {
             hubble,
             mass,
             m2,
+            fields,
+            m2s,
             lambda,
             phi_min: finite("phi-min", self.phi_min.unwrap_or(0.0))?,
             phi_init: finite("phi-init", self.phi_init.unwrap_or(1.0))?,
@@ -328,6 +487,10 @@ impl LatticeArgs {
         cfg.check_courant()?;
         Ok(cfg)
     }
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
@@ -425,13 +588,13 @@ mod tests {
         );
         assert!(
             err(LatticeArgs {
-                mass: Some(-1.0),
+                mass: vec![-1.0],
                 ..args()
             })
             .starts_with("--mass ")
         );
         let ok = LatticeArgs {
-            mass: Some(-1.0),
+            mass: vec![-1.0],
             allow_tachyonic: true,
             ..args()
         };
@@ -456,5 +619,111 @@ mod tests {
             ..args()
         });
         assert!(e.starts_with("--amplitude "), "{e}");
+    }
+
+    #[test]
+    fn fields_and_their_masses() {
+        // F = 1 keeps the single-field configuration: no m2s, nothing new serialised.
+        let one = args().resolve().unwrap();
+        assert_eq!((one.fields, one.m2s.len()), (1, 0));
+        let json = serde_json::to_value(&one).unwrap();
+        assert!(json.get("fields").is_none() && json.get("m2s").is_none());
+        let three = LatticeArgs {
+            fields: Some(3),
+            mass: vec![0.5, 1.0, -2.0],
+            allow_tachyonic: true,
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(three.m2s, vec![0.25, 1.0, -4.0]);
+        assert_eq!((three.m2, three.mass), (0.25, 0.5));
+        assert_eq!(three.field_masses(), vec![0.5, 1.0, -2.0]);
+        three.check_fields().unwrap();
+        // One mass applies to every field.
+        let same = LatticeArgs {
+            fields: Some(2),
+            mass: vec![3.0],
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(same.field_m2s(), vec![9.0, 9.0]);
+        // The Courant limit takes the largest m²: fine for m = 1, refused for m = 20.
+        let courant = |mass: Vec<f64>| {
+            LatticeArgs {
+                fields: Some(2),
+                mass,
+                dt: Some(0.4),
+                ..args()
+            }
+            .resolve()
+        };
+        assert!(courant(vec![1.0, 1.0]).is_ok());
+        assert!(
+            courant(vec![1.0, 20.0])
+                .unwrap_err()
+                .to_string()
+                .contains("Courant")
+        );
+        for (fields, mass, flag) in [
+            (Some(0), vec![], "--fields "),
+            (Some(-2), vec![], "--fields "),
+            (Some(3), vec![1.0, 2.0], "--mass "),
+            (Some(2), vec![1.0, f64::NAN], "--mass "),
+            (Some(2), vec![1.0, -1.0], "--mass "),
+        ] {
+            let e = err(LatticeArgs {
+                fields,
+                mass,
+                ..args()
+            });
+            assert!(e.starts_with(flag), "{e}");
+        }
+        // Code that sets only m2 keeps working; m2s that disagree with m2 are refused.
+        let mut c = LatticeConfig::defaults();
+        c.m2 = 0.64;
+        assert_eq!(c.field_m2s(), vec![0.64]);
+        c.set_m2s(&[0.3, 1.0, 2.5]);
+        assert_eq!((c.fields, c.m2), (3, 0.3));
+        c.check_fields().unwrap();
+        c.m2 = 0.64;
+        assert!(
+            c.check_fields()
+                .unwrap_err()
+                .to_string()
+                .starts_with("--mass ")
+        );
+    }
+
+    #[test]
+    fn mass_in_a_config_file_is_one_number_or_a_list() {
+        let parse = |text: &str| -> LatticeArgs {
+            merge_args(
+                &args(),
+                Some((std::path::Path::new("x.toml"), text.parse().unwrap())),
+            )
+            .unwrap()
+        };
+        assert_eq!(parse("mass = 1.5").mass, vec![1.5]);
+        assert_eq!(parse("mass = 2").mass, vec![2.0]);
+        assert_eq!(
+            parse("fields = 3\nmass = [0.5, 1.0, 2]").mass,
+            vec![0.5, 1.0, 2.0]
+        );
+        // Flags override the file.
+        let flags = LatticeArgs {
+            mass: vec![0.1, 0.2],
+            ..args()
+        };
+        let m = merge_args(
+            &flags,
+            Some((
+                std::path::Path::new("x.toml"),
+                "mass = 3.0".parse().unwrap(),
+            )),
+        )
+        .unwrap();
+        assert_eq!(m.mass, vec![0.1, 0.2]);
     }
 }

@@ -1,6 +1,11 @@
 //! The GPU engine: field buffers, the fused kick–drift kernel, reductions and the
 //! initial-condition synthesis. Steps are recorded many per submission; the only
 //! read-backs are the reduced observables and, at output steps, the field for P(k).
+//!
+//! F uncoupled fields share the grid and the background: they are stacked
+//! field-major in the same buffers (field b at b·N³) and every kernel takes b from
+//! the workgroup's z index, so one dispatch per unit evolves them all; each field's
+//! m² (and the shift of its sums) lives in the small `fields` buffer.
 
 use std::time::Instant;
 
@@ -13,6 +18,7 @@ use super::initial::{self, ModeFunctions};
 use super::scheme::{Stepper, Unit};
 use super::spectrum::{ModeTable, fft3};
 use super::theory::{ClassSums, theory_power};
+use crate::config::ConfigError;
 use crate::config::lattice::LatticeConfig;
 use crate::gpu::{Binding, GpuContext, GpuError, Kernel, kernel::grid, read_buffer, shaders};
 use crate::reference::rng::seed_key;
@@ -22,13 +28,15 @@ use crate::theory::desitter::background;
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
 pub struct StepParams {
     pub n: u32,
-    /// energy_fold's target slot for this unit's energy sums.
+    /// energy_fold's target slot for this unit's energy sums (slot·F + field).
     pub slot: u32,
-    /// Workgroups of the kick–drift dispatch (each leaves one energy part).
+    /// Workgroups of the kick–drift dispatch per field (each leaves one energy part).
     pub parts: u32,
-    pub _pad: u32,
+    /// The number of fields F.
+    pub nfields: u32,
     pub coef: [f32; 4],
-    /// m², λ, φ₀ and the shift of the energy sums.
+    /// unused, λ, φ₀, unused: m² and the shift of the energy sums come per field
+    /// from the `fields` buffer.
     pub pot: [f32; 4],
 }
 
@@ -47,7 +55,8 @@ pub struct NoiseParams {
     pub n: u32,
     pub first: u32,
     pub count: u32,
-    pub _p0: u32,
+    /// The field whose noise is drawn (Philox counter word 1).
+    pub field: u32,
     pub key: [u32; 2],
     pub _p1: [u32; 2],
 }
@@ -64,6 +73,23 @@ pub struct Observables {
 }
 
 impl Observables {
+    /// All fields together: for one field, that field; for several, the energy
+    /// densities summed and the φ columns NaN (a sum over fields of different
+    /// masses means nothing).
+    pub fn total(fields: &[Observables]) -> Observables {
+        if let [one] = fields {
+            return *one;
+        }
+        Observables {
+            phi_mean: f64::NAN,
+            dphi_mean: f64::NAN,
+            phi_var: f64::NAN,
+            rho_kin: fields.iter().map(|o| o.rho_kin).sum(),
+            rho_grad: fields.iter().map(|o| o.rho_grad).sum(),
+            rho_pot: fields.iter().map(|o| o.rho_pot).sum(),
+        }
+    }
+
     pub fn rho(&self) -> f64 {
         self.rho_kin + self.rho_grad + self.rho_pot
     }
@@ -72,7 +98,8 @@ impl Observables {
     }
 }
 
-/// One row of `lattice/background.csv`.
+/// One row of `lattice/background.csv`: the field for F = 1, all fields together
+/// (`Observables::total`, energy residual of the total) for F > 1.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct BackgroundRow {
     pub step: usize,
@@ -83,11 +110,25 @@ pub struct BackgroundRow {
     pub energy_residual: f64,
 }
 
+/// One row of `lattice/fields.csv`: one field at one output.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FieldRow {
+    pub step: usize,
+    pub t: f64,
+    pub field: usize,
+    pub m2: f64,
+    #[serde(flatten)]
+    pub obs: Observables,
+    /// This field's own energy budget (see `energy_residuals`).
+    pub energy_residual: f64,
+}
+
 /// One row of `lattice/spectrum.csv`.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct SpectrumRow {
     pub step: usize,
     pub t: f64,
+    pub field: usize,
     pub k: f64,
     pub power: f64,
     pub modes: u64,
@@ -110,10 +151,18 @@ pub struct Timings {
 /// Everything a run produces, in memory.
 #[derive(Clone, Debug, Default)]
 pub struct LatticeResults {
+    /// The number of fields F.
+    pub fields: usize,
     pub background: Vec<BackgroundRow>,
+    /// Every field at every output (output-major, then field).
+    pub field_rows: Vec<FieldRow>,
+    /// Every field's binned P(k) at every output (output-major, then field, then k).
     pub spectrum: Vec<SpectrumRow>,
-    /// Closed-form homogeneous solution (φ̄, φ̄̇) at each output (λ = 0 only).
+    /// Closed-form homogeneous solution (φ̄, φ̄̇) at each output (λ = 0 only), for
+    /// F = 1; empty for F > 1, whose background row has no φ̄ (see `field_theory`).
     pub background_theory: Vec<(f64, f64)>,
+    /// The same per field, with its own m²: field_theory[b][output] (λ = 0 only).
+    pub field_theory: Vec<Vec<(f64, f64)>>,
     pub timings: Timings,
 }
 
@@ -151,7 +200,7 @@ pub fn unit_flux(h: f64, dx: f64, sites: f64, u: &Unit, sums: [f64; 3]) -> f64 {
         / sites
 }
 
-/// Largest N with N³ f32 values in one binding.
+/// Largest N with N³ f32 values in one binding (with F fields, `max_grid(limit / F)`).
 pub fn max_grid(max_binding: u64) -> usize {
     let mut n = (max_binding as f64 / 4.0).cbrt() as usize + 1;
     while n > 0 && (n as u64).pow(3) * 4 > max_binding {
@@ -164,6 +213,9 @@ pub struct Lattice {
     ctx: GpuContext,
     pub cfg: LatticeConfig,
     pub n: usize,
+    /// The number of fields F, and each one's m².
+    pub fields: usize,
+    pub m2s: Vec<f64>,
     kd: Kernel,
     /// The kick–drift kernel in use.
     pub kernel: KickDrift,
@@ -171,28 +223,35 @@ pub struct Lattice {
     noise: Kernel,
     phi: [wgpu::Buffer; 2],
     pi: wgpu::Buffer,
+    /// Per field (m², shift, 0, 0), read by every kernel.
+    field_params: wgpu::Buffer,
     fold: Kernel,
-    /// Energy sums of up to ENERGY_SLOTS units, read back in one batch.
+    /// Energy sums of up to `energy_slots` units × F fields, read back in one batch.
     energy: wgpu::Buffer,
+    energy_slots: usize,
     fold_groups: Vec<wgpu::BindGroup>,
     kd_parts: u32,
-    /// ∫3H·a³p dt from t = 0 to now.
-    pub flux: f64,
+    /// ∫3H·a³p dt from t = 0 to now, per field.
+    pub flux: Vec<f64>,
     step_uniform: wgpu::Buffer,
     stride: u64,
     step_groups: Vec<[wgpu::BindGroup; 2]>,
     reduce_uniform: wgpu::Buffer,
     partials: wgpu::Buffer,
     reduce_groups: [wgpu::BindGroup; 2],
+    /// Reduction workgroups per field.
     reduce_wgs: u32,
     kd_wgs: [u32; 3],
     cur: usize,
     stepper: Stepper,
     pub t: f64,
     pub step: usize,
-    shift: f64,
+    /// Per field: the shift of the reduction and the energy sums (the mean at the
+    /// last output), which keeps Var φ and the gradient sum well conditioned in f32.
+    shifts: Vec<f64>,
     pub table: ModeTable,
-    sums: Option<ClassSums>,
+    /// Per field: the initial data's class sums for the theory line.
+    sums: Option<Vec<ClassSums>>,
 }
 
 /// Workgroup size of the column kick–drift kernel (one z-segment per invocation).
@@ -253,8 +312,49 @@ const SLOTS: usize = 256;
 /// Units whose energy sums are read back together (at most one host wait each).
 const ENERGY_SLOTS: usize = 4096;
 
+/// Energy-sum slots for F fields: ENERGY_SLOTS units per read-back, fewer when F is
+/// so large that one batch would pass 4 MiB.
+fn energy_slots(fields: usize) -> usize {
+    (ENERGY_SLOTS * 64 / fields).clamp(1, ENERGY_SLOTS)
+}
+
+/// The error for F fields of N³ sites that do not fit one binding of `limit` bytes.
+fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
+    let bytes = fields as u64 * (n as u64).pow(3) * 4;
+    let nmax = max_grid(limit);
+    let (what, hint) = if fields == 1 {
+        (
+            format!("a {n}³ field (--grid {n})"),
+            format!("the largest grid this adapter can hold is --grid {nmax}"),
+        )
+    } else {
+        let fmax = limit / ((n as u64).pow(3) * 4);
+        let hint = if fmax == 0 {
+            format!(
+                "even one {n}³ field is too large: the largest grid this adapter can hold is --grid {nmax}"
+            )
+        } else {
+            format!(
+                "at --grid {n} at most --fields {fmax} fit; with --fields {fields} the largest grid is --grid {}",
+                max_grid(limit / fields as u64)
+            )
+        };
+        (
+            format!("{fields} fields of {n}³ (--fields {fields} --grid {n})"),
+            hint,
+        )
+    };
+    GpuError::TooLarge {
+        what,
+        bytes,
+        limit,
+        hint,
+    }
+    .into()
+}
+
 impl Lattice {
-    /// Buffers and kernels for `cfg`; the field starts homogeneous (φ_init, φ̇_init).
+    /// Buffers and kernels for `cfg`; every field starts homogeneous (φ_init, φ̇_init).
     pub fn new(ctx: &GpuContext, cfg: &LatticeConfig) -> Result<Self, LatticeError> {
         Self::with_kernel(ctx, cfg, KickDrift::auto(ctx, cfg.grid))
     }
@@ -266,20 +366,25 @@ impl Lattice {
         cfg: &LatticeConfig,
         kernel: KickDrift,
     ) -> Result<Self, LatticeError> {
+        cfg.check_fields()?;
         cfg.check_courant()?;
         let n = cfg.grid;
+        let nf = cfg.fields;
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+        if nf > max_dim as usize {
+            return Err(ConfigError::invalid(
+                "fields",
+                format!(
+                    "is {nf}, but this adapter dispatches at most {max_dim} workgroups along z, which hold one field each"
+                ),
+            )
+            .into());
+        }
         let sites = (n as u64).pow(3);
-        let bytes = sites * 4;
+        let bytes = nf as u64 * sites * 4;
         let limit = ctx.max_binding();
         if bytes > limit {
-            let nmax = max_grid(limit);
-            return Err(GpuError::TooLarge {
-                what: format!("a {n}³ field (--grid {n})"),
-                bytes,
-                limit,
-                hint: format!("the largest grid this adapter can hold is --grid {nmax}"),
-            }
-            .into());
+            return Err(too_large(n, nf, limit));
         }
         let stencil = cfg.stencil as f64;
         let kd_bindings = [
@@ -288,8 +393,9 @@ impl Lattice {
             Binding::ReadWrite,
             Binding::ReadWrite,
             Binding::ReadWrite,
+            Binding::Read,
         ];
-        // (kernel, invocations, workgroup size)
+        // (kernel, invocations per field, workgroup size)
         let (name, invocations, wg) = match kernel {
             KickDrift::Blocked { v } => {
                 assert!(
@@ -321,6 +427,7 @@ impl Lattice {
                 Binding::Read,
                 Binding::Read,
                 Binding::ReadWrite,
+                Binding::Read,
             ],
             &[("STENCIL", stencil)],
         )?;
@@ -333,19 +440,25 @@ impl Lattice {
         // The reduction's workgroup size has one source: the shader.
         let module = shaders::validate(&shaders::preprocess("lattice/reduce")?)?;
         let rwg = module.entry_points[0].workgroup_size[0];
-        let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
         let cols = (n * n) as u32;
-        let kd_wgs = grid((invocations as u32).div_ceil(wg), max_dim);
+        // x and y cover one field; z = the field.
+        let mut kd_wgs = grid((invocations as u32).div_ceil(wg), max_dim);
+        kd_wgs[2] = nf as u32;
         let reduce_groups_n = cols.div_ceil(rwg);
         let phi = [
             crate::gpu::storage_buffer(ctx, "phi0", bytes),
             crate::gpu::storage_buffer(ctx, "phi1", bytes),
         ];
         let pi = crate::gpu::storage_buffer(ctx, "pi", bytes);
-        let kd_parts = kd_wgs[0] * kd_wgs[1] * kd_wgs[2];
-        let energy_parts =
-            crate::gpu::storage_buffer(ctx, "lattice energy parts", kd_parts as u64 * 16);
-        let energy = crate::gpu::storage_buffer(ctx, "lattice energy", ENERGY_SLOTS as u64 * 16);
+        let field_params = crate::gpu::storage_buffer(ctx, "lattice fields", nf as u64 * 16);
+        let kd_parts = kd_wgs[0] * kd_wgs[1];
+        let energy_parts = crate::gpu::storage_buffer(
+            ctx,
+            "lattice energy parts",
+            nf as u64 * kd_parts as u64 * 16,
+        );
+        let slots = energy_slots(nf);
+        let energy = crate::gpu::storage_buffer(ctx, "lattice energy", (slots * nf) as u64 * 16);
         let fold = Kernel::new(
             ctx,
             "lattice/energy_fold",
@@ -380,6 +493,7 @@ impl Lattice {
                             phi[1 - p].as_entire_binding(),
                             pi.as_entire_binding(),
                             energy_parts.as_entire_binding(),
+                            field_params.as_entire_binding(),
                         ],
                     )
                 })
@@ -399,27 +513,36 @@ impl Lattice {
             .collect();
         let reduce_uniform =
             crate::gpu::uniform_buffer(ctx, "lattice reduce", &ReduceParams::zeroed());
-        let partials =
-            crate::gpu::storage_buffer(ctx, "lattice partials", reduce_groups_n as u64 * 32);
-        let reduce_groups = [
-            reduce.bind(ctx, &[&reduce_uniform, &phi[0], &pi, &partials]),
-            reduce.bind(ctx, &[&reduce_uniform, &phi[1], &pi, &partials]),
-        ];
+        let partials = crate::gpu::storage_buffer(
+            ctx,
+            "lattice partials",
+            nf as u64 * reduce_groups_n as u64 * 32,
+        );
+        let reduce_groups = [0, 1].map(|p| {
+            reduce.bind(
+                ctx,
+                &[&reduce_uniform, &phi[p], &pi, &partials, &field_params],
+            )
+        });
         let mut lat = Self {
             ctx: ctx.clone(),
             cfg: cfg.clone(),
             n,
+            fields: nf,
+            m2s: cfg.field_m2s(),
             kd,
             kernel,
             reduce,
             noise,
             phi,
             pi,
+            field_params,
             fold,
             energy,
+            energy_slots: slots,
             fold_groups,
             kd_parts,
-            flux: 0.0,
+            flux: vec![0.0; nf],
             step_uniform,
             stride,
             step_groups,
@@ -432,14 +555,15 @@ impl Lattice {
             stepper: Stepper::new(cfg.integrator, cfg.hubble, cfg.dt),
             t: 0.0,
             step: 0,
-            shift: cfg.phi_init,
+            shifts: vec![cfg.phi_init; nf],
             table: ModeTable::new(n, cfg.dx, cfg.stencil),
             sums: None,
         };
-        let sites = sites as usize;
+        lat.write_field_params(&lat.shifts);
+        let all = nf * sites as usize;
         lat.upload(
-            &vec![cfg.phi_init as f32; sites],
-            &vec![cfg.dphi_init as f32; sites],
+            &vec![cfg.phi_init as f32; all],
+            &vec![cfg.dphi_init as f32; all],
         )?;
         Ok(lat)
     }
@@ -448,17 +572,47 @@ impl Lattice {
         &self.ctx
     }
 
-    fn pot(&self) -> [f32; 4] {
-        [
-            self.cfg.m2 as f32,
-            self.cfg.lambda as f32,
-            self.cfg.phi_min as f32,
-            0.0,
-        ]
+    /// Sites per field, N³.
+    fn sites(&self) -> usize {
+        self.n.pow(3)
     }
 
-    /// Replaces φ and φ̇ (at the current time) and forgets the initial class sums.
+    /// The shared potential parameters; m² and the shift come per field.
+    fn pot(&self) -> [f32; 4] {
+        [0.0, self.cfg.lambda as f32, self.cfg.phi_min as f32, 0.0]
+    }
+
+    /// Writes (m², shift, 0, 0) per field; ordered before the next submission.
+    fn write_field_params(&self, shifts: &[f64]) {
+        let params: Vec<[f32; 4]> = self
+            .m2s
+            .iter()
+            .zip(shifts)
+            .map(|(&m2, &s)| [m2 as f32, s as f32, 0.0, 0.0])
+            .collect();
+        self.ctx
+            .queue
+            .write_buffer(&self.field_params, 0, bytemuck::cast_slice(&params));
+    }
+
+    /// Refuses an array that is not F·N³ long.
+    fn check_len(&self, what: &str, got: usize) -> Result<(), LatticeError> {
+        let expected = self.fields * self.sites();
+        if got != expected {
+            return Err(LatticeError::Length {
+                what: what.into(),
+                got,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces φ and φ̇ of every field (field-major, F·N³ each, at the current time)
+    /// and forgets the initial class sums.
     pub fn upload(&mut self, phi: &[f32], dphi: &[f32]) -> Result<(), LatticeError> {
+        self.check_len("φ", phi.len())?;
+        self.check_len("φ̇", dphi.len())?;
         let a3 = (3.0 * self.cfg.hubble * self.t).exp();
         let pi: Vec<f32> = dphi.iter().map(|v| (*v as f64 * a3) as f32).collect();
         self.ctx
@@ -472,10 +626,42 @@ impl Lattice {
         Ok(())
     }
 
-    /// The Hermitian noise (Re B, Im B, Re C, Im C) of every mode, drawn on the GPU in
-    /// slabs of at most `slab` modes.
+    /// Initial data drawn by the caller: φ and φ̇ (not π) of every field,
+    /// field-major (F·N³ each), at the current time (t = 0 on a new engine),
+    /// uploaded as they are. Each field's shift becomes its mean. There is no
+    /// linear-theory line for such data (its spectrum columns are NaN).
+    pub fn set_initial_fields(&mut self, phi: &[f32], dphi: &[f32]) -> Result<(), LatticeError> {
+        self.check_len("φ", phi.len())?;
+        self.check_len("φ̇", dphi.len())?;
+        let sites = self.sites();
+        for (what, data) in [("φ", phi), ("φ̇", dphi)] {
+            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+                return Err(LatticeError::NonFinite(format!(
+                    "the initial {what} is {} at site {} of field {}",
+                    data[i],
+                    i % sites,
+                    i / sites
+                )));
+            }
+        }
+        self.upload(phi, dphi)?;
+        self.shifts = phi
+            .chunks_exact(sites)
+            .map(|f| f.iter().map(|&x| x as f64).sum::<f64>() / sites as f64)
+            .collect();
+        self.write_field_params(&self.shifts);
+        Ok(())
+    }
+
+    /// The Hermitian noise (Re B, Im B, Re C, Im C) of every mode of field 0, drawn
+    /// on the GPU in slabs of at most `slab` modes.
     pub fn noise(&self, slab: usize) -> Result<Vec<[f32; 4]>, LatticeError> {
-        let total = self.n.pow(3);
+        self.field_noise(0, slab)
+    }
+
+    /// `noise` of field b: an independent draw per field (keyed by seed and field).
+    pub fn field_noise(&self, field: usize, slab: usize) -> Result<Vec<[f32; 4]>, LatticeError> {
+        let total = self.sites();
         let cap = ((self.ctx.max_binding() / 16) as usize).min(1 << 22);
         let slab = slab.clamp(1, cap.max(1));
         let buf = crate::gpu::storage_buffer(&self.ctx, "lattice noise", slab as u64 * 16);
@@ -488,7 +674,7 @@ impl Lattice {
                 n: self.n as u32,
                 first: first as u32,
                 count: count as u32,
-                _p0: 0,
+                field: field as u32,
                 key,
                 _p1: [0; 2],
             };
@@ -511,13 +697,17 @@ impl Lattice {
         Ok(out)
     }
 
-    /// Sets the fluctuations from mode functions per class (at t = 0, on top of the
-    /// homogeneous φ_init, φ̇_init), and keeps their class sums for the theory line.
-    pub fn set_initial_modes(&mut self, modes: &ModeFunctions) -> Result<(), LatticeError> {
+    /// One field's fluctuations from mode functions per class, on top of the
+    /// homogeneous φ_init, φ̇_init: (φ, φ̇, class sums).
+    fn field_from_modes(
+        &self,
+        field: usize,
+        modes: &ModeFunctions,
+    ) -> Result<(Vec<f32>, Vec<f32>, ClassSums), LatticeError> {
         initial::check_finite(&self.table, modes, "the initial spectrum")?;
         let n = self.n;
         let total = n.pow(3);
-        let noise = self.noise(1 << 22)?;
+        let noise = self.field_noise(field, 1 << 22)?;
         let norm = ((n as f64).powi(3) / self.cfg.dx.powi(3)).sqrt();
         let classes = self.table.classes();
         let table = &self.table;
@@ -573,13 +763,41 @@ impl Lattice {
                 "the initial spectrum makes the field overflow f32; lower --amplitude".into(),
             ));
         }
+        Ok((phi, dphi, sums))
+    }
+
+    /// Sets every field's fluctuations from its own mode functions per class
+    /// (`modes[b]` for field b, at t = 0, on top of the homogeneous φ_init, φ̇_init),
+    /// with independent noise per field, and keeps their class sums for the theory
+    /// line.
+    pub fn set_initial_field_modes(&mut self, modes: &[ModeFunctions]) -> Result<(), LatticeError> {
+        assert_eq!(
+            modes.len(),
+            self.fields,
+            "one set of mode functions per field"
+        );
+        let all = self.fields * self.sites();
+        let (mut phi, mut dphi) = (Vec::with_capacity(all), Vec::with_capacity(all));
+        let mut sums = Vec::with_capacity(self.fields);
+        for (b, m) in modes.iter().enumerate() {
+            let (f, v, s) = self.field_from_modes(b, m)?;
+            phi.extend(f);
+            dphi.extend(v);
+            sums.push(s);
+        }
         self.upload(&phi, &dphi)?;
         self.sums = Some(sums);
         Ok(())
     }
 
-    /// An arbitrary isotropic initial spectrum: `power(k_eff)` = (P_φ, P_φ̇),
-    /// uncorrelated; called once per class of equal k_eff².
+    /// `set_initial_field_modes` with the same mode functions for every field (the
+    /// draws still differ between fields).
+    pub fn set_initial_modes(&mut self, modes: &ModeFunctions) -> Result<(), LatticeError> {
+        self.set_initial_field_modes(&vec![modes.clone(); self.fields])
+    }
+
+    /// An arbitrary isotropic initial spectrum for every field: `power(k_eff)` =
+    /// (P_φ, P_φ̇), uncorrelated; called once per class of equal k_eff².
     pub fn set_initial_spectrum(
         &mut self,
         power: &dyn Fn(f64) -> (f64, f64),
@@ -588,28 +806,40 @@ impl Lattice {
         self.set_initial_modes(&modes)
     }
 
-    /// The initial conditions the configuration asks for.
+    /// The initial conditions the configuration asks for, each field's mode
+    /// functions with its own mass.
     pub fn set_initial_from_config(&mut self) -> Result<(), LatticeError> {
-        match initial::from_config(&self.cfg, &self.table)? {
-            Some(m) => self.set_initial_modes(&m),
-            None => {
-                self.sums = Some(ClassSums {
-                    ff: vec![0.0; self.table.classes()],
-                    fv: vec![0.0; self.table.classes()],
-                    vv: vec![0.0; self.table.classes()],
-                });
-                Ok(())
+        let mut modes: Vec<ModeFunctions> = Vec::with_capacity(self.fields);
+        for (b, &m2) in self.m2s.iter().enumerate() {
+            // Fields of equal mass share their (costly, for Bunch–Davies) modes.
+            if let Some(j) = self.m2s[..b].iter().position(|&m| m == m2) {
+                modes.push(modes[j].clone());
+                continue;
+            }
+            match initial::from_config_m2(&self.cfg, &self.table, m2)? {
+                Some(m) => modes.push(m),
+                None => {
+                    let zero = vec![0.0; self.table.classes()];
+                    let s = ClassSums {
+                        ff: zero.clone(),
+                        fv: zero.clone(),
+                        vv: zero,
+                    };
+                    self.sums = Some(vec![s; self.fields]);
+                    return Ok(());
+                }
             }
         }
+        self.set_initial_field_modes(&modes)
     }
 
-    /// Records up to ENERGY_SLOTS units in submissions of up to SLOTS dispatches,
+    /// Records up to `energy_slots` units in submissions of up to SLOTS dispatches,
     /// each followed by the fold of its energy sums into energy slot i; no host wait.
     fn record_units(&mut self, units: &[Unit]) {
-        debug_assert!(units.len() <= ENERGY_SLOTS);
+        debug_assert!(units.len() <= self.energy_slots);
         let inv_dx2 = 1.0 / (self.cfg.dx * self.cfg.dx);
-        let mut pot = self.pot();
-        pot[3] = self.shift as f32;
+        let pot = self.pot();
+        let fold_wgs = [1, 1, self.fields as u32];
         let mut bytes = vec![0u8; self.stride as usize * SLOTS];
         for (c, chunk) in units.chunks(SLOTS).enumerate() {
             for (i, u) in chunk.iter().enumerate() {
@@ -617,7 +847,7 @@ impl Lattice {
                     n: self.n as u32,
                     slot: (c * SLOTS + i) as u32,
                     parts: self.kd_parts,
-                    _pad: 0,
+                    nfields: self.fields as u32,
                     coef: [
                         (u.c_lap * inv_dx2) as f32,
                         u.c_pot as f32,
@@ -643,7 +873,7 @@ impl Lattice {
                     self.kd
                         .dispatch(&mut pass, &self.step_groups[i][self.cur], self.kd_wgs);
                     self.fold
-                        .dispatch(&mut pass, &self.fold_groups[i], [1, 1, 1]);
+                        .dispatch(&mut pass, &self.fold_groups[i], fold_wgs);
                     self.cur = 1 - self.cur;
                 }
             }
@@ -651,29 +881,36 @@ impl Lattice {
         }
     }
 
-    /// Applies `units` and returns each one's energy sums [Σπ², Σdx²|∇φ|², ΣV]
-    /// (see lattice_energy.wgsl), read back once per ENERGY_SLOTS units.
+    /// Applies `units` and returns each one's energy sums [Σπ², Σdx²|∇φ|², ΣV] per
+    /// field (see lattice_energy.wgsl), unit-major: entry u·F + b is unit u's sums
+    /// over field b. Read back once per batch of units.
     pub fn apply_units(&mut self, units: &[Unit]) -> Result<Vec<[f64; 3]>, LatticeError> {
-        let mut out = Vec::with_capacity(units.len());
-        for batch in units.chunks(ENERGY_SLOTS) {
+        let nf = self.fields;
+        let mut out = Vec::with_capacity(units.len() * nf);
+        for batch in units.chunks(self.energy_slots) {
             self.record_units(batch);
-            let sums: Vec<[f32; 4]> = read_buffer(&self.ctx, &self.energy, 0, batch.len())?;
-            out.extend(sums.iter().zip(batch).map(|(s, u)| {
+            let sums: Vec<[f32; 4]> = read_buffer(&self.ctx, &self.energy, 0, batch.len() * nf)?;
+            for (s, u) in sums.chunks_exact(nf).zip(batch) {
                 let w = energy_scale(self.cfg.hubble, u.t) as f64;
-                [s[0] as f64 / w.powi(4), s[1] as f64, s[2] as f64]
-            }));
+                out.extend(
+                    s.iter()
+                        .map(|s| [s[0] as f64 / w.powi(4), s[1] as f64, s[2] as f64]),
+                );
+            }
         }
         Ok(out)
     }
 
-    /// Advances `steps` steps; φ and π are synchronised at the end, and the energy
-    /// flux integral is brought up to date.
+    /// Advances `steps` steps; φ and π are synchronised at the end, and each field's
+    /// energy flux integral is brought up to date.
     pub fn advance(&mut self, steps: usize) -> Result<(), LatticeError> {
         let units = self.stepper.units(self.t, steps);
         let sums = self.apply_units(&units)?;
-        let sites = (self.n as f64).powi(3);
-        for (u, s) in units.iter().zip(sums) {
-            self.flux += unit_flux(self.cfg.hubble, self.cfg.dx, sites, u, s);
+        let sites = self.sites() as f64;
+        for (u, s) in units.iter().zip(sums.chunks_exact(self.fields)) {
+            for (flux, s) in self.flux.iter_mut().zip(s) {
+                *flux += unit_flux(self.cfg.hubble, self.cfg.dx, sites, u, *s);
+            }
         }
         self.step += steps;
         self.t = self.step as f64 * self.cfg.dt;
@@ -685,15 +922,16 @@ impl Lattice {
         Ok(self.ctx.wait()?)
     }
 
-    /// The raw partial sums of the reduction kernel, summed in f64.
-    pub fn reduce_sums(&mut self, shift: f64) -> Result<[f64; 6], LatticeError> {
+    /// The reduction of every field (one dispatch) with the shifts in the `fields`
+    /// buffer: its raw partial sums per field, summed in f64.
+    fn reduce_all(&mut self) -> Result<Vec<[f64; 6]>, LatticeError> {
         let inv_a3 = (-3.0 * self.cfg.hubble * self.t).exp();
         let p = ReduceParams {
             n: self.n as u32,
             _pad: [0; 3],
             a: [
                 inv_a3 as f32,
-                shift as f32,
+                0.0,
                 (1.0 / (self.cfg.dx * self.cfg.dx)) as f32,
                 0.0,
             ],
@@ -705,89 +943,131 @@ impl Lattice {
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            let wgs = grid(
+            let mut wgs = grid(
                 self.reduce_wgs,
                 self.ctx.limits.max_compute_workgroups_per_dimension,
             );
+            wgs[2] = self.fields as u32;
             self.reduce
                 .dispatch(&mut pass, &self.reduce_groups[self.cur], wgs);
         }
         self.ctx.queue.submit([enc.finish()]);
-        let parts: Vec<f32> =
-            read_buffer(&self.ctx, &self.partials, 0, self.reduce_wgs as usize * 8)?;
-        let mut s = [0.0f64; 6];
-        for w in parts.chunks_exact(8) {
-            for q in 0..6 {
-                s[q] += w[q] as f64;
-            }
-        }
-        Ok(s)
+        let per_field = self.reduce_wgs as usize * 8;
+        let parts: Vec<f32> = read_buffer(&self.ctx, &self.partials, 0, self.fields * per_field)?;
+        Ok(parts
+            .chunks_exact(per_field)
+            .map(|field| {
+                let mut s = [0.0f64; 6];
+                for w in field.chunks_exact(8) {
+                    for q in 0..6 {
+                        s[q] += w[q] as f64;
+                    }
+                }
+                s
+            })
+            .collect())
     }
 
-    /// Observables at the current (synchronised) time, from GPU reductions.
-    pub fn observables(&mut self) -> Result<Observables, LatticeError> {
-        let shift = self.shift;
-        let s = self.reduce_sums(shift)?;
-        let v = (self.n as f64).powi(3);
+    /// The raw sums of the reduction kernel per field, summed in f64, with field b's
+    /// φ shifted by shifts[b] (the engine's own shifts are kept).
+    pub fn reduce_sums(&mut self, shifts: &[f64]) -> Result<Vec<[f64; 6]>, LatticeError> {
+        assert_eq!(shifts.len(), self.fields, "one shift per field");
+        self.write_field_params(shifts);
+        let s = self.reduce_all();
+        self.write_field_params(&self.shifts);
+        s
+    }
+
+    /// Every field's observables at the current (synchronised) time, from one
+    /// reduction dispatch for all fields.
+    pub fn field_observables(&mut self) -> Result<Vec<Observables>, LatticeError> {
+        let sums = self.reduce_all()?;
+        let v = self.sites() as f64;
         let a2 = (2.0 * self.cfg.hubble * self.t).exp();
-        let mean = s[0] / v;
-        let o = Observables {
-            phi_mean: shift + mean,
-            dphi_mean: s[2] / v,
-            phi_var: (s[1] / v - mean * mean).max(0.0),
-            rho_kin: 0.5 * s[3] / v,
-            rho_grad: 0.5 * s[4] / (v * a2),
-            rho_pot: s[5] / v,
-        };
-        if !(o.phi_mean.is_finite() && o.rho().is_finite()) {
-            return Err(LatticeError::NonFinite(format!(
-                "the field became NaN or infinite by step {} (t = {:.4}); lower --dt, --amplitude or --lambda",
-                self.step, self.t
-            )));
+        let mut out = Vec::with_capacity(self.fields);
+        for (b, (s, shift)) in sums.iter().zip(&self.shifts).enumerate() {
+            let mean = s[0] / v;
+            let o = Observables {
+                phi_mean: shift + mean,
+                dphi_mean: s[2] / v,
+                phi_var: (s[1] / v - mean * mean).max(0.0),
+                rho_kin: 0.5 * s[3] / v,
+                rho_grad: 0.5 * s[4] / (v * a2),
+                rho_pot: s[5] / v,
+            };
+            if !(o.phi_mean.is_finite() && o.rho().is_finite()) {
+                let which = if self.fields == 1 {
+                    "the field".to_string()
+                } else {
+                    format!("field {b} (m² = {})", self.m2s[b])
+                };
+                return Err(LatticeError::NonFinite(format!(
+                    "{which} became NaN or infinite by step {} (t = {:.4}); lower --dt, --amplitude or --lambda",
+                    self.step, self.t
+                )));
+            }
+            out.push(o);
         }
-        // Keep the next Var φ well conditioned in f32.
-        self.shift = o.phi_mean;
-        Ok(o)
+        // Keep the next Var φ and energy sums well conditioned in f32.
+        self.shifts = out.iter().map(|o| o.phi_mean).collect();
+        self.write_field_params(&self.shifts);
+        Ok(out)
     }
 
-    /// φ and φ̇ at the current time.
+    /// Observables at the current (synchronised) time: the field's for F = 1; for
+    /// F > 1 all fields together (`Observables::total`: energies summed, φ columns
+    /// NaN; see `field_observables` for each field).
+    pub fn observables(&mut self) -> Result<Observables, LatticeError> {
+        Ok(Observables::total(&self.field_observables()?))
+    }
+
+    /// φ and φ̇ of every field (field-major, F·N³ each) at the current time.
     pub fn read_field(&self) -> Result<(Vec<f32>, Vec<f32>), LatticeError> {
         let phi = self.read_phi()?;
-        let pi: Vec<f32> = read_buffer(&self.ctx, &self.pi, 0, self.n.pow(3))?;
+        let pi: Vec<f32> = read_buffer(&self.ctx, &self.pi, 0, self.fields * self.sites())?;
         let inv_a3 = (-3.0 * self.cfg.hubble * self.t).exp();
         let dphi = pi.iter().map(|p| (*p as f64 * inv_a3) as f32).collect();
         Ok((phi, dphi))
     }
 
-    /// Binned P(k) of φ now.
-    pub fn power(&self) -> Result<Vec<f64>, LatticeError> {
-        Ok(self.table.power(&self.read_phi()?))
+    /// Binned P(k) of every field's φ now: power()[b] is field b's.
+    pub fn power(&self) -> Result<Vec<Vec<f64>>, LatticeError> {
+        let phi = self.read_phi()?;
+        Ok(phi
+            .chunks_exact(self.sites())
+            .map(|f| self.table.power(f))
+            .collect())
     }
 
-    /// φ at the current time.
+    /// φ of every field at the current time.
     fn read_phi(&self) -> Result<Vec<f32>, LatticeError> {
         Ok(read_buffer(
             &self.ctx,
             &self.phi[self.cur],
             0,
-            self.n.pow(3),
+            self.fields * self.sites(),
         )?)
     }
 
     /// The whole run: outputs at step 0, every `output_every` steps and at the end.
     pub fn run(&mut self, progress: bool) -> Result<LatticeResults, LatticeError> {
         let cfg = self.cfg.clone();
+        let nf = self.fields;
         let bar = progress.then(|| crate::report::progress::step_bar(cfg.steps as u64, "lattice"));
-        let mut res = LatticeResults::default();
-        let mut obs: Vec<(usize, f64, Observables, f64)> = Vec::new();
-        let mut spectra: Vec<(usize, f64, Vec<f64>)> = Vec::new();
+        let mut res = LatticeResults {
+            fields: nf,
+            ..Default::default()
+        };
+        // (step, t, per-field observables, per-field flux integral)
+        let mut obs: Vec<(usize, f64, Vec<Observables>, Vec<f64>)> = Vec::new();
+        let mut spectra: Vec<(usize, f64, Vec<Vec<f64>>)> = Vec::new();
         let (mut evolve, mut spec) = (0.0, 0.0);
         let mut record =
             |lat: &mut Self, evolve: &mut f64, spec: &mut f64| -> Result<(), LatticeError> {
                 let t0 = Instant::now();
-                let o = lat.observables()?;
+                let o = lat.field_observables()?;
                 *evolve += t0.elapsed().as_secs_f64();
-                obs.push((lat.step, lat.t, o, lat.flux));
+                obs.push((lat.step, lat.t, o, lat.flux.clone()));
                 let t1 = Instant::now();
                 spectra.push((lat.step, lat.t, lat.power()?));
                 *spec += t1.elapsed().as_secs_f64();
@@ -809,10 +1089,14 @@ impl Lattice {
             b.finish_and_clear();
         }
         let t_theory = Instant::now();
-        let series: Vec<(f64, Observables, f64)> =
-            obs.iter().map(|(_, t, o, f)| (*t, *o, *f)).collect();
-        let resid = energy_residuals(cfg.hubble, &series);
-        for ((step, t, o, _), r) in obs.iter().zip(&resid) {
+        // The total's budget is Σ_b a³ρ_b against Σ_b of the flux integrals; for
+        // F = 1 it is the field's own.
+        let total: Vec<(f64, Observables, f64)> = obs
+            .iter()
+            .map(|(_, t, o, f)| (*t, Observables::total(o), f.iter().sum()))
+            .collect();
+        let resid = energy_residuals(cfg.hubble, &total);
+        for ((step, t, _, _), ((_, o, _), r)) in obs.iter().zip(total.iter().zip(&resid)) {
             res.background.push(BackgroundRow {
                 step: *step,
                 t: *t,
@@ -821,41 +1105,73 @@ impl Lattice {
                 energy_residual: *r,
             });
         }
-        if cfg.lambda == 0.0 {
-            res.background_theory = obs
-                .iter()
-                .map(|(_, t, _, _)| {
-                    let (x, v) = background(
-                        cfg.hubble,
-                        cfg.m2,
-                        cfg.phi_init - cfg.phi_min,
-                        cfg.dphi_init,
-                        *t,
-                    );
-                    (x + cfg.phi_min, v)
-                })
-                .collect();
-        }
-        let times: Vec<f64> = spectra.iter().map(|s| s.1).collect();
-        let theory = match &self.sums {
-            Some(s) if cfg.hubble >= 0.0 => {
-                theory_power(&self.table, s, cfg.m2, cfg.hubble, &times)
-            }
-            _ => vec![vec![f64::NAN; self.table.bin_k.len()]; times.len()],
-        };
-        for ((step, t, p), th) in spectra.iter().zip(&theory) {
-            for b in 0..p.len() {
-                res.spectrum.push(SpectrumRow {
+        let field_resid: Vec<Vec<f64>> = (0..nf)
+            .map(|b| {
+                let rows: Vec<(f64, Observables, f64)> =
+                    obs.iter().map(|(_, t, o, f)| (*t, o[b], f[b])).collect();
+                energy_residuals(cfg.hubble, &rows)
+            })
+            .collect();
+        for (i, (step, t, o, _)) in obs.iter().enumerate() {
+            for b in 0..nf {
+                res.field_rows.push(FieldRow {
                     step: *step,
                     t: *t,
-                    k: self.table.bin_k[b],
-                    power: p[b],
-                    modes: self.table.bin_count[b],
-                    theory_power: th[b],
+                    field: b,
+                    m2: self.m2s[b],
+                    obs: o[b],
+                    energy_residual: field_resid[b][i],
                 });
             }
         }
-        let sites = (self.n as f64).powi(3) * cfg.steps as f64;
+        if cfg.lambda == 0.0 {
+            res.field_theory = self
+                .m2s
+                .iter()
+                .map(|&m2| {
+                    obs.iter()
+                        .map(|(_, t, _, _)| {
+                            let (x, v) = background(
+                                cfg.hubble,
+                                m2,
+                                cfg.phi_init - cfg.phi_min,
+                                cfg.dphi_init,
+                                *t,
+                            );
+                            (x + cfg.phi_min, v)
+                        })
+                        .collect()
+                })
+                .collect();
+            if nf == 1 {
+                res.background_theory = res.field_theory[0].clone();
+            }
+        }
+        let times: Vec<f64> = spectra.iter().map(|s| s.1).collect();
+        let theory: Vec<Vec<Vec<f64>>> = (0..nf)
+            .map(|b| match &self.sums {
+                Some(s) if cfg.hubble >= 0.0 => {
+                    theory_power(&self.table, &s[b], self.m2s[b], cfg.hubble, &times)
+                }
+                _ => vec![vec![f64::NAN; self.table.bin_k.len()]; times.len()],
+            })
+            .collect();
+        for (i, (step, t, p)) in spectra.iter().enumerate() {
+            for (b, p) in p.iter().enumerate() {
+                for k in 0..p.len() {
+                    res.spectrum.push(SpectrumRow {
+                        step: *step,
+                        t: *t,
+                        field: b,
+                        k: self.table.bin_k[k],
+                        power: p[k],
+                        modes: self.table.bin_count[k],
+                        theory_power: theory[b][i][k],
+                    });
+                }
+            }
+        }
+        let sites = (nf * self.sites()) as f64 * cfg.steps as f64;
         let forces = match cfg.integrator {
             crate::config::lattice::Integrator::Leapfrog => 1.0,
             crate::config::lattice::Integrator::Yoshida4 => 3.0,

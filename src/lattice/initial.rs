@@ -66,12 +66,22 @@ fn bunch_davies(table: &ModeTable, m2: f64, h: f64) -> ModeFunctions {
     })
 }
 
-/// The mode functions the configuration asks for (None: no fluctuations).
+/// The mode functions the configuration asks for (None: no fluctuations), for the
+/// single field (field 0's m²).
 pub fn from_config(
     cfg: &LatticeConfig,
     table: &ModeTable,
 ) -> Result<Option<ModeFunctions>, LatticeError> {
-    let omega = |k2: f64| (k2 + cfg.m2).sqrt();
+    from_config_m2(cfg, table, cfg.m2)
+}
+
+/// `from_config` for a field of mass² `m2` (each field's vacuum has its own mass).
+pub fn from_config_m2(
+    cfg: &LatticeConfig,
+    table: &ModeTable,
+    m2: f64,
+) -> Result<Option<ModeFunctions>, LatticeError> {
+    let omega = |k2: f64| (k2 + m2).sqrt();
     let mut modes = match cfg.spectrum {
         Spectrum::None => return Ok(None),
         Spectrum::BunchDavies => {
@@ -81,13 +91,13 @@ pub fn from_config(
                 ));
             }
             let kmin2 = table.class_k2.iter().cloned().fold(f64::MAX, f64::min);
-            if cfg.hubble == 0.0 && kmin2 + cfg.m2 <= 0.0 {
+            if cfg.hubble == 0.0 && kmin2 + m2 <= 0.0 {
                 return Err(LatticeError::NonFinite(format!(
                     "--spectrum bunch-davies: the flat-space vacuum needs k² + m² > 0, but the lowest lattice mode has k² + m² = {:.6}",
-                    kmin2 + cfg.m2
+                    kmin2 + m2
                 )));
             }
-            bunch_davies(table, cfg.m2, cfg.hubble)
+            bunch_davies(table, m2, cfg.hubble)
         }
         Spectrum::PowerLaw { amplitude, tilt } => per_class(table, &|k2| {
             let u = (amplitude * k2.sqrt().powf(tilt)).sqrt();

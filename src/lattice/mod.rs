@@ -1,6 +1,6 @@
-//! The de Sitter lattice engine: a real scalar field on a periodic N³ grid in a fixed
-//! background a = e^{Ht}, evolved by exactly integrated kick and drift sub-flows in
-//! WGSL kernels (DESIGN §2).
+//! The de Sitter lattice engine: F uncoupled real scalar fields, each with its own
+//! mass, on a periodic N³ grid in a fixed background a = e^{Ht}, evolved by exactly
+//! integrated kick and drift sub-flows in WGSL kernels (DESIGN §2, §4.2).
 
 pub mod bench;
 pub mod engine;
@@ -11,7 +11,7 @@ pub mod scheme;
 pub mod spectrum;
 pub mod theory;
 
-pub use engine::{Lattice, LatticeResults, Observables};
+pub use engine::{FieldRow, Lattice, LatticeResults, Observables};
 
 use thiserror::Error;
 
@@ -30,4 +30,11 @@ pub enum LatticeError {
     /// The initial spectrum or the evolution produced NaN or infinity.
     #[error("{0}")]
     NonFinite(String),
+    /// An array handed to the engine is not F·N³ long.
+    #[error("{what} holds {got} values, but the lattice has {expected} (fields × N³, field-major)")]
+    Length {
+        what: String,
+        got: usize,
+        expected: usize,
+    },
 }

@@ -1,5 +1,7 @@
 //! Writers for `<out>/lattice/*.csv` and the `lattice` parts of `report.json`
-//! (DESIGN §5); every file is written atomically.
+//! (DESIGN §5); every file is written atomically. A single field writes exactly the
+//! single-field files; F > 1 fields add `lattice/fields.csv` and a `field` column in
+//! `lattice/spectrum.csv`, and `background.csv` then holds the totals over fields.
 
 use std::path::Path;
 
@@ -24,7 +26,26 @@ pub const BACKGROUND_HEADER: &[&str] = &[
     "energy_residual",
 ];
 pub const SPECTRUM_HEADER: &[&str] = &["step", "t", "k", "power", "modes", "theory_power"];
+/// `lattice/spectrum.csv` with F > 1 fields.
+pub const FIELDS_SPECTRUM_HEADER: &[&str] =
+    &["step", "t", "field", "k", "power", "modes", "theory_power"];
+/// `lattice/fields.csv` (F > 1 only): every field at every output.
+pub const FIELDS_HEADER: &[&str] = &[
+    "step",
+    "t",
+    "field",
+    "m2",
+    "phi_mean",
+    "dphi_mean",
+    "phi_var",
+    "rho_kin",
+    "rho_grad",
+    "rho_pot",
+    "energy_residual",
+];
 
+/// `lattice/background.csv`: the field for F = 1; for F > 1 the totals over fields,
+/// with the φ columns NaN.
 pub fn background_table(res: &LatticeResults) -> CsvTable {
     let mut t = CsvTable::new(BACKGROUND_HEADER);
     for r in &res.background {
@@ -45,7 +66,44 @@ pub fn background_table(res: &LatticeResults) -> CsvTable {
     t
 }
 
+/// `lattice/fields.csv`: every field at every output, with its own energy residual.
+pub fn fields_table(res: &LatticeResults) -> CsvTable {
+    let mut t = CsvTable::new(FIELDS_HEADER);
+    for r in &res.field_rows {
+        let o = r.obs;
+        t.push(row![
+            r.step,
+            r.t,
+            r.field,
+            r.m2,
+            o.phi_mean,
+            o.dphi_mean,
+            o.phi_var,
+            o.rho_kin,
+            o.rho_grad,
+            o.rho_pot,
+            r.energy_residual
+        ]);
+    }
+    t
+}
+
 pub fn spectrum_table(res: &LatticeResults) -> CsvTable {
+    if res.fields > 1 {
+        let mut t = CsvTable::new(FIELDS_SPECTRUM_HEADER);
+        for r in &res.spectrum {
+            t.push(row![
+                r.step,
+                r.t,
+                r.field,
+                r.k,
+                r.power,
+                r.modes,
+                r.theory_power
+            ]);
+        }
+        return t;
+    }
     let mut t = CsvTable::new(SPECTRUM_HEADER);
     for r in &res.spectrum {
         t.push(row![r.step, r.t, r.k, r.power, r.modes, r.theory_power]);
@@ -69,7 +127,7 @@ pub fn lattice_section(cfg: &LatticeConfig, res: &LatticeResults) -> serde_json:
             .fold(0.0, f64::max)
     });
     let last = res.background.last();
-    json!({
+    let mut section = json!({
         "grid": cfg.grid,
         "sites": (cfg.grid as u64).pow(3),
         "steps": cfg.steps,
@@ -82,11 +140,45 @@ pub fn lattice_section(cfg: &LatticeConfig, res: &LatticeResults) -> serde_json:
         })).collect::<Vec<_>>(),
         "background_max_abs_deviation": max_dev,
         "background_max_rel_deviation": max_dev.map(|d| d / amp),
-        "spectrum_bins": res.spectrum.iter().filter(|r| r.step == 0).count(),
-    })
+        "spectrum_bins": res.spectrum.iter().filter(|r| r.step == 0 && r.field == 0).count(),
+    });
+    // F = 1 keeps the single-field section as it was.
+    if res.fields > 1
+        && let Some(o) = section.as_object_mut()
+    {
+        let masses = cfg.field_masses();
+        let per_field: Vec<serde_json::Value> = (0..res.fields)
+            .map(|b| {
+                let rows = res.field_rows.iter().filter(|r| r.field == b);
+                let resid = rows
+                    .clone()
+                    .map(|r| r.energy_residual.abs())
+                    .fold(0.0, f64::max);
+                let dev = res.field_theory.get(b).map(|th| {
+                    rows.zip(th)
+                        .map(|(r, (p, _))| (r.obs.phi_mean - p).abs())
+                        .fold(0.0, f64::max)
+                });
+                json!({
+                    "field": b,
+                    "mass": masses.get(b),
+                    "m2": cfg.field_m2s().get(b),
+                    "max_abs_energy_residual": resid,
+                    "background_max_abs_deviation": dev,
+                    "background_max_rel_deviation": dev.map(|d| d / amp),
+                })
+            })
+            .collect();
+        o.insert("fields".into(), json!(res.fields));
+        o.insert("masses".into(), json!(masses));
+        o.insert("m2s".into(), json!(cfg.field_m2s()));
+        o.insert("per_field".into(), json!(per_field));
+    }
+    section
 }
 
-/// Writes lattice/background.csv, lattice/spectrum.csv and report.json.
+/// Writes lattice/background.csv, lattice/spectrum.csv, for F > 1
+/// lattice/fields.csv, and report.json.
 pub fn write_all(
     out: &Path,
     cfg: &LatticeConfig,
@@ -96,6 +188,9 @@ pub fn write_all(
 ) -> Result<(), ReportError> {
     background_table(res).write(&out.join("lattice/background.csv"))?;
     spectrum_table(res).write(&out.join("lattice/spectrum.csv"))?;
+    if res.fields > 1 {
+        fields_table(res).write(&out.join("lattice/fields.csv"))?;
+    }
     let report = json!({
         "config": { "lattice": cfg },
         "adapter": adapter,

@@ -26,8 +26,13 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     res.timings.initial_conditions_s = ic;
     output::write_all(&cfg.out, &cfg, &ctx.adapter, &res, &res.timings)?;
     let last = res.background.last().expect("step 0 is always recorded");
+    let fields = if cfg.fields > 1 {
+        format!(" × {} fields", cfg.fields)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "lattice {}³, {} steps to t = {:.3} ({:.2} e-folds): {:.3e} site-updates/s; max |energy residual| {:.2e}; wrote {}",
+        "lattice {}³{fields}, {} steps to t = {:.3} ({:.2} e-folds): {:.3e} site-updates/s; max |energy residual| {:.2e}; wrote {}",
         cfg.grid,
         cfg.steps,
         last.t,

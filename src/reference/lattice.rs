@@ -1,4 +1,5 @@
-//! CPU twins of `shaders/lattice/*.wgsl`, in f64, site layout x + N·(y + N·z).
+//! CPU twins of `shaders/lattice/*.wgsl`, in f64, site layout x + N·(y + N·z);
+//! F fields are stacked field-major (field b at b·N³), as in the kernels.
 
 use super::rng::normal2;
 
@@ -11,6 +12,10 @@ pub struct Potential {
 }
 
 impl Potential {
+    /// The same potential with field b's m² (the kernels' `lattice_field_pot`).
+    pub fn with_m2(&self, m2: f64) -> Self {
+        Self { m2, ..*self }
+    }
     pub fn dv(&self, phi: f64) -> f64 {
         let psi = phi - self.phi0;
         psi * (self.m2 + self.lambda * psi * psi)
@@ -128,6 +133,31 @@ pub fn kick_drift(
     sums
 }
 
+/// The batched kick–drift kernels over F = m2s.len() fields stacked field-major in
+/// `phi` and `pi`: field b evolves under `pot` with m² = m2s[b] (λ and φ₀ shared).
+/// Returns each field's energy sums (as `kick_drift`), i.e. energy[slot·F + b].
+#[allow(clippy::too_many_arguments)]
+pub fn kick_drift_fields(
+    stencil: u32,
+    n: usize,
+    c_lap: f64,
+    c_pot: f64,
+    c_drift: f64,
+    pot: &Potential,
+    m2s: &[f64],
+    phi: &mut [f64],
+    pi: &mut [f64],
+) -> Vec<[f64; 3]> {
+    let sites = n * n * n;
+    assert_eq!(phi.len(), m2s.len() * sites, "phi holds F·N³ values");
+    assert_eq!(pi.len(), phi.len(), "pi holds F·N³ values");
+    phi.chunks_exact_mut(sites)
+        .zip(pi.chunks_exact_mut(sites))
+        .zip(m2s)
+        .map(|((f, p), &m2)| kick_drift(stencil, n, c_lap, c_pot, c_drift, &pot.with_m2(m2), f, p))
+        .collect()
+}
+
 /// The per-site sums of `reduce.wgsl` over the whole grid:
 /// [Σψ, Σψ², Σφ̇, Σφ̇², −Σψ·∇²φ, ΣV] with ψ = φ − shift, φ̇ = π·inv_a3.
 #[allow(clippy::too_many_arguments)]
@@ -156,13 +186,44 @@ pub fn reduce(
     s
 }
 
+/// `reduce` per field of the batched reduction: field b (at b·N³) with its m² =
+/// m2s[b] and shift shifts[b].
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_fields(
+    stencil: u32,
+    n: usize,
+    inv_a3: f64,
+    shifts: &[f64],
+    inv_dx2: f64,
+    pot: &Potential,
+    m2s: &[f64],
+    phi: &[f64],
+    pi: &[f64],
+) -> Vec<[f64; 6]> {
+    let sites = n * n * n;
+    assert_eq!(shifts.len(), m2s.len(), "one shift per field");
+    assert_eq!(phi.len(), m2s.len() * sites, "phi holds F·N³ values");
+    phi.chunks_exact(sites)
+        .zip(pi.chunks_exact(sites))
+        .zip(m2s.iter().zip(shifts))
+        .map(|((f, p), (&m2, &s))| reduce(stencil, n, inv_a3, s, inv_dx2, &pot.with_m2(m2), f, p))
+        .collect()
+}
+
 /// The 4th counter word of lattice draws ("LATT").
 pub const LATT: u32 = 0x4C41_5454;
 
-/// The Hermitian noise of `ic_noise.wgsl` for every mode: (Re B, Im B, Re C, Im C).
+/// The Hermitian noise of `ic_noise.wgsl` for every mode of field 0 (the single
+/// field's draws): (Re B, Im B, Re C, Im C).
 pub fn ic_noise(n: usize, key: [u32; 2]) -> Vec<[f64; 4]> {
+    ic_noise_field(n, key, 0)
+}
+
+/// `ic_noise` of field b: counter word 1 holds the field, so fields draw
+/// independently and field 0 draws what the single field always drew.
+pub fn ic_noise_field(n: usize, key: [u32; 2], field: u32) -> Vec<[f64; 4]> {
     let draw = |m: usize| {
-        let g = normal2([m as u32, 0, 0, LATT], key);
+        let g = normal2([m as u32, field, 0, LATT], key);
         [0.5 * g[0], 0.5 * g[1]]
     };
     let nn = n * n;
