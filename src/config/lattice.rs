@@ -195,6 +195,11 @@ pub struct LatticeConfig {
     /// m2s[0] must equal `m2`; `set_m2s` keeps them in step. Use `field_m2s`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub m2s: Vec<f64>,
+    /// P(k) only at outputs whose step is a multiple of this (and the last); None:
+    /// at every output. Spectra read the whole field back, so a run that samples its
+    /// observables often (the duality's dual lattice) takes few of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spectrum_every: Option<usize>,
     pub lambda: f64,
     pub phi_min: f64,
     pub phi_init: f64,
@@ -464,6 +469,7 @@ impl LatticeArgs {
             m2,
             fields,
             m2s,
+            spectrum_every: None,
             lambda,
             phi_min: finite("phi-min", self.phi_min.unwrap_or(0.0))?,
             phi_init: finite("phi-init", self.phi_init.unwrap_or(1.0))?,

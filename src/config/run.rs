@@ -19,15 +19,15 @@ use super::{ConfigError, merge_args, positive, positive_real};
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatticeKnobs {
-    /// Lattice sites per dimension (default: the smallest power of two ≥ max(16, 2·points)).
+    /// Lattice sites per dimension: M³ Hubble patches, each playing one network (default 32).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grid: Option<i64>,
-    /// Comoving lattice spacing (default: 2π/(grid·H), so shell 1 has k = H and leaves the horizon at t = 0).
+    /// Comoving lattice spacing (default: from --dual-gradient, so every lattice mode is outside the horizon at t = 0).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dx: Option<f64>,
-    /// Laplacian order of the lattice: 2 or 4 (default 4: k_eff stays close to k up to shell grid/4).
+    /// Laplacian order of the lattice: 2 or 4 (default 2: the patches are superhorizon, so the stencil's accuracy hardly matters).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stencil: Option<i64>,
@@ -35,11 +35,11 @@ pub struct LatticeKnobs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrator: Option<String>,
-    /// Lattice steps per network step (default: chosen from the Courant limit and ω·dt ≤ 0.1).
+    /// Lattice steps per network step (default: the fewest that keep the lattice's own dt error below 1e-4 of each field's amplitude).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub substeps: Option<i64>,
-    /// Number of lattice outputs (field read-back and P(k)) over the run.
+    /// Number of lattice spectra P(k) over the run (the per-field means and variances are sampled at every network step).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lattice_outputs: Option<i64>,
@@ -47,6 +47,18 @@ pub struct LatticeKnobs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lattice_seed: Option<u64>,
+    /// The dual: multi-field (one field per network mode row, one Hubble patch per network).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual: Option<String>,
+    /// Dictionary of the dual: discrete (H_d, m_d², exact at the sampled steps) | continuum (H, m² = κ).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matching: Option<String>,
+    /// Separate-universe bound ε: the spacing puts k_max/a(0) ≤ ε·H (default 0.05).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_gradient: Option<f64>,
 }
 
 /// Raw flags of `nncosmo-gpu run`.
@@ -61,6 +73,9 @@ pub struct RunArgs {
 /// The resolved lattice knobs (the dictionary fills in the rest).
 #[derive(Debug, Clone, Serialize)]
 pub struct LatticeChoice {
+    pub dual: Dual,
+    pub matching: Matching,
+    pub dual_gradient: f64,
     pub grid: Option<usize>,
     pub dx: Option<f64>,
     pub stencil: u32,
@@ -68,6 +83,24 @@ pub struct LatticeChoice {
     pub substeps: Option<usize>,
     pub outputs: usize,
     pub seed: u64,
+}
+
+/// Which cosmological model plays the network (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dual {
+    /// One field per mode row with its own mass, one Hubble patch per network (§4.2).
+    MultiField,
+}
+
+/// How the recurrence is mapped onto de Sitter (DESIGN §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Matching {
+    /// H_d, m_d²: the continuous solution passes through the recurrence's values.
+    Discrete,
+    /// H = (1 − β)/(3√η), m² = κ: the continuum limit of the recurrence.
+    Continuum,
 }
 
 /// The validated configuration of a duality run.
@@ -191,7 +224,33 @@ impl LatticeKnobs {
                 format!("must be at least 4 (got {g})"),
             ));
         }
-        let stencil = match self.stencil.unwrap_or(4) {
+        let dual = match self.dual.as_deref().unwrap_or("multi-field") {
+            "multi-field" => Dual::MultiField,
+            "single-field" => {
+                return Err(ConfigError::invalid(
+                    "dual",
+                    "single-field was removed: one field's k-shells redshift to the mass of mode 0, so it cannot follow any mode j ≥ 1 (DESIGN §4.1); use --dual multi-field",
+                ));
+            }
+            other => {
+                return Err(ConfigError::invalid(
+                    "dual",
+                    format!("must be multi-field (got `{other}`)"),
+                ));
+            }
+        };
+        let matching = match self.matching.as_deref().unwrap_or("discrete") {
+            "discrete" => Matching::Discrete,
+            "continuum" => Matching::Continuum,
+            other => {
+                return Err(ConfigError::invalid(
+                    "matching",
+                    format!("must be discrete or continuum (got `{other}`)"),
+                ));
+            }
+        };
+        let dual_gradient = positive_real("dual-gradient", self.dual_gradient.unwrap_or(0.05))?;
+        let stencil = match self.stencil.unwrap_or(2) {
             2 => 2,
             4 => 4,
             s => {
@@ -212,12 +271,15 @@ impl LatticeKnobs {
             }
         };
         Ok(LatticeChoice {
+            dual,
+            matching,
+            dual_gradient,
             grid,
             dx: self.dx.map(|d| positive_real("dx", d)).transpose()?,
             stencil,
             integrator,
             substeps: self.substeps.map(|s| positive("substeps", s)).transpose()?,
-            outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(300))?,
+            outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(8))?,
             seed: self.lattice_seed.unwrap_or(nn_seed),
         })
     }

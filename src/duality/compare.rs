@@ -1,33 +1,58 @@
-//! The comparison of DESIGN §4: background, per-mode growth, and the EFT table.
+//! The comparison of DESIGN §4.3: per mode class and recorded step, the network,
+//! the multi-field dual lattice and the infinite-width theory, with every
+//! deviation in sampling-error units.
 
 use serde::Serialize;
 
-use super::dictionary::Dictionary;
-use super::fit::{ModeFit, fit_trajectory, signed_amplitude};
-use super::plan::LatticePlan;
-use crate::lattice::LatticeResults;
+use super::fit::{ModeFit, fit_pooled, fit_trajectory, signed_amplitude};
+use super::plan::DualPlan;
+use crate::config::run::{Dual, Matching};
 use crate::nn::run::NnResults;
 use crate::report::CsvTable;
 use crate::row;
 use crate::theory::desitter::background;
+use crate::theory::propagator::mode_propagator;
 
 pub const BACKGROUND_HEADER: &[&str] = &["tau", "efolds", "nn", "lattice", "theory"];
 pub const MODES_HEADER: &[&str] = &[
+    "step",
     "tau",
     "efolds",
     "mode",
-    "nn_growth",
-    "lattice_growth",
-    "superhorizon_growth",
+    "kappa",
+    "m2",
+    "nn_mean",
+    "lattice_mean",
+    "theory_mean",
+    "nn_power",
+    "nn_power_se",
+    "lattice_power",
+    "lattice_power_se",
+    "theory_power",
 ];
 
-/// (k/a)² below this fraction of κ_j + (3H/2)² counts as no longer mattering.
-pub const GRADIENT_IRRELEVANT: f64 = 0.01;
+/// Deviations count where the theory power is at least this fraction of its
+/// initial value: below it a class has decayed into f32 round-off of the outputs.
+pub const POWER_WINDOW: f64 = 1e-4;
+/// |z| above this (of ~10³ correlated comparisons, where the largest of pure
+/// sampling noise stays below ~4) marks a real departure.
+pub const Z_FLAG: f64 = 5.0;
 
-/// One lattice output's spectrum: (step, t, [(k, P)] per bin).
-type Spectrum = (usize, f64, Vec<(f64, f64)>);
-/// One row of compare/modes.csv: (τ, N, mode, nn, lattice, superhorizon).
-pub type ModeRow = (f64, f64, usize, f64, f64, f64);
+/// An estimate with its standard error.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Estimate {
+    pub value: f64,
+    pub se: f64,
+}
+
+/// One side's statistics of one class at one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ClassStats {
+    /// Mean residual on the class's first row.
+    pub mean: Estimate,
+    /// Unbiased power, averaged over the class's rows.
+    pub power: Estimate,
+}
 
 /// Network statistics per recorded step: (mean residual, power) per mode.
 pub struct NnSeries {
@@ -53,13 +78,205 @@ impl NnSeries {
         }
         s
     }
+}
 
-    fn index_of(&self, step: usize) -> Option<usize> {
-        self.steps.binary_search(&step).ok()
+/// Unbiased variance of n samples whose biased (1/n) variance is `var`, with its
+/// standard error for Gaussian samples: Var(s²) = 2σ⁴/(n − 1).
+fn gaussian_power(var: f64, n: usize) -> Estimate {
+    let n = n as f64;
+    let p = var * n / (n - 1.0);
+    Estimate {
+        value: p,
+        se: p * (2.0 / (n - 1.0)).sqrt(),
     }
 }
 
-/// Network-side fits: every mode of the mean and of the fluctuations.
+/// Unbiased variance of the samples `c` and its standard error from their own
+/// fourth moment, sd((c − c̄)²)/√n (no Gaussian assumption: finite-width
+/// ensembles are not Gaussian).
+fn empirical_power(c: impl Iterator<Item = f64> + Clone) -> Estimate {
+    let n = c.clone().count() as f64;
+    let mean = c.clone().sum::<f64>() / n;
+    let d2: Vec<f64> = c.map(|v| (v - mean) * (v - mean)).collect();
+    let p = d2.iter().sum::<f64>() / (n - 1.0);
+    let m = d2.iter().sum::<f64>() / n;
+    let var_d2 = d2.iter().map(|d| (d - m) * (d - m)).sum::<f64>() / (n - 1.0);
+    Estimate {
+        value: p,
+        se: (var_d2 / n).sqrt(),
+    }
+}
+
+/// Class statistics from per-row (mean, power) estimates of `n` samples: the mean
+/// on the primary row with its standard error √(P/n), the power averaged over the
+/// rows (independent at infinite width).
+fn class_stats(
+    rows: &[usize],
+    primary: usize,
+    n: usize,
+    row: impl Fn(usize) -> (f64, Estimate),
+) -> ClassStats {
+    let r = rows.len() as f64;
+    let per: Vec<Estimate> = rows.iter().map(|&b| row(b).1).collect();
+    let (mean, p_primary) = row(primary);
+    ClassStats {
+        mean: Estimate {
+            value: mean,
+            se: (p_primary.value.max(0.0) / n as f64).sqrt(),
+        },
+        power: Estimate {
+            value: per.iter().map(|e| e.value).sum::<f64>() / r,
+            se: per.iter().map(|e| e.se * e.se).sum::<f64>().sqrt() / r,
+        },
+    }
+}
+
+/// Per recorded step and class, the network's statistics. The power comes from
+/// the per-member traces when every member is traced, otherwise from the GPU's
+/// reduced power with the Gaussian standard error.
+pub fn network_stats(res: &NnResults) -> Vec<Vec<ClassStats>> {
+    let modes = &res.modes;
+    let e = res.config.ensemble;
+    let n = modes.mode_of_basis.len();
+    let k = res.config.member_traces;
+    res.records
+        .iter()
+        .map(|rec| {
+            let row = |b: usize| -> (f64, Estimate) {
+                let p = if k == e && rec.traces.len() == k * n {
+                    empirical_power((0..k).map(|m| rec.traces[m * n + b] as f64))
+                } else {
+                    gaussian_power(rec.proj_power[b] as f64, e)
+                };
+                (rec.proj_mean[b] as f64, p)
+            };
+            (0..modes.n_modes())
+                .map(|j| class_stats(&modes.rows_of_mode(j), modes.primary[j], e, row))
+                .collect()
+        })
+        .collect()
+}
+
+/// The dual lattice sampled at the network's recorded steps: per field, the
+/// spatial mean and the biased spatial variance over `sites` patches.
+#[derive(Clone, Debug, Default)]
+pub struct LatticeSamples {
+    pub steps: Vec<usize>,
+    pub t: Vec<f64>,
+    pub mean: Vec<Vec<f64>>,
+    pub var: Vec<Vec<f64>>,
+    pub sites: usize,
+}
+
+/// Per sample and class, the lattice's statistics (fields are rows).
+pub fn lattice_stats(s: &LatticeSamples, res: &NnResults) -> Vec<Vec<ClassStats>> {
+    let modes = &res.modes;
+    (0..s.steps.len())
+        .map(|i| {
+            let row = |b: usize| (s.mean[i][b], gaussian_power(s.var[i][b], s.sites));
+            (0..modes.n_modes())
+                .map(|j| class_stats(&modes.rows_of_mode(j), modes.primary[j], s.sites, row))
+                .collect()
+        })
+        .collect()
+}
+
+/// |a − b| in units of their combined standard error.
+pub fn z_score(a: Estimate, b: Estimate) -> f64 {
+    let d = (a.value - b.value).abs();
+    let s = (a.se * a.se + b.se * b.se).sqrt();
+    if s > 0.0 {
+        d / s
+    } else if d == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The largest z of the means and of the powers, and where each occurs.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct MaxZ {
+    pub mean_max_z: f64,
+    pub mean_mode: usize,
+    pub mean_step: usize,
+    pub power_max_z: f64,
+    pub power_mode: usize,
+    pub power_step: usize,
+}
+
+impl MaxZ {
+    fn add(&mut self, mode: usize, step: usize, zm: f64, zp: f64) {
+        if zm > self.mean_max_z || zm.is_nan() {
+            (self.mean_max_z, self.mean_mode, self.mean_step) = (zm, mode, step);
+        }
+        if zp > self.power_max_z || zp.is_nan() {
+            (self.power_max_z, self.power_mode, self.power_step) = (zp, mode, step);
+        }
+    }
+
+    pub fn max(&self) -> f64 {
+        self.mean_max_z.max(self.power_max_z)
+    }
+}
+
+/// One class's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassMetrics {
+    pub mode: usize,
+    pub kappa: f64,
+    pub m2: f64,
+    pub rows: usize,
+    pub nn_vs_lattice: MaxZ,
+    pub nn_vs_theory: MaxZ,
+    pub lattice_vs_theory: MaxZ,
+    /// Recorded steps inside the comparison window.
+    pub steps_compared: usize,
+    /// The lattice's own dt error per unit initial amplitude (from the plan).
+    pub lattice_dt_error: f64,
+    /// max_s |continuum solution − recurrence| per unit initial amplitude: what
+    /// continuum matching costs this class.
+    pub continuum_limit_error: f64,
+    /// The network leaves every infinite-width dual here (lattice and theory).
+    pub finite_width: bool,
+}
+
+/// `metrics` of report.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct DualMetrics {
+    pub dual: Dual,
+    pub matching: Matching,
+    pub nn_vs_lattice: MaxZ,
+    pub nn_vs_theory: MaxZ,
+    pub lattice_vs_theory: MaxZ,
+    pub window: String,
+    pub z_flag: f64,
+    pub classes: Vec<ClassMetrics>,
+    /// Classes where the network leaves every infinite-width dual.
+    pub finite_width_classes: Vec<usize>,
+    /// Plain-language findings (also on the terminal and the page).
+    pub findings: Vec<String>,
+    pub members: usize,
+    pub members_traced: usize,
+    pub lattice_patches: usize,
+    /// k_max/(a(0)·H) of the lattice.
+    pub gradient: f64,
+    pub efolds: f64,
+    /// ‖Θ_s − Θ_0‖/‖Θ_0‖ of the ensemble-mean empirical NTK at the last measurement.
+    pub ntk_final_drift: Option<f64>,
+}
+
+/// Lattice-side EFT fits per class: its mean and its power (every patch follows
+/// the same linear propagator, so √P's fit is that propagator's).
+#[derive(Clone, Debug, Serialize)]
+pub struct LatticeFits {
+    pub time_step: f64,
+    pub mean: Vec<ModeFit>,
+    pub fluctuations: Vec<ModeFit>,
+}
+
+/// Network-side fits per class: the ensemble mean, and the members' fluctuations
+/// pooled (DESIGN §4.5).
 #[derive(Clone, Debug, Serialize)]
 pub struct NetworkFits {
     pub time_step: f64,
@@ -67,19 +284,48 @@ pub struct NetworkFits {
     pub fluctuations: Vec<ModeFit>,
 }
 
-pub fn network_fits(series: &NnSeries, eta: f64, beta: f64) -> NetworkFits {
+/// Fits of the network's classes: the mean residual's trajectory, and every traced
+/// member's fluctuation δc_{e,b}(s) = c_{e,b}(s) − c̄_b(s) over the class's rows,
+/// pooled into one least-squares problem (fitting √P instead would dephase the
+/// members and bias H_eff).
+pub fn network_fits(res: &NnResults, series: &NnSeries) -> NetworkFits {
+    let (eta, beta) = (res.config.lr, res.config.momentum);
     let dt = eta.sqrt();
     let first = beta == 0.0;
     let consecutive = series.steps.windows(2).all(|w| w[1] == w[0] + 1);
-    let fit = |j: usize, c: &[f64]| {
-        if consecutive {
-            fit_trajectory(j, c, dt, first)
-        } else {
-            ModeFit::failed(
-                j,
-                "fit skipped: the records are not consecutive steps".into(),
-            )
+    let skip = || {
+        ModeFit::failed(
+            0,
+            "fit skipped: the records are not consecutive steps".into(),
+        )
+    };
+    let modes = &res.modes;
+    let n = modes.mode_of_basis.len();
+    let k = res.config.member_traces;
+    let traced = k > 0 && res.records.iter().all(|r| r.traces.len() == k * n);
+    let fluct = |j: usize| -> ModeFit {
+        if !consecutive {
+            return skip();
         }
+        if !traced {
+            return ModeFit::failed(
+                j,
+                "no per-member traces (--member-traces 0): the fluctuation fit pools members"
+                    .into(),
+            );
+        }
+        let mut trajectories = Vec::new();
+        for b in modes.rows_of_mode(j) {
+            for m in 0..k {
+                trajectories.push(
+                    res.records
+                        .iter()
+                        .map(|r| r.traces[m * n + b] as f64 - r.proj_mean[b] as f64)
+                        .collect::<Vec<f64>>(),
+                );
+            }
+        }
+        fit_pooled(j, &trajectories, dt, first)
     };
     NetworkFits {
         time_step: dt,
@@ -87,282 +333,218 @@ pub fn network_fits(series: &NnSeries, eta: f64, beta: f64) -> NetworkFits {
             .mean
             .iter()
             .enumerate()
-            .map(|(j, c)| fit(j, c))
+            .map(|(j, c)| {
+                if consecutive {
+                    fit_trajectory(j, c, dt, first)
+                } else {
+                    skip()
+                }
+            })
             .collect(),
-        fluctuations: series
-            .power
-            .iter()
-            .enumerate()
-            .map(|(j, p)| fit(j, &signed_amplitude(p)))
-            .collect(),
+        fluctuations: (0..modes.n_modes()).map(fluct).collect(),
     }
-}
-
-/// Per-mode comparison numbers.
-#[derive(Clone, Debug, Serialize)]
-pub struct ModeMetrics {
-    pub mode: usize,
-    pub kappa: f64,
-    /// Paired lattice shell: k_j = j·dk and the bin's mean k_eff (null for mode 0).
-    pub k: f64,
-    pub k_eff: Option<f64>,
-    /// e-fold after which (k/a)² < 1% of κ_j + (3H/2)² (0 when it never mattered).
-    pub gradient_irrelevant_efold: f64,
-    /// max over the run of |growth_nn − growth_superhorizon| (growths are 1 at τ = 0).
-    pub nn_vs_superhorizon: f64,
-    /// max |growth_nn − growth_lattice|.
-    pub nn_vs_lattice: Option<f64>,
-    /// max |growth_lattice − growth_superhorizon(m² = κ₀)| after the gradient stops mattering.
-    pub lattice_vs_superhorizon_late: Option<f64>,
-    /// Whether the superhorizon prediction is expected to hold (fit ok, continuum regime).
-    pub fits: bool,
-}
-
-/// Lattice-side fits on the sampled background and the paired shells.
-#[derive(Clone, Debug, Serialize)]
-pub struct LatticeFits {
-    pub time_step: f64,
-    pub background: ModeFit,
-    /// Per ring mode j ≥ 1: the paired shell's amplitude after its k/a stops mattering.
-    pub modes: Vec<ModeFit>,
 }
 
 /// Everything the comparison produces.
 pub struct Comparison {
     pub background: CsvTable,
     pub modes: CsvTable,
-    pub metrics: serde_json::Value,
-    pub mode_metrics: Vec<ModeMetrics>,
+    pub metrics: DualMetrics,
     pub lattice_fits: LatticeFits,
-    pub background_max_rel_dev: f64,
-    /// (tau, efolds, nn, lattice, theory).
-    pub background_rows: Vec<[f64; 5]>,
-    /// (tau, efolds, mode, nn, lattice, superhorizon).
-    pub mode_rows: Vec<ModeRow>,
+    /// Per recorded step and class: (step, τ, network, lattice, theory).
+    pub rows: Vec<(
+        usize,
+        f64,
+        Vec<ClassStats>,
+        Vec<ClassStats>,
+        Vec<ClassStats>,
+    )>,
 }
 
-fn max_abs_dev(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
+/// max_s |continuum solution − recurrence| of one class per unit amplitude.
+fn continuum_limit_error(eta: f64, beta: f64, kappa: f64, steps: usize) -> f64 {
+    let h = (1.0 - beta) / (3.0 * eta.sqrt());
+    mode_propagator(eta, beta, kappa, steps)
+        .iter()
+        .enumerate()
+        .map(|(s, p)| (background(h, kappa, 1.0, 0.0, s as f64 * eta.sqrt()).0 - p).abs())
         .fold(0.0, f64::max)
 }
 
-pub fn compare(
-    nn: &NnResults,
-    series: &NnSeries,
-    fits: &NetworkFits,
-    dict: &Dictionary,
-    plan: &LatticePlan,
-    lat: &LatticeResults,
-) -> Comparison {
-    let h = dict.hubble;
-    let kappa = &nn.modes.kappa;
-    let nm = kappa.len();
-    let sqrt_eta = nn.config.lr.sqrt();
-    let sub = plan.substeps;
-    let b0 = series.mean[0][0];
-    // Lattice outputs ↔ network steps.
-    let outs: Vec<(usize, f64)> = lat
-        .background
-        .iter()
-        .filter_map(|r| {
-            (r.step % sub == 0)
-                .then(|| series.index_of(r.step / sub).map(|i| (i, r.t)))
-                .flatten()
-        })
-        .collect();
-    let lat_b: Vec<f64> = lat
-        .background
-        .iter()
-        .filter(|r| r.step % sub == 0 && series.index_of(r.step / sub).is_some())
-        .map(|r| r.obs.phi_mean - plan.config.phi_min)
-        .collect();
+pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Comparison {
+    let modes = &nn.modes;
+    let nm = modes.n_modes();
+    let (eta, beta) = (nn.config.lr, nn.config.momentum);
+    let h = plan.hubble;
+    let net = network_stats(nn);
+    let latt = lattice_stats(lat, nn);
     let mut bg = CsvTable::new(BACKGROUND_HEADER);
-    let mut background_rows = Vec::new();
-    let (mut nn_b, mut th_b) = (Vec::new(), Vec::new());
-    for ((i, t), l) in outs.iter().zip(&lat_b) {
-        let n = series.mean[0][*i];
-        let th = background(h, kappa[0], b0, 0.0, *t).0;
-        bg.push(row![*t, h * t, n, *l, th]);
-        background_rows.push([*t, h * t, n, *l, th]);
-        nn_b.push(n);
-        th_b.push(th);
-    }
-    let scale = b0.abs().max(1e-300);
-    let background_max_rel_dev = max_abs_dev(&nn_b, &lat_b) / scale;
-
-    // Lattice spectra per output, and the bin of every ring mode.
-    let mut spectra: Vec<Spectrum> = Vec::new();
-    for r in &lat.spectrum {
-        if spectra.last().map(|s| s.0) != Some(r.step) {
-            spectra.push((r.step, r.t, Vec::new()));
-        }
-        spectra.last_mut().unwrap().2.push((r.k, r.power));
-    }
-    let bin_of: Vec<Option<usize>> = (0..nm)
-        .map(|j| {
-            spectra.first().and_then(|s| {
-                s.2.iter()
-                    .position(|(k, _)| j >= 1 && (k / plan.dk).round() as usize == j)
-            })
-        })
-        .collect();
-    let lat_power = |out: usize, j: usize| -> f64 {
-        if j == 0 {
-            lat_b[out] * lat_b[out]
-        } else {
-            bin_of[j]
-                .and_then(|b| spectra.get(out).map(|s| s.2[b].1))
-                .unwrap_or(f64::NAN)
-        }
-    };
     let mut md = CsvTable::new(MODES_HEADER);
-    let mut mode_rows = Vec::new();
-    let mut mode_metrics = Vec::new();
-    let mut lattice_mode_fits = Vec::new();
-    let out_dt = plan.output_every_nn_steps as f64 * sqrt_eta;
-    for j in 0..nm {
-        let p0 = series.power[j][0];
-        let l0 = lat_power(0, j);
-        let kj = j as f64 * plan.dk;
-        let thresh = GRADIENT_IRRELEVANT * (kappa[j].max(0.0) + 2.25 * h * h);
-        let n_irr = if j == 0 {
-            0.0
-        } else {
-            (0.5 * (kj * kj / thresh).ln()).max(0.0)
+    let mut rows = Vec::new();
+    let mut total = [MaxZ::default(); 3];
+    let mut per_class = vec![[MaxZ::default(); 3]; nm];
+    let mut compared = vec![0usize; nm];
+    let power0: Vec<f64> = nn
+        .theory
+        .steps
+        .first()
+        .map(|t| t.mode_power.clone())
+        .unwrap_or_default();
+    for (i, rec) in nn.records.iter().enumerate() {
+        let Some(li) = lat.steps.iter().position(|&s| s == rec.step) else {
+            continue;
         };
-        let (mut g_nn, mut g_lat, mut g_sh, mut g_sh0, mut late) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for (o, (i, t)) in outs.iter().enumerate() {
-            let gn = series.power[j][*i] / p0;
-            let gl = lat_power(o, j) / l0;
-            let gs = background(h, kappa[j], 1.0, 0.0, *t).0.powi(2);
-            let gs0 = background(h, kappa[0], 1.0, 0.0, *t).0.powi(2);
-            md.push(row![*t, h * t, j, gn, gl, gs]);
-            mode_rows.push((*t, h * t, j, gn, gl, gs));
-            g_nn.push(gn);
-            g_lat.push(gl);
-            g_sh.push(gs);
-            g_sh0.push(gs0);
-            late.push(h * t >= n_irr);
-        }
-        let lat_ok = g_lat.iter().all(|v| v.is_finite());
-        let late_dev = lat_ok.then(|| {
-            // After the crossing, compare growth relative to the value at the crossing.
-            let first = late.iter().position(|&l| l);
-            match first {
-                Some(f) => g_lat[f..]
-                    .iter()
-                    .zip(&g_sh0[f..])
-                    .map(|(l, s)| (l / g_lat[f] - s / g_sh0[f]).abs())
-                    .fold(0.0, f64::max),
-                None => f64::NAN,
+        let Some(th) = nn.theory.at(rec.step) else {
+            continue;
+        };
+        let tau = rec.step as f64 * eta.sqrt();
+        let theory: Vec<ClassStats> = (0..nm)
+            .map(|j| ClassStats {
+                mean: Estimate {
+                    value: th.mode_mean_residual[j],
+                    se: 0.0,
+                },
+                power: Estimate {
+                    value: th.mode_power[j],
+                    se: 0.0,
+                },
+            })
+            .collect();
+        let (a, b) = (&net[i], &latt[li]);
+        bg.push(row![
+            tau,
+            h * tau,
+            a[0].mean.value,
+            b[0].mean.value,
+            theory[0].mean.value
+        ]);
+        for j in 0..nm {
+            md.push(row![
+                rec.step,
+                tau,
+                h * tau,
+                j,
+                modes.kappa[j],
+                plan.fields[modes.primary[j]].m2,
+                a[j].mean.value,
+                b[j].mean.value,
+                theory[j].mean.value,
+                a[j].power.value,
+                a[j].power.se,
+                b[j].power.value,
+                b[j].power.se,
+                theory[j].power.value
+            ]);
+            if theory[j].power.value < POWER_WINDOW * power0.get(j).copied().unwrap_or(0.0) {
+                continue;
             }
-        });
-        let fit_ok = fits.fluctuations[j].status == "ok";
-        mode_metrics.push(ModeMetrics {
-            mode: j,
-            kappa: kappa[j],
-            k: kj,
-            k_eff: bin_of[j].and_then(|b| spectra.first().map(|s| s.2[b].0)),
-            gradient_irrelevant_efold: n_irr,
-            nn_vs_superhorizon: max_abs_dev(&g_nn, &g_sh),
-            nn_vs_lattice: lat_ok.then(|| max_abs_dev(&g_nn, &g_lat)),
-            lattice_vs_superhorizon_late: late_dev,
-            fits: fit_ok && dict.modes[j].continuum_ok,
-        });
-        // Lattice fit of the paired shell after the gradient stops mattering.
-        if j >= 1 && lat_ok {
-            let first = late.iter().position(|&l| l).unwrap_or(late.len());
-            let amp: Vec<f64> = (first..outs.len()).map(|o| lat_power(o, j)).collect();
-            let f = if amp.len() >= 6 {
-                fit_trajectory(j, &signed_amplitude(&amp), out_dt, false)
+            compared[j] += 1;
+            for (slot, (x, y)) in [(a, b), (a, &theory), (b, &theory)].into_iter().enumerate() {
+                let zm = z_score(x[j].mean, y[j].mean);
+                let zp = z_score(x[j].power, y[j].power);
+                total[slot].add(j, rec.step, zm, zp);
+                per_class[j][slot].add(j, rec.step, zm, zp);
+            }
+        }
+        rows.push((rec.step, tau, a.clone(), b.clone(), theory));
+    }
+    let mut classes = Vec::new();
+    let mut findings = Vec::new();
+    let mut finite = Vec::new();
+    for j in 0..nm {
+        let [nl, nt, lt] = per_class[j];
+        let fw = nl.max() > Z_FLAG && nt.max() > Z_FLAG;
+        if fw {
+            finite.push(j);
+            let (z, kind, step) = if nl.power_max_z >= nl.mean_max_z {
+                (nl.power_max_z, "power", nl.power_step)
             } else {
-                ModeFit::failed(
-                    j,
-                    format!(
-                        "too few outputs after N_e = {n_irr:.2} (where k/a stops mattering) to fit"
-                    ),
-                )
+                (nl.mean_max_z, "mean", nl.mean_step)
             };
-            lattice_mode_fits.push(f);
+            findings.push(format!(
+                "class {j} (κ = {:.4}): finite-width effect: the network's {kind} leaves every infinite-width dual (vs lattice z = {z:.1} at step {step}, vs theory z = {:.1}) while the lattice follows the theory (z = {:.1})",
+                modes.kappa[j],
+                nt.max(),
+                lt.max()
+            ));
         }
+        if lt.max() > Z_FLAG {
+            findings.push(format!(
+                "class {j}: the lattice departs from the infinite-width recursion (z = {:.1} at step {}): {}",
+                lt.max(),
+                if lt.mean_max_z >= lt.power_max_z { lt.mean_step } else { lt.power_step },
+                match plan.matching {
+                    Matching::Continuum => "continuum matching is not exact at this step size (the continuum-limit error)",
+                    Matching::Discrete => "the lattice's dt error or its gradient coupling between patches",
+                }
+            ));
+        }
+        classes.push(ClassMetrics {
+            mode: j,
+            kappa: modes.kappa[j],
+            m2: plan.fields[modes.primary[j]].m2,
+            rows: modes.rows_of_mode(j).len(),
+            nn_vs_lattice: nl,
+            nn_vs_theory: nt,
+            lattice_vs_theory: lt,
+            steps_compared: compared[j],
+            lattice_dt_error: plan.dt_error[j],
+            continuum_limit_error: continuum_limit_error(
+                eta,
+                beta,
+                modes.kappa[j],
+                nn.config.steps,
+            ),
+            finite_width: fw,
+        });
     }
-    let lattice_fits = LatticeFits {
-        time_step: out_dt,
-        background: fit_trajectory(0, &lat_b, out_dt, false),
-        modes: lattice_mode_fits,
+    if findings.is_empty() {
+        findings.push(format!(
+            "every class agrees within z ≤ {Z_FLAG}: network, dual lattice and infinite-width theory are one dynamics at this width"
+        ));
+    }
+    let dt = eta.sqrt();
+    let first = beta == 0.0;
+    let lat_fits = LatticeFits {
+        time_step: dt,
+        mean: (0..nm)
+            .map(|j| {
+                let c: Vec<f64> = rows.iter().map(|r| r.3[j].mean.value).collect();
+                fit_trajectory(j, &c, dt, first)
+            })
+            .collect(),
+        fluctuations: (0..nm)
+            .map(|j| {
+                let p: Vec<f64> = rows.iter().map(|r| r.3[j].power.value).collect();
+                fit_trajectory(j, &signed_amplitude(&p), dt, first)
+            })
+            .collect(),
     };
-    let fitted: Vec<&ModeMetrics> = mode_metrics.iter().filter(|m| m.fits).collect();
-    let sh_max = fitted
-        .iter()
-        .map(|m| m.nn_vs_superhorizon)
-        .fold(0.0, f64::max);
-    let hubble_rel = dict.hubble_rel_diff();
-    let m2_rel_max = dict
-        .modes
-        .iter()
-        .filter_map(|m| m.m2_discrete_rel_diff)
-        .map(f64::abs)
-        .fold(0.0, f64::max);
-    let no_dual: Vec<usize> = dict
-        .modes
-        .iter()
-        .filter(|m| m.discrete.hubble_m2().is_none())
-        .map(|m| m.mode)
-        .collect();
-    let ntk_drift = nn.ntk.last().map(|n| n.drift);
-    let mut why = Vec::new();
-    let disc = hubble_rel
-        .map(f64::abs)
-        .unwrap_or(f64::INFINITY)
-        .max(m2_rel_max);
-    if disc > 0.02 || !no_dual.is_empty() {
-        why.push(format!(
-            "discrete-step effects: the continuum and discrete dictionaries differ (H_d/H − 1 = {}, max |m_d²/κ − 1| = {:.2}%{})",
-            hubble_rel
-                .map(|r| format!("{:+.2}%", 100.0 * r))
-                .unwrap_or_else(|| "∞ (first order)".into()),
-            100.0 * m2_rel_max,
-            if no_dual.is_empty() {
-                String::new()
-            } else {
-                format!("; modes {no_dual:?} have no continuum dual")
-            }
-        ));
-    }
-    if let Some(d) = ntk_drift
-        && d > 0.05
-    {
-        why.push(format!(
-            "finite width: the empirical NTK drifted by {:.1}% (a time-dependent mass)",
-            100.0 * d
-        ));
-    }
-    let metrics = serde_json::json!({
-        "background_max_rel_dev": background_max_rel_dev,
-        "background_nn_vs_theory": max_abs_dev(&nn_b, &th_b) / scale,
-        "background_lattice_vs_theory": max_abs_dev(&lat_b, &th_b) / scale,
-        "B_NN0": b0,
-        "superhorizon_vs_nn_max": sh_max,
-        "superhorizon_fitted_modes": fitted.iter().map(|m| m.mode).collect::<Vec<_>>(),
-        "modes": mode_metrics,
-        "hubble_discrete_rel_diff": hubble_rel,
-        "m2_discrete_max_rel_diff": m2_rel_max,
-        "no_continuum_dual_modes": no_dual,
-        "ntk_final_drift": ntk_drift,
-        "efolds": plan.efolds,
-        "explanation": why,
-    });
+    let metrics = DualMetrics {
+        dual: plan.dual,
+        matching: plan.matching,
+        nn_vs_lattice: total[0],
+        nn_vs_theory: total[1],
+        lattice_vs_theory: total[2],
+        window: format!(
+            "per class, the recorded steps where the theory power is ≥ {POWER_WINDOW:e} of its initial value"
+        ),
+        z_flag: Z_FLAG,
+        classes,
+        finite_width_classes: finite,
+        findings,
+        members: nn.config.ensemble,
+        members_traced: nn.config.member_traces,
+        lattice_patches: lat.sites,
+        gradient: plan.gradient,
+        efolds: plan.efolds,
+        ntk_final_drift: nn.ntk.last().map(|n| n.drift),
+    };
     Comparison {
         background: bg,
         modes: md,
         metrics,
-        mode_metrics,
-        lattice_fits,
-        background_max_rel_dev,
-        background_rows,
-        mode_rows,
+        lattice_fits: lat_fits,
+        rows,
     }
 }

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod dictionary;
 pub mod fit;
+pub mod initial;
 pub mod plan;
 pub mod plots;
 pub mod run;

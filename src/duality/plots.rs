@@ -1,10 +1,9 @@
 //! The figures and the report page of a run.
 
-use super::compare::{Comparison, ModeRow, NetworkFits, NnSeries};
+use super::compare::{Comparison, Estimate, MaxZ, NetworkFits};
 use super::dictionary::Dictionary;
 use super::fit::ModeFit;
-use super::plan::LatticePlan;
-use crate::lattice::LatticeResults;
+use super::plan::DualPlan;
 use crate::nn::run::NnResults;
 use crate::report::html::Page;
 use crate::report::plots::{Plot, Series, Style};
@@ -16,139 +15,90 @@ fn fig(name: &str, p: &Plot, caption: &str) -> Figure {
     (name.to_string(), p.to_svg(), caption.to_string())
 }
 
-/// A handful of evenly spaced indices out of `n`.
-fn picks(n: usize, k: usize) -> Vec<usize> {
-    if n == 0 {
-        return vec![];
-    }
-    let k = k.min(n).max(1);
-    let mut v: Vec<usize> = (0..k).map(|i| (i * (n - 1)) / (k - 1).max(1)).collect();
-    v.dedup();
-    v
+/// Per recorded step of one class: (τ, estimate) of one side.
+fn side(cmp: &Comparison, j: usize, which: usize, power: bool) -> Vec<(f64, Estimate)> {
+    cmp.rows
+        .iter()
+        .map(|r| {
+            let c = match which {
+                0 => &r.2,
+                1 => &r.3,
+                _ => &r.4,
+            }[j];
+            (r.1, if power { c.power } else { c.mean })
+        })
+        .collect()
 }
 
-pub fn run_plots(
-    nn: &NnResults,
-    series: &NnSeries,
-    dict: &Dictionary,
-    plan: &LatticePlan,
-    lat: &LatticeResults,
-    cmp: &Comparison,
-) -> Vec<Figure> {
-    let mut out = Vec::new();
-    let rows = &cmp.background_rows;
-    for (xi, xname, file) in [
-        (0, "τ = √η·s = t", "background_tau.svg"),
-        (1, "e-folds N = H·t", "background_efolds.svg"),
+/// One class's mean or power on both sides with ±2 se bands, and the theory.
+fn class_plot(cmp: &Comparison, j: usize, kappa: f64, power: bool) -> Plot {
+    let what = if power {
+        "power ⟨δc²⟩"
+    } else {
+        "mean residual c̄"
+    };
+    let nn = side(cmp, j, 0, power);
+    let lat = side(cmp, j, 1, power);
+    let th = side(cmp, j, 2, power);
+    let span = |v: &[(f64, Estimate)]| {
+        let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), (_, e)| {
+            (lo.min(e.value.abs()), hi.max(e.value.abs()))
+        });
+        hi / lo.max(1e-300)
+    };
+    let mut p = Plot::new(
+        &format!("Class {j} (κ = {kappa:.4}): {what}"),
+        "τ = √η·s = t",
+        what,
+    );
+    if power && span(&th) > 100.0 {
+        p = p.log_y();
+    }
+    for (name, v, color, style) in [
+        ("network", &nn, 0, Style::Solid),
+        ("lattice", &lat, 1, Style::Dashed),
     ] {
-        let mut p = Plot::new(
-            "Background: B_NN(τ) = u₀ᵀ(μ − y) and B_L(t) = ⟨φ⟩ − φ₀",
-            xname,
-            "background",
-        );
-        p.add(Series::new(
-            "network",
-            rows.iter().map(|r| (r[xi], r[2])).collect(),
-            Style::Solid,
-            0,
+        let edge = |k: f64| v.iter().map(|(t, e)| (*t, e.value + k * e.se)).collect();
+        p.add(Series::band(
+            format!("{name} ±2 se"),
+            edge(2.0),
+            edge(-2.0),
+            color,
         ));
-        p.add(Series::new(
-            "lattice",
-            rows.iter().map(|r| (r[xi], r[3])).collect(),
-            Style::Dashed,
-            1,
-        ));
-        p.add(Series::new(
-            "continuum theory",
-            rows.iter().map(|r| (r[xi], r[4])).collect(),
-            Style::Dotted,
-            2,
-        ));
-        out.push(fig(file, &p, "Network background against the lattice with the dictionary's H and m² = κ₀, and the closed-form de Sitter background."));
+        p.add(Series::new(name, edge(0.0), style, color));
     }
-    let nm = nn.modes.kappa.len();
-    let mut p = Plot::new(
-        "Mode growth P(τ)/P(0): network (solid), lattice (dashed), superhorizon dual (dotted)",
-        "e-folds N = H·t",
-        "growth",
-    )
-    .log_y();
-    for j in 0..nm {
-        let pts = |f: &dyn Fn(&ModeRow) -> f64| -> Vec<(f64, f64)> {
-            cmp.mode_rows
-                .iter()
-                .filter(|r| r.2 == j)
-                .map(|r| (r.1, f(r)))
-                .collect()
-        };
-        p.add(Series::new(
-            format!("j={j} network"),
-            pts(&|r| r.3),
-            Style::Solid,
-            j,
-        ));
-        p.add(Series::new(
-            format!("j={j} lattice"),
-            pts(&|r| r.4),
-            Style::Dashed,
-            j,
-        ));
-        p.add(Series::new(
-            format!("j={j} superhorizon"),
-            pts(&|r| r.5),
-            Style::Dotted,
-            j,
-        ));
-    }
-    out.push(fig("modes_growth.svg", &p, "Per-mode growth. The lattice shell j has mass κ₀ and a redshifting k/a; the network mode keeps κ_j; the superhorizon dual uses m² = κ_j with no gradient term."));
-
-    let sqrt_eta = nn.config.lr.sqrt();
-    let mut p = Plot::new(
-        "Network fluctuation power P(j) over training",
-        "mode j",
-        "P(j)",
-    )
-    .log_y();
-    for (c, i) in picks(series.steps.len(), 6).into_iter().enumerate() {
-        let pts = (0..nm).map(|j| (j as f64, series.power[j][i])).collect();
-        p.add(Series::new(
-            format!("τ = {:.3}", series.steps[i] as f64 * sqrt_eta),
-            pts,
-            Style::LinePoints,
-            c,
-        ));
-    }
-    out.push(fig(
-        "nn_power.svg",
-        &p,
-        "Per-mode power of the ensemble fluctuations δf = f − μ at a few times.",
+    p.add(Series::new(
+        "infinite-width theory",
+        th.iter().map(|(t, e)| (*t, e.value)).collect(),
+        Style::Dotted,
+        2,
     ));
+    p
+}
 
-    let mut steps: Vec<(usize, f64)> = Vec::new();
-    for r in &lat.spectrum {
-        if steps.last().map(|s| s.0) != Some(r.step) {
-            steps.push((r.step, r.t));
-        }
-    }
-    let mut p = Plot::new("Lattice P(k) over time", "k_eff", "P(k)")
-        .log_x()
-        .log_y();
-    for (c, i) in picks(steps.len(), 6).into_iter().enumerate() {
-        let (s, t) = steps[i];
-        let pts = lat
-            .spectrum
-            .iter()
-            .filter(|r| r.step == s && r.power > 0.0)
-            .map(|r| (r.k, r.power))
-            .collect();
-        p.add(Series::new(
-            format!("N = {:.2}", plan.config.hubble * t),
-            pts,
-            Style::LinePoints,
-            c,
+pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let agree = "Agreement looks like the network's line inside the lattice's band and both on the dotted theory; a network line outside both bands is a finite-width effect.";
+    for j in 0..nn.modes.n_modes() {
+        let k = nn.modes.kappa[j];
+        out.push(fig(
+            &format!("class{j}_mean.svg"),
+            &class_plot(cmp, j, k, false),
+            &format!(
+                "Class {j}: mean residual on its first row, network (E = {}) against the dual lattice's field mean over {} patches (m² = {:.4}). {agree}",
+                nn.config.ensemble,
+                plan.config.grid.pow(3),
+                plan.fields[nn.modes.primary[j]].m2
+            ),
+        ));
+        out.push(fig(
+            &format!("class{j}_power.svg"),
+            &class_plot(cmp, j, k, true),
+            &format!(
+                "Class {j}: fluctuation power (unbiased, averaged over the class's rows): ensemble variance of the networks against the spatial variance of the dual fields. {agree}"
+            ),
         ));
     }
-    out.push(fig("lattice_spectrum.svg", &p, "Binned lattice spectrum; bins above the ring's highest mode start empty (nn-dual initial spectrum)."));
 
     let mut p = Plot::new("Relative NTK drift ‖Θ_s − Θ₀‖/‖Θ₀‖", "step", "drift");
     p.add(Series::new(
@@ -183,7 +133,6 @@ pub fn run_plots(
         1,
     ));
     out.push(fig("loss.svg", &p, "Ensemble mean and spread of the loss."));
-    let _ = dict;
     out
 }
 
@@ -211,16 +160,81 @@ pub fn index_html(
     report: &serde_json::Value,
     dict: &Dictionary,
     fits: &NetworkFits,
+    plan: &DualPlan,
     cmp: &Comparison,
     figures: &[Figure],
 ) -> String {
     let mut pg = Page::new("nncosmo-gpu duality run");
     let cfg = &report["config"];
+    let m = &cmp.metrics;
     pg.paragraph(&format!(
-        "{} members × width {} × depth {}, activation {}, η = {}, β = {}, {} steps on the ring of {} points; lattice {}³. Version {}.",
+        "{} members × width {} × depth {}, activation {}, η = {}, β = {}, {} steps on {} points. Dual: {} fields (one per mode row) × {}³ Hubble patches (one per network), {:?} matching, H = {}, k_max/(a(0)H) = {:.3}. Version {}.",
         cfg["ensemble"], cfg["width"], cfg["depth"], cfg["activation"], cfg["lr"], cfg["momentum"],
-        cfg["steps"], cfg["points"], cfg["lattice"]["grid"], report["version"]
+        cfg["steps"], cfg["points"], plan.fields.len(), plan.config.grid, plan.matching,
+        num(plan.hubble), plan.gradient, report["version"]
     ));
+    pg.heading("Network against its dual lattice");
+    let zrow = |name: &str, z: &MaxZ| {
+        vec![
+            name.to_string(),
+            format!(
+                "{:.2} (class {}, step {})",
+                z.mean_max_z, z.mean_mode, z.mean_step
+            ),
+            format!(
+                "{:.2} (class {}, step {})",
+                z.power_max_z, z.power_mode, z.power_step
+            ),
+        ]
+    };
+    pg.table(
+        &["comparison", "means: max z", "powers: max z"],
+        &[
+            zrow("network vs lattice", &m.nn_vs_lattice),
+            zrow("network vs theory", &m.nn_vs_theory),
+            zrow("lattice vs theory", &m.lattice_vs_theory),
+        ],
+    );
+    pg.paragraph(&format!(
+        "z = |a − b|/√(se_a² + se_b²) over {}; |z| > {} marks a real departure.",
+        m.window, m.z_flag
+    ));
+    pg.list(&m.findings, !m.finite_width_classes.is_empty());
+    let rows: Vec<Vec<String>> = m
+        .classes
+        .iter()
+        .map(|c| {
+            vec![
+                c.mode.to_string(),
+                num(c.kappa),
+                num(c.m2),
+                format!("{:.2}", c.nn_vs_lattice.max()),
+                format!("{:.2}", c.nn_vs_theory.max()),
+                format!("{:.2}", c.lattice_vs_theory.max()),
+                format!("{:.1e}", c.lattice_dt_error),
+                format!("{:.1e}", c.continuum_limit_error),
+                if c.finite_width {
+                    "finite width".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    pg.table(
+        &[
+            "class",
+            "κ",
+            "lattice m²",
+            "z nn–lattice",
+            "z nn–theory",
+            "z lattice–theory",
+            "lattice dt error",
+            "continuum-limit error",
+            "",
+        ],
+        &rows,
+    );
     pg.heading("Dictionary");
     let mut rows = vec![
         vec!["H = (1−β)/(3√η)".into(), num(dict.hubble)],
@@ -241,64 +255,17 @@ pub fn index_html(
     ]);
     pg.table(&["quantity", "value"], &rows);
     pg.list(&dict.flags, true);
-    pg.heading("Key metrics");
-    let m = &report["metrics"];
-    let pct = |k: &str| {
-        m[k].as_f64()
-            .map(|v| format!("{:.3}%", 100.0 * v))
-            .unwrap_or_else(|| "—".into())
-    };
-    pg.table(
-        &["metric", "value"],
-        &[
-            vec![
-                "max |B_NN − B_L| / |B_NN(0)|".into(),
-                pct("background_max_rel_dev"),
-            ],
-            vec![
-                "max |B_NN − theory| / |B_NN(0)|".into(),
-                pct("background_nn_vs_theory"),
-            ],
-            vec![
-                "max |B_L − theory| / |B_NN(0)|".into(),
-                pct("background_lattice_vs_theory"),
-            ],
-            vec![
-                "superhorizon dual vs network growth (fitted modes)".into(),
-                pct("superhorizon_vs_nn_max"),
-            ],
-            vec!["H_d/H − 1".into(), pct("hubble_discrete_rel_diff")],
-            vec!["max |m_d²/κ − 1|".into(), pct("m2_discrete_max_rel_diff")],
-            vec!["final NTK drift".into(), pct("ntk_final_drift")],
-        ],
-    );
-    if let Some(why) = m["explanation"].as_array() {
-        let items: Vec<String> = why
-            .iter()
-            .filter_map(|w| w.as_str().map(String::from))
-            .collect();
-        pg.list(&items, true);
-    }
     pg.heading("EFT table");
     let mut rows = Vec::new();
-    for (j, mm) in cmp.mode_metrics.iter().enumerate() {
+    for (j, md) in dict.modes.iter().enumerate() {
         let (m_mean, h_mean) = fit_cell(fits.mean.get(j));
         let (m_fl, h_fl) = fit_cell(fits.fluctuations.get(j));
-        let lat_fit = if j == 0 {
-            Some(&cmp.lattice_fits.background)
-        } else {
-            cmp.lattice_fits.modes.get(j - 1)
-        };
-        let lat = lat_fit
-            .and_then(|f| f.discrete.as_ref())
-            .and_then(|d| d.hubble_m2())
-            .map(|(h, m2)| (num(m2), num(h)))
-            .unwrap_or(("—".into(), "—".into()));
+        let (lm_mean, lh_mean) = fit_cell(cmp.lattice_fits.mean.get(j));
+        let (lm_fl, _) = fit_cell(cmp.lattice_fits.fluctuations.get(j));
         rows.push(vec![
             j.to_string(),
-            num(mm.kappa),
-            dict.modes[j]
-                .discrete
+            num(md.kappa),
+            md.discrete
                 .hubble_m2()
                 .map(|x| num(x.1))
                 .unwrap_or_else(|| "—".into()),
@@ -306,28 +273,27 @@ pub fn index_html(
             m_fl,
             h_mean,
             h_fl,
-            lat.0,
-            lat.1,
-            num(mm.nn_vs_superhorizon),
-            num(mm.gradient_irrelevant_efold),
+            lm_mean,
+            lm_fl,
+            lh_mean,
         ]);
     }
     pg.table(
         &[
-            "mode",
+            "class",
             "κ (theory) = m² continuum",
             "m_d² discrete",
-            "m² fit (mean)",
-            "m² fit (fluct.)",
-            "H fit (mean)",
-            "H fit (fluct.)",
-            "lattice m² fit",
-            "lattice H fit",
-            "|growth nn − superhorizon|",
-            "N_e where k/a stops mattering",
+            "m² fit (nn mean)",
+            "m² fit (nn members, pooled)",
+            "H fit (nn mean)",
+            "H fit (nn members)",
+            "m² fit (lattice mean)",
+            "m² fit (lattice power)",
+            "H fit (lattice mean)",
         ],
         &rows,
     );
+    pg.paragraph("Fits are read through the continuum dictionary (H = (1 − β_eff)/(3√η), m² = (ηκ)_eff/η); the discrete readings are in report.json.");
     pg.heading("Plots");
     for (_, svg, cap) in figures {
         pg.figure(svg, cap);

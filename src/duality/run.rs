@@ -6,9 +6,12 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::DualityError;
-use super::compare::{Comparison, NetworkFits, NnSeries, compare, network_fits};
+use super::compare::{
+    Comparison, LatticeSamples, MaxZ, NetworkFits, NnSeries, compare, network_fits,
+};
 use super::dictionary::Dictionary;
-use super::plan::{LatticePlan, nn_dual_power, plan};
+use super::initial;
+use super::plan::{DualPlan, plan};
 use super::plots;
 use crate::config::run::{RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
@@ -21,22 +24,25 @@ pub struct RunOutcome {
     pub nn: NnResults,
     pub dictionary: Dictionary,
     pub fits: NetworkFits,
-    pub plan: LatticePlan,
+    pub plan: DualPlan,
     pub lattice: LatticeResults,
+    pub samples: LatticeSamples,
     pub comparison: Comparison,
+    pub phases: Phases,
     pub report: serde_json::Value,
 }
 
-#[derive(Default, serde::Serialize)]
-struct Phases {
-    setup_s: f64,
-    train_s: f64,
-    fit_s: f64,
-    lattice_setup_s: f64,
-    lattice_s: f64,
-    compare_s: f64,
-    write_s: f64,
-    total_s: f64,
+/// Wall time of each phase of a run, in seconds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Phases {
+    pub setup_s: f64,
+    pub train_s: f64,
+    pub fit_s: f64,
+    pub lattice_setup_s: f64,
+    pub lattice_s: f64,
+    pub compare_s: f64,
+    pub write_s: f64,
+    pub total_s: f64,
 }
 
 /// Trains the network and returns it with its series and fits; a diverged run
@@ -70,7 +76,7 @@ pub fn train_and_fit(
         .into());
     }
     let series = NnSeries::new(&res);
-    let fits = network_fits(&series, cfg.lr, cfg.momentum);
+    let fits = network_fits(&res, &series);
     Ok((res, series, fits))
 }
 
@@ -78,14 +84,24 @@ pub fn train_and_fit(
 pub fn run_pipeline(
     rc: &RunConfig,
     prep: Prepared,
+    plan: DualPlan,
     ctx: &GpuContext,
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
     let t_all = Instant::now();
     let out = rc.nn.out.clone();
     let mut ph = Phases::default();
+    // The lattice is allocated first so that a grid too large for the adapter is
+    // refused before any training.
     let t = Instant::now();
-    let (res, series, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&out))?;
+    let mut lat = Lattice::new(ctx, &plan.config)?;
+    let sites = plan.config.grid.pow(3);
+    let init = initial::draw(&plan, &prep.modes, &prep.nngp, &prep.data.y, sites);
+    lat.set_initial_fields(&init.phi, &init.dphi)?;
+    ph.lattice_setup_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&out))?;
     ph.train_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -98,38 +114,32 @@ pub fn run_pipeline(
     }
 
     let t = Instant::now();
-    let kappa0 = res.modes.kappa[0];
-    let b0 = series.mean[0][0];
-    let lp = plan(rc, dict.hubble, kappa0, b0, res.modes.kappa.len() - 1)?;
-    let mut lat = Lattice::new(ctx, &lp.config)?;
-    let p0: Vec<f64> = series.power.iter().map(|p| p[0]).collect();
-    lat.set_initial_spectrum(&nn_dual_power(&p0, lp.dk))?;
-    ph.lattice_setup_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
     let mut lres = lat.run(progress)?;
     lres.timings.setup_s = ph.lattice_setup_s;
     ph.lattice_s = t.elapsed().as_secs_f64();
+    let samples = lattice_samples(&lres, plan.substeps, sites);
 
     let t = Instant::now();
-    let cmp = compare(&res, &series, &fits, &dict, &lp, &lres);
+    let cmp = compare(&res, &plan, &samples);
     ph.compare_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     write_tables(&res, &out)?;
     lat_out::background_table(&lres).write(&out.join("lattice/background.csv"))?;
     lat_out::spectrum_table(&lres).write(&out.join("lattice/spectrum.csv"))?;
+    lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
     cmp.background.write(&out.join("compare/background.csv"))?;
     cmp.modes.write(&out.join("compare/modes.csv"))?;
-    let figures = plots::run_plots(&res, &series, &dict, &lp, &lres, &cmp);
+    let figures = plots::run_plots(&res, &plan, &cmp);
     for (name, svg, _) in &figures {
         write_atomic(&out.join(name), svg.as_bytes())?;
     }
     ph.write_s = t.elapsed().as_secs_f64();
     ph.total_s = t_all.elapsed().as_secs_f64();
 
-    let mut lattice_cfg = serde_json::to_value(&lp.config).unwrap_or_default();
+    let mut lattice_cfg = serde_json::to_value(&plan.config).unwrap_or_default();
     if let (Some(o), Ok(serde_json::Value::Object(p))) =
-        (lattice_cfg.as_object_mut(), serde_json::to_value(&lp))
+        (lattice_cfg.as_object_mut(), serde_json::to_value(&plan))
     {
         o.extend(p);
     }
@@ -148,51 +158,72 @@ pub fn run_pipeline(
         "metrics": cmp.metrics,
         "adapter": res.adapter,
         "timings": {
-            "phases": ph,
+            "phases": &ph,
             "nn": res.timings,
             "lattice": lres.timings,
             "gflop_per_s": res.timings.gflop_per_s,
             "site_updates_per_s": lres.timings.site_updates_per_s,
         },
         "nn": res.summary(),
-        "lattice": lat_out::lattice_section(&lp.config, &lres),
+        "lattice": lat_out::lattice_section(&plan.config, &lres),
     });
     write_json(&out.join("report.json"), &report)?;
-    let html = super::plots::index_html(&report, &dict, &fits, &cmp, &figures);
+    let html = plots::index_html(&report, &dict, &fits, &plan, &cmp, &figures);
     write_atomic(&out.join("index.html"), html.as_bytes())?;
     Ok(RunOutcome {
         nn: res,
         dictionary: dict,
         fits,
-        plan: lp,
+        plan,
         lattice: lres,
+        samples,
         comparison: cmp,
+        phases: ph,
         report,
     })
 }
 
+/// The lattice's per-field observables at each network step (every `substeps`
+/// lattice steps).
+pub fn lattice_samples(lres: &LatticeResults, substeps: usize, sites: usize) -> LatticeSamples {
+    let mut s = LatticeSamples {
+        sites,
+        ..Default::default()
+    };
+    for r in &lres.field_rows {
+        if !r.step.is_multiple_of(substeps) {
+            continue;
+        }
+        if s.steps.last() != Some(&(r.step / substeps)) {
+            s.steps.push(r.step / substeps);
+            s.t.push(r.t);
+            s.mean.push(Vec::new());
+            s.var.push(Vec::new());
+        }
+        s.mean.last_mut().unwrap().push(r.obs.phi_mean);
+        s.var.last_mut().unwrap().push(r.obs.phi_var);
+    }
+    s
+}
+
 /// Validates everything that can be checked without the GPU; the network's
-/// analytic set-up is kept for training.
-pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared), DualityError> {
+/// analytic set-up and the dual lattice's plan are kept for the run.
+pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared, DualPlan), DualityError> {
     let rc = args.resolve()?;
     let prep = crate::nn::run::prepare(&rc.nn)?;
-    let kappa = &prep.modes.kappa;
-    // The lattice plan depends on the network only through κ₀ and B_NN(0) (which
-    // does not affect any check), so it is validated before any training.
-    let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, kappa);
-    plan(&rc, dict.hubble, kappa[0], 0.0, kappa.len() - 1)?;
-    Ok((rc, prep))
+    let plan = plan(&rc, &prep.modes)?;
+    Ok((rc, prep, plan))
 }
 
 /// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
-    let (rc, prep) = prepare(args)?;
+    let (rc, prep, plan) = prepare(args)?;
     prepare_out_dir(&rc.nn.out, rc.nn.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline(&rc, prep, &ctx, true)?;
+    let o = run_pipeline(&rc, prep, plan, &ctx, true)?;
     for line in summary_lines(&rc, &o) {
         println!("{line}");
     }
@@ -204,14 +235,21 @@ fn fmt_opt(v: Option<f64>, prec: usize) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// The terminal summary: dictionary, key metrics, where the files are.
+/// The terminal summary: the network against its dual first, then the dictionary,
+/// the per-class table, findings and where the files are.
 pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
     let d = &o.dictionary;
     let m = &o.comparison.metrics;
-    let t = &o.report["timings"]["phases"];
+    let t = &o.phases;
+    let zline = |name: &str, z: &MaxZ| {
+        format!(
+            "  {name:<18} means max z = {:.2} (class {}, step {}), powers max z = {:.2} (class {}, step {})",
+            z.mean_max_z, z.mean_mode, z.mean_step, z.power_max_z, z.power_mode, z.power_step
+        )
+    };
     let mut v = vec![
         format!(
-            "duality run: {} members × width {} × depth {} on {} ({}); {} steps = {:.2} e-folds; lattice {}³",
+            "duality run: {} members × width {} × depth {} on {} ({}); {} steps = {:.2} e-folds; dual: {} fields × {}³ patches, {:?} matching",
             rc.nn.ensemble,
             rc.nn.width,
             rc.nn.depth,
@@ -219,100 +257,66 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
             o.nn.adapter.backend,
             rc.nn.steps,
             o.plan.efolds,
-            o.plan.config.grid
+            o.plan.fields.len(),
+            o.plan.config.grid,
+            o.plan.matching
         ),
+        zline("network vs lattice", &m.nn_vs_lattice),
+        zline("network vs theory", &m.nn_vs_theory),
+        zline("lattice vs theory", &m.lattice_vs_theory),
         format!(
-            "  dictionary   H = {:.5} (H_d = {}), Λ = {:.5}, γ = {:.5}, e-folds/step = {:.5}, m² = κ₀ = {:.5} (m_d² = {})",
+            "  dictionary   H = {:.5} (H_d = {}), Λ = {:.5}, γ = {:.5}, e-folds/step = {:.5}; lattice H = {:.5}, k_max/(aH) = {:.3}",
             d.hubble,
             fmt_opt(d.hubble_d, 5),
             d.lambda,
             d.gamma,
             d.efolds_per_step,
-            o.nn.modes.kappa[0],
-            fmt_opt(d.m2_d, 5)
+            o.plan.hubble,
+            o.plan.gradient
+        ),
+        format!(
+            "  {:>5} {:>10} {:>10} {:>9} {:>9} {:>9} {:>16} {:>16}",
+            "class",
+            "κ",
+            "lattice m²",
+            "z nn–lat",
+            "z nn–th",
+            "z lat–th",
+            "m² fit (mean)",
+            "m² fit (fluct)"
         ),
     ];
-    v.push(format!(
-        "  {:>4} {:>10} {:>10} {:>16} {:>16} {:>10} {:>10} {:>8}",
-        "mode",
-        "κ",
-        "m_d²",
-        "m² fit (mean)",
-        "m² fit (fluct)",
-        "lattice m²",
-        "nn vs SH",
-        "N_e(k/a)"
-    ));
-    for (j, mm) in o.comparison.mode_metrics.iter().enumerate() {
-        let fm = |f: &super::fit::ModeFit| match f.continuum {
-            Some(c) => format!("{:.4}±{:.1e}", c.m2, c.m2_err),
-            None => "failed".into(),
-        };
-        let lat_m2 = if j == 0 {
-            o.comparison.lattice_fits.background.discrete.as_ref()
-        } else {
-            o.comparison
-                .lattice_fits
-                .modes
-                .get(j - 1)
-                .and_then(|f| f.discrete.as_ref())
-        }
-        .and_then(|d| d.hubble_m2())
-        .map(|x| x.1);
+    let fm = |f: Option<&super::fit::ModeFit>| match f.and_then(|f| f.continuum) {
+        Some(c) => format!("{:.4}±{:.1e}", c.m2, c.m2_err),
+        None => "—".into(),
+    };
+    for c in &m.classes {
         v.push(format!(
-            "  {:>4} {:>10.5} {:>10} {:>16} {:>16} {:>10} {:>10.2e} {:>8.2}",
-            j,
-            mm.kappa,
-            fmt_opt(d.modes[j].discrete.hubble_m2().map(|x| x.1), 5),
-            fm(&o.fits.mean[j]),
-            fm(&o.fits.fluctuations[j]),
-            fmt_opt(lat_m2, 4),
-            mm.nn_vs_superhorizon,
-            mm.gradient_irrelevant_efold
+            "  {:>5} {:>10.5} {:>10.5} {:>9.2} {:>9.2} {:>9.2} {:>16} {:>16}{}",
+            c.mode,
+            c.kappa,
+            c.m2,
+            c.nn_vs_lattice.max(),
+            c.nn_vs_theory.max(),
+            c.lattice_vs_theory.max(),
+            fm(o.fits.mean.get(c.mode)),
+            fm(o.fits.fluctuations.get(c.mode)),
+            if c.finite_width { "  finite width" } else { "" }
         ));
     }
-    v.push(format!(
-        "  background   max |B_NN − B_L|/|B_NN(0)| = {:.3}% (network vs continuum theory {:.3}%, lattice vs theory {:.3}%)",
-        100.0 * o.comparison.background_max_rel_dev,
-        100.0 * m["background_nn_vs_theory"].as_f64().unwrap_or(f64::NAN),
-        100.0 * m["background_lattice_vs_theory"].as_f64().unwrap_or(f64::NAN),
-    ));
-    let all_max = o
-        .comparison
-        .mode_metrics
-        .iter()
-        .map(|mm| mm.nn_vs_superhorizon)
-        .fold(0.0, f64::max);
-    if m["superhorizon_fitted_modes"]
-        .as_array()
-        .is_some_and(|a| !a.is_empty())
-    {
-        v.push(format!(
-            "  modes        superhorizon dual vs network growth: max {:.3}% over fitted modes {}",
-            100.0 * m["superhorizon_vs_nn_max"].as_f64().unwrap_or(f64::NAN),
-            m["superhorizon_fitted_modes"]
-        ));
-    } else {
-        v.push(format!(
-            "  modes        no mode is in the continuum regime, where the superhorizon dual applies (max deviation over all modes {:.3}%)",
-            100.0 * all_max
-        ));
-    }
-    if let Some(why) = m["explanation"].as_array() {
-        for w in why {
-            v.push(format!("  why          {}", w.as_str().unwrap_or("")));
-        }
+    for f in &m.findings {
+        v.push(format!("  finding      {f}"));
     }
     for f in &d.flags {
         v.push(format!("  warning      {f}"));
     }
     v.push(format!(
         "  timings      train {:.1} s ({:.2} GFLOP/s), lattice {:.1} s ({:.2e} site-updates/s), total {:.1} s",
-        t["train_s"].as_f64().unwrap_or(0.0),
+        t.train_s,
         o.nn.timings.gflop_per_s,
-        t["lattice_s"].as_f64().unwrap_or(0.0),
+        t.lattice_s,
         o.lattice.timings.site_updates_per_s,
-        t["total_s"].as_f64().unwrap_or(0.0)
+        t.total_s
     ));
     v.push(format!(
         "  files        {0}/index.html, {0}/report.json, {0}/compare/, {0}/nn/, {0}/lattice/",

@@ -282,9 +282,45 @@ fn failed_row(point: usize, repeat: usize, sc: &SweepConfig, status: &str) -> Ef
     }
 }
 
+/// Λ_eff·η at one momentum across the swept learning rates.
+#[derive(Clone, Debug, Serialize)]
+pub struct LambdaEta {
+    pub momentum: f64,
+    pub mean: f64,
+    /// (1 − β)²/3.
+    pub theory: f64,
+    pub max_rel_spread: f64,
+    pub rows: usize,
+}
+
+/// m²_eff against κ at one width.
+#[derive(Clone, Debug, Serialize)]
+pub struct M2Dev {
+    pub width: usize,
+    /// Mean over the modes fitted from the ensemble mean of |m²_eff/κ − 1|.
+    pub signal_modes_mean_rel_dev: f64,
+    pub mode0_rel_dev: f64,
+}
+
+/// Summary numbers of a sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepMetrics {
+    pub points: usize,
+    pub failed_points: usize,
+    #[serde(rename = "H_eff_max_rel_dev_continuum")]
+    pub h_eff_max_rel_dev_continuum: f64,
+    #[serde(rename = "H_eff_rows_compared")]
+    pub h_eff_rows_compared: usize,
+    #[serde(rename = "H_eff_max_rel_dev_fluctuation_fits")]
+    pub h_eff_max_rel_dev_fluctuation_fits: f64,
+    #[serde(rename = "Lambda_eta")]
+    pub lambda_eta: Vec<LambdaEta>,
+    pub m2_dev_by_width: Vec<M2Dev>,
+}
+
 /// Summary numbers of a sweep: how constant Λ·η is across learning rates, how close
 /// H_eff is to the continuum line, and how m²_eff approaches κ with width.
-pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Value {
+pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> SweepMetrics {
     let ok: Vec<&EftRow> = rows
         .iter()
         .filter(|r| r.status.starts_with("ok") && r.mode.is_some())
@@ -313,7 +349,7 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
     let mut momenta: Vec<f64> = cont.iter().map(|r| r.momentum).collect();
     momenta.sort_by(f64::total_cmp);
     momenta.dedup();
-    let lambda_eta: Vec<serde_json::Value> = momenta
+    let lambda_eta: Vec<LambdaEta> = momenta
         .iter()
         .map(|&b| {
             let v: Vec<f64> = cont
@@ -323,15 +359,20 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
                 .collect();
             let mean = v.iter().sum::<f64>() / v.len() as f64;
             let spread = v.iter().map(|x| (x / mean - 1.0).abs()).fold(0.0, f64::max);
-            json!({"momentum": b, "mean": mean, "theory": (1.0 - b) * (1.0 - b) / 3.0,
-                   "max_rel_spread": spread, "rows": v.len()})
+            LambdaEta {
+                momentum: b,
+                mean,
+                theory: (1.0 - b) * (1.0 - b) / 3.0,
+                max_rel_spread: spread,
+                rows: v.len(),
+            }
         })
         .collect();
     // m² deviation per width (mean over modes of |m²_eff/κ − 1|).
     let mut widths: Vec<usize> = ok.iter().map(|r| r.width).collect();
     widths.sort_unstable();
     widths.dedup();
-    let m2_dev: Vec<serde_json::Value> = widths
+    let m2_dev: Vec<M2Dev> = widths
         .iter()
         .map(|&w| {
             // The modes the target drives, whose rows come from the ensemble-mean fit:
@@ -347,19 +388,22 @@ pub fn sweep_metrics(rows: &[EftRow], points: &[PointResult]) -> serde_json::Val
                 .filter(|r| r.width == w && r.mode == Some(0))
                 .map(|r| (r.m2_eff / r.kappa_theory - 1.0).abs())
                 .collect();
-            json!({"width": w, "signal_modes_mean_rel_dev": v.iter().sum::<f64>() / v.len().max(1) as f64,
-                   "mode0_rel_dev": mode0.iter().sum::<f64>() / mode0.len().max(1) as f64})
+            M2Dev {
+                width: w,
+                signal_modes_mean_rel_dev: v.iter().sum::<f64>() / v.len().max(1) as f64,
+                mode0_rel_dev: mode0.iter().sum::<f64>() / mode0.len().max(1) as f64,
+            }
         })
         .collect();
-    json!({
-        "points": points.len(),
-        "failed_points": points.iter().filter(|p| p.status != "ok").count(),
-        "H_eff_max_rel_dev_continuum": h_dev,
-        "H_eff_rows_compared": cont.len(),
-        "H_eff_max_rel_dev_fluctuation_fits": fluct_dev,
-        "Lambda_eta": lambda_eta,
-        "m2_dev_by_width": m2_dev,
-    })
+    SweepMetrics {
+        points: points.len(),
+        failed_points: points.iter().filter(|p| p.status != "ok").count(),
+        h_eff_max_rel_dev_continuum: h_dev,
+        h_eff_rows_compared: cont.len(),
+        h_eff_max_rel_dev_fluctuation_fits: fluct_dev,
+        lambda_eta,
+        m2_dev_by_width: m2_dev,
+    }
 }
 
 fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, String)> {
@@ -541,7 +585,7 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         "axes": sc.axes.iter().map(|a| json!({"key": a.key, "values": a.values.iter().map(|v| v.to_string()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "repeats": sc.repeats,
         "points": points,
-        "metrics": metrics,
+        "metrics": &metrics,
         "adapter": ctx.adapter,
         "timings": {"total_s": t0.elapsed().as_secs_f64()},
     });
@@ -559,32 +603,24 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         sc.points().len(),
         sc.repeats,
         t0.elapsed().as_secs_f64(),
-        metrics["failed_points"],
-        100.0
-            * metrics["H_eff_max_rel_dev_continuum"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-        100.0
-            * metrics["H_eff_max_rel_dev_fluctuation_fits"]
-                .as_f64()
-                .unwrap_or(f64::NAN)
+        metrics.failed_points,
+        100.0 * metrics.h_eff_max_rel_dev_continuum,
+        100.0 * metrics.h_eff_max_rel_dev_fluctuation_fits
     );
-    for l in metrics["Lambda_eta"].as_array().into_iter().flatten() {
+    for l in &metrics.lambda_eta {
         println!(
             "  β = {}: Λ_eff·η = {:.6} (theory {:.6}), max spread {:.2}% over {} rows",
-            l["momentum"],
-            l["mean"].as_f64().unwrap_or(f64::NAN),
-            l["theory"].as_f64().unwrap_or(f64::NAN),
-            100.0 * l["max_rel_spread"].as_f64().unwrap_or(f64::NAN),
-            l["rows"]
+            l.momentum,
+            l.mean,
+            l.theory,
+            100.0 * l.max_rel_spread,
+            l.rows
         );
     }
-    for w in metrics["m2_dev_by_width"].as_array().into_iter().flatten() {
+    for w in &metrics.m2_dev_by_width {
         println!(
             "  width {}: mean |m²_eff/κ − 1| over the modes fitted from the ensemble mean = {:.3e} (mode 0: {:.3e})",
-            w["width"],
-            w["signal_modes_mean_rel_dev"].as_f64().unwrap_or(f64::NAN),
-            w["mode0_rel_dev"].as_f64().unwrap_or(f64::NAN)
+            w.width, w.signal_modes_mean_rel_dev, w.mode0_rel_dev
         );
     }
     println!(

@@ -1068,9 +1068,12 @@ impl Lattice {
                 let o = lat.field_observables()?;
                 *evolve += t0.elapsed().as_secs_f64();
                 obs.push((lat.step, lat.t, o, lat.flux.clone()));
-                let t1 = Instant::now();
-                spectra.push((lat.step, lat.t, lat.power()?));
-                *spec += t1.elapsed().as_secs_f64();
+                let every = lat.cfg.spectrum_every.unwrap_or(1).max(1);
+                if lat.step.is_multiple_of(every) || lat.step == lat.cfg.steps {
+                    let t1 = Instant::now();
+                    spectra.push((lat.step, lat.t, lat.power()?));
+                    *spec += t1.elapsed().as_secs_f64();
+                }
                 Ok(())
             };
         record(self, &mut evolve, &mut spec)?;

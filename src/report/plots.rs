@@ -13,6 +13,8 @@ pub enum Style {
     Points,
     /// Markers joined by a line.
     LinePoints,
+    /// A shaded band: the points run along the upper edge and back along the lower.
+    Band,
 }
 
 #[derive(Clone, Debug)]
@@ -25,6 +27,18 @@ pub struct Series {
 }
 
 impl Series {
+    /// A shaded band between `lower` and `upper`, sampled at the same x.
+    pub fn band(
+        name: impl Into<String>,
+        upper: Vec<(f64, f64)>,
+        lower: Vec<(f64, f64)>,
+        color: usize,
+    ) -> Self {
+        let mut points = upper;
+        points.extend(lower.into_iter().rev());
+        Series::new(name, points, Style::Band, color)
+    }
+
     pub fn new(
         name: impl Into<String>,
         points: Vec<(f64, f64)>,
@@ -267,6 +281,22 @@ impl Plot {
                 .iter()
                 .map(|&(x, y)| Some((px(xa.t(x)?), py(ya.t(y)?))))
                 .collect();
+            if ser.style == Style::Band {
+                // Points off a log axis (a lower edge ≤ 0) are dropped, not joined.
+                let d: Vec<String> = pts
+                    .iter()
+                    .flatten()
+                    .map(|(x, y)| format!("{x:.2},{y:.2}"))
+                    .collect();
+                if d.len() >= 3 {
+                    let _ = write!(
+                        s,
+                        r##"<polygon fill="{color}" fill-opacity="0.18" stroke="none" points="{}"/>"##,
+                        d.join(" ")
+                    );
+                }
+                continue;
+            }
             if ser.style != Style::Points {
                 let dash = match ser.style {
                     Style::Dashed => r##" stroke-dasharray="7 4""##,
@@ -309,7 +339,13 @@ impl Plot {
                 Style::Dotted => r##" stroke-dasharray="2 3""##,
                 _ => "",
             };
-            if ser.style == Style::Points {
+            if ser.style == Style::Band {
+                let _ = write!(
+                    s,
+                    r##"<rect x="{x:.1}" y="{:.1}" width="22" height="10" fill="{color}" fill-opacity="0.18"/>"##,
+                    y - 5.0
+                );
+            } else if ser.style == Style::Points {
                 let _ = write!(
                     s,
                     r##"<circle cx="{:.1}" cy="{y:.1}" r="3" fill="{color}"/>"##,
