@@ -185,6 +185,7 @@ fn tiny_run_writes_the_contract() {
     // lazy limit; at width 128 finite-width corrections of a few per cent remain, so
     // allow 10 % of 1 − β and 5 % of κ₀ — a wrong dictionary or time step is off by
     // far more).
+    let kappa0 = r["nn"]["kappa"][0].as_f64().unwrap();
     let f0 = &r["fits"]["network"]["mean"][0];
     let fb = f0["fit"]["beta"].as_f64().unwrap();
     assert!((fb - beta).abs() < 0.1 * (1.0 - beta), "β fit {fb}");
@@ -230,10 +231,8 @@ fn bad_input_gets_one_line() {
         (vec!["run", "--stencil", "3", "--out", o], "--stencil"),
         (vec!["run", "--lr", "100", "--out", o], "unstable"),
         (vec!["run", "--steps", "100000", "--out", o], "e-folds"),
-        (
-            vec!["run", "--grid", "4", "--points", "16", "--out", o],
-            "--grid",
-        ),
+        (vec!["run", "--grid", "3", "--out", o], "--grid"),
+        (vec!["run", "--grid", "2000", "--out", o], "--grid"),
         (vec!["--momentum", "1.5", "--out", o], "--momentum"),
         (vec!["run", "--matching", "exact", "--out", o], "--matching"),
         (vec!["run", "--dual", "single-field", "--out", o], "--dual"),

@@ -55,6 +55,8 @@ pub struct DualPlan {
     pub matching: Matching,
     #[serde(rename = "H")]
     pub hubble: f64,
+    /// Field b ↔ mode row b (report.json: `dual_fields`, beside the count `fields`).
+    #[serde(rename = "dual_fields")]
     pub fields: Vec<DualField>,
     /// Lattice steps per network step (dt = √η / substeps).
     pub substeps: usize,
