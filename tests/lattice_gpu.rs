@@ -714,6 +714,11 @@ fn set_initial_fields_refuses_bad_input() {
         .unwrap_err();
     assert!(e.to_string().contains("192"), "{e}");
     lat.set_initial_fields(&good, &good).unwrap();
+    // Per-field lists must have one entry per field.
+    assert!(lat.reduce_sums(&[0.0]).is_err());
+    let modes = initial::from_power(&lat.table, &|_| (1e-6, 0.0));
+    let e = lat.set_initial_field_modes(&[modes]).unwrap_err();
+    assert!(e.to_string().contains("3 fields"), "{e}");
 }
 
 #[test]

@@ -771,11 +771,13 @@ impl Lattice {
     /// with independent noise per field, and keeps their class sums for the theory
     /// line.
     pub fn set_initial_field_modes(&mut self, modes: &[ModeFunctions]) -> Result<(), LatticeError> {
-        assert_eq!(
-            modes.len(),
-            self.fields,
-            "one set of mode functions per field"
-        );
+        if modes.len() != self.fields {
+            return Err(LatticeError::Count {
+                what: "sets of mode functions".into(),
+                got: modes.len(),
+                fields: self.fields,
+            });
+        }
         let all = self.fields * self.sites();
         let (mut phi, mut dphi) = (Vec::with_capacity(all), Vec::with_capacity(all));
         let mut sums = Vec::with_capacity(self.fields);
@@ -971,7 +973,13 @@ impl Lattice {
     /// The raw sums of the reduction kernel per field, summed in f64, with field b's
     /// φ shifted by shifts[b] (the engine's own shifts are kept).
     pub fn reduce_sums(&mut self, shifts: &[f64]) -> Result<Vec<[f64; 6]>, LatticeError> {
-        assert_eq!(shifts.len(), self.fields, "one shift per field");
+        if shifts.len() != self.fields {
+            return Err(LatticeError::Count {
+                what: "shifts".into(),
+                got: shifts.len(),
+                fields: self.fields,
+            });
+        }
         self.write_field_params(shifts);
         let s = self.reduce_all();
         self.write_field_params(&self.shifts);

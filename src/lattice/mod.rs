@@ -37,4 +37,11 @@ pub enum LatticeError {
         got: usize,
         expected: usize,
     },
+    /// A per-field list whose length is not the number of fields.
+    #[error("{got} {what} given for {fields} fields (one per field)")]
+    Count {
+        what: String,
+        got: usize,
+        fields: usize,
+    },
 }
