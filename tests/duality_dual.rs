@@ -57,10 +57,11 @@ fn lattice_vs_theory(o: &RunOutcome) -> (f64, f64, String) {
     let (mut worst_mean, mut worst_power) = (0.0f64, 0.0f64);
     let mut at = String::new();
     let first = &o.comparison.rows[0];
-    for (step, _, _, lat, th) in &o.comparison.rows {
+    for row in &o.comparison.rows {
+        let (step, lat, th) = (row.step, &row.lattice, &row.theory);
         for j in 0..lat.len() {
             let (l, t): (&ClassStats, &ClassStats) = (&lat[j], &th[j]);
-            let scale = first.3[j].mean.value.abs() + first.3[j].power.value.sqrt();
+            let scale = first.lattice[j].mean.value.abs() + first.lattice[j].power.value.sqrt();
             let tol = 4.0 * l.mean.se + o.plan.dt_error[j] * scale + 1e-6 * scale;
             let r = (l.mean.value - t.mean.value).abs() / tol;
             if r > worst_mean {
@@ -73,7 +74,7 @@ fn lattice_vs_theory(o: &RunOutcome) -> (f64, f64, String) {
             // Every patch follows p̃(t)·(its initial state) with |p̃ − p| ≤ ε (the dt
             // error), so |P̃ − P| ≤ P₀(2|p|ε + ε²) with |p| = √(P/P₀): near the nodes of
             // an oscillating class this, not sampling, dominates.
-            let (p0, e) = (first.4[j].power.value, o.plan.dt_error[j]);
+            let (p0, e) = (first.theory[j].power.value, o.plan.dt_error[j]);
             let dt_p = p0 * (2.0 * (t.power.value / p0).sqrt() * e + e * e);
             let rp = (l.power.value - t.power.value).abs() / (4.0 * l.power.se + dt_p);
             worst_power = worst_power.max(rp);
@@ -112,12 +113,13 @@ fn discrete_dual_lattice_follows_the_recursion_and_continuum_does_not() {
 fn wide_network_agrees_with_its_dual_lattice() {
     let o = run("wide", &["--width", "2048"]);
     let power0: Vec<f64> = o.comparison.rows[0]
-        .4
+        .theory
         .iter()
         .map(|c| c.power.value)
         .collect();
     let mut worst = (0.0f64, String::new());
-    for (step, _, nn, lat, th) in &o.comparison.rows {
+    for row in &o.comparison.rows {
+        let (step, nn, lat, th) = (row.step, &row.nn, &row.lattice, &row.theory);
         for j in 0..nn.len() {
             if th[j].power.value < 0.1 * power0[j] {
                 continue;

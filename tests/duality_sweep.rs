@@ -1,6 +1,6 @@
 //! `nncosmo-gpu sweep` on a tiny grid: the exact DESIGN §5 header, one row per grid
-//! point per mode, the fitted H_eff against (1−β)/(3√η), and a refused point that
-//! does not stop the sweep.
+//! point per mode, the mean fits' H_eff and m² against the optimizer's β and κ, and
+//! a refused point that does not stop the sweep.
 
 use std::process::Command;
 
@@ -15,9 +15,9 @@ fn tiny_sweep_continues_past_a_refused_point() {
             "--vary",
             "momentum=0.95,0.97",
             "--width",
-            "128",
+            "512",
             "--ensemble",
-            "16",
+            "64",
             "--points",
             "8",
             "--steps",
@@ -61,23 +61,38 @@ fn tiny_sweep_continues_past_a_refused_point() {
             .all(|r| r[18] == "ok (mean fit)"),
         "{csv}"
     );
-    let mut close = 0;
-    let mut total = 0;
-    for r in rows.iter().filter(|r| r[18].starts_with("ok")) {
-        let (lr, beta) = (num(&r[2]), num(&r[3]));
-        let h_theory = (1.0 - beta) / (3.0 * lr.sqrt());
-        assert!((num(&r[15]) - h_theory).abs() < 1e-12 * h_theory);
-        assert!((num(&r[14]) - num(&r[13]) * lr).abs() < 1e-9 * num(&r[13]) * lr);
-        total += 1;
-        // H_eff agrees with the continuum line within 5 % or three standard errors
-        // (nearly massless modes hardly move and leave β loosely determined); at
-        // width 128 a few finite-width outliers are allowed.
-        let (h, err) = (num(&r[9]), num(&r[10]));
-        if (h - h_theory).abs() < (0.05 * h_theory).max(3.0 * err) {
-            close += 1;
-        }
+    // The modes the target drives are fitted on the ensemble mean; its fitted
+    // friction must be the optimizer's β (H_eff = (1 − β_eff)/(3√η) against the
+    // continuum H) and its mass κ. Beyond the fit's own 3 standard errors the
+    // ensemble mean carries finite-width effects: every member's NTK is off by
+    // O(1/√n) (measured relative spread ≈ 2.2/√n at E = 16, width 512), which the
+    // mean of E members averages to 3·3/√(nE) at three standard deviations, and the
+    // O(1/n) bias of the mean dynamics, measured ≤ 4/n at widths 128–512 and bounded
+    // by 8/n. A wrong time step, β or fit is off by far more (H scales as 1/√η; the
+    // two momenta differ by 67 % in 1 − β).
+    let (width, members) = (512.0f64, 64.0f64);
+    let finite = 9.0 / (width * members).sqrt() + 8.0 / width;
+    let mut checked = 0;
+    for r in rows.iter().filter(|r| r[18] == "ok (mean fit)") {
+        let (h, err, h_theory) = (num(&r[9]), num(&r[10]), num(&r[15]));
+        let dev = (h / h_theory - 1.0).abs();
+        assert!(
+            dev < 3.0 * err / h_theory + finite,
+            "mode {} at lr {} β {}: H_eff {h} ± {err} against {h_theory}",
+            r[7],
+            r[2],
+            r[3]
+        );
+        // m² of the mean fit against κ: the same finite-width allowance.
+        let (m2, m2_err, kappa) = (num(&r[11]), num(&r[12]), num(&r[8]));
+        assert!(
+            (m2 / kappa - 1.0).abs() < 3.0 * m2_err / kappa + finite,
+            "mode {}: m² {m2} ± {m2_err} against κ {kappa}",
+            r[7]
+        );
+        checked += 1;
     }
-    assert!(close * 10 >= total * 7, "{close}/{total} within 5%:\n{csv}");
+    assert_eq!(checked, 8, "{csv}");
     for f in [
         "sweep_H_vs_lr.svg",
         "sweep_Lambda_eta_vs_lr.svg",

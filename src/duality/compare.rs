@@ -345,20 +345,23 @@ pub fn network_fits(res: &NnResults, series: &NnSeries) -> NetworkFits {
     }
 }
 
+/// One recorded step: per class, the three sides.
+#[derive(Clone, Debug)]
+pub struct CompareRow {
+    pub step: usize,
+    pub tau: f64,
+    pub nn: Vec<ClassStats>,
+    pub lattice: Vec<ClassStats>,
+    pub theory: Vec<ClassStats>,
+}
+
 /// Everything the comparison produces.
 pub struct Comparison {
     pub background: CsvTable,
     pub modes: CsvTable,
     pub metrics: DualMetrics,
     pub lattice_fits: LatticeFits,
-    /// Per recorded step and class: (step, τ, network, lattice, theory).
-    pub rows: Vec<(
-        usize,
-        f64,
-        Vec<ClassStats>,
-        Vec<ClassStats>,
-        Vec<ClassStats>,
-    )>,
+    pub rows: Vec<CompareRow>,
 }
 
 /// max_s |continuum solution − recurrence| of one class per unit amplitude.
@@ -446,7 +449,13 @@ pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Compari
                 per_class[j][slot].add(j, rec.step, zm, zp);
             }
         }
-        rows.push((rec.step, tau, a.clone(), b.clone(), theory));
+        rows.push(CompareRow {
+            step: rec.step,
+            tau,
+            nn: a.clone(),
+            lattice: b.clone(),
+            theory,
+        });
     }
     let mut classes = Vec::new();
     let mut findings = Vec::new();
@@ -509,13 +518,13 @@ pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Compari
         time_step: dt,
         mean: (0..nm)
             .map(|j| {
-                let c: Vec<f64> = rows.iter().map(|r| r.3[j].mean.value).collect();
+                let c: Vec<f64> = rows.iter().map(|r| r.lattice[j].mean.value).collect();
                 fit_trajectory(j, &c, dt, first)
             })
             .collect(),
         fluctuations: (0..nm)
             .map(|j| {
-                let p: Vec<f64> = rows.iter().map(|r| r.3[j].power.value).collect();
+                let p: Vec<f64> = rows.iter().map(|r| r.lattice[j].power.value).collect();
                 fit_trajectory(j, &signed_amplitude(&p), dt, first)
             })
             .collect(),

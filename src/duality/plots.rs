@@ -21,11 +21,11 @@ fn side(cmp: &Comparison, j: usize, which: usize, power: bool) -> Vec<(f64, Esti
         .iter()
         .map(|r| {
             let c = match which {
-                0 => &r.2,
-                1 => &r.3,
-                _ => &r.4,
+                0 => &r.nn,
+                1 => &r.lattice,
+                _ => &r.theory,
             }[j];
-            (r.1, if power { c.power } else { c.mean })
+            (r.tau, if power { c.power } else { c.mean })
         })
         .collect()
 }
