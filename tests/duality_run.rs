@@ -202,6 +202,8 @@ fn tiny_run_writes_the_contract() {
     }
     assert!(html.contains("Network against its dual lattice"));
     for f in [
+        "z_means.svg",
+        "z_powers.svg",
         "class0_mean.svg",
         "class0_power.svg",
         "class4_power.svg",
