@@ -59,6 +59,10 @@ pub struct LatticeKnobs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dual_gradient: Option<f64>,
+    /// Add a cubic term g·c³ to the per-member EFT fits.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub eft_cubic: bool,
 }
 
 /// Raw flags of `nncosmo-gpu run`.
@@ -76,6 +80,7 @@ pub struct LatticeChoice {
     pub dual: Dual,
     pub matching: Matching,
     pub dual_gradient: f64,
+    pub eft_cubic: bool,
     pub grid: Option<usize>,
     pub dx: Option<f64>,
     pub stencil: u32,
@@ -274,6 +279,7 @@ impl LatticeKnobs {
             dual,
             matching,
             dual_gradient,
+            eft_cubic: self.eft_cubic,
             grid,
             dx: self.dx.map(|d| positive_real("dx", d)).transpose()?,
             stencil,

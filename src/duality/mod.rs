@@ -6,6 +6,7 @@ pub mod compare;
 pub mod dictionary;
 pub mod fit;
 pub mod initial;
+pub mod members;
 pub mod plan;
 pub mod plots;
 pub mod run;

@@ -3,6 +3,7 @@
 use super::compare::{Comparison, Estimate, MaxZ, NetworkFits, Z_FLAG, z_score};
 use super::dictionary::Dictionary;
 use super::fit::ModeFit;
+use super::members::MemberFits;
 use super::plan::DualPlan;
 use crate::nn::run::NnResults;
 use crate::report::html::Page;
@@ -190,6 +191,7 @@ pub fn index_html(
     report: &serde_json::Value,
     dict: &Dictionary,
     fits: &NetworkFits,
+    members: &[MemberFits],
     plan: &DualPlan,
     cmp: &Comparison,
     figures: &[Figure],
@@ -292,6 +294,10 @@ pub fn index_html(
         let (m_fl, h_fl) = fit_cell(fits.fluctuations.get(j));
         let (lm_mean, lh_mean) = fit_cell(cmp.lattice_fits.mean.get(j));
         let (lm_fl, _) = fit_cell(cmp.lattice_fits.fluctuations.get(j));
+        let per_member = members
+            .get(j)
+            .and_then(|m| m.m2.map(|s| format!("{} ± {:.1e} (sd)", num(s.mean), s.sd)))
+            .unwrap_or_else(|| "—".into());
         rows.push(vec![
             j.to_string(),
             num(md.kappa),
@@ -303,6 +309,7 @@ pub fn index_html(
             m_fl,
             h_mean,
             h_fl,
+            per_member,
             lm_mean,
             lm_fl,
             lh_mean,
@@ -317,6 +324,7 @@ pub fn index_html(
             "m² fit (nn members, pooled)",
             "H fit (nn mean)",
             "H fit (nn members)",
+            "m² per member (mean ± sd)",
             "m² fit (lattice mean)",
             "m² fit (lattice power)",
             "H fit (lattice mean)",

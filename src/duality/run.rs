@@ -11,6 +11,7 @@ use super::compare::{
 };
 use super::dictionary::Dictionary;
 use super::initial;
+use super::members::{MemberFits, member_fits};
 use super::plan::{DualPlan, plan};
 use super::plots;
 use crate::config::run::{RunArgs, RunConfig};
@@ -24,6 +25,8 @@ pub struct RunOutcome {
     pub nn: NnResults,
     pub dictionary: Dictionary,
     pub fits: NetworkFits,
+    /// Every traced member's own fit, summarised per class.
+    pub member_fits: Vec<MemberFits>,
     pub plan: DualPlan,
     pub lattice: LatticeResults,
     pub samples: LatticeSamples,
@@ -106,6 +109,7 @@ pub fn run_pipeline(
 
     let t = Instant::now();
     let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, &res.modes.kappa);
+    let member_fits = member_fits(&res, rc.lattice.eft_cubic);
     ph.fit_s = t.elapsed().as_secs_f64();
     if progress {
         for f in &dict.flags {
@@ -153,6 +157,7 @@ pub fn run_pipeline(
         "dictionary": dict,
         "fits": {
             "network": fits,
+            "network_members": member_fits,
             "lattice": cmp.lattice_fits,
         },
         "metrics": cmp.metrics,
@@ -168,12 +173,13 @@ pub fn run_pipeline(
         "lattice": lat_out::lattice_section(&plan.config, &lres),
     });
     write_json(&out.join("report.json"), &report)?;
-    let html = plots::index_html(&report, &dict, &fits, &plan, &cmp, &figures);
+    let html = plots::index_html(&report, &dict, &fits, &member_fits, &plan, &cmp, &figures);
     write_atomic(&out.join("index.html"), html.as_bytes())?;
     Ok(RunOutcome {
         nn: res,
         dictionary: dict,
         fits,
+        member_fits,
         plan,
         lattice: lres,
         samples,
@@ -291,8 +297,14 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
         None => "—".into(),
     };
     for c in &m.classes {
+        let members = o
+            .member_fits
+            .get(c.mode)
+            .and_then(|m| m.m2)
+            .map(|s| format!("{:.4} ({:.1e})", s.mean, s.sd))
+            .unwrap_or_else(|| "—".into());
         v.push(format!(
-            "  {:>5} {:>10.5} {:>10.5} {:>9.2} {:>9.2} {:>9.2} {:>16} {:>16}{}",
+            "  {:>5} {:>10.5} {:>10.5} {:>9.2} {:>9.2} {:>9.2} {:>16} {:>16} {:>18}{}",
             c.mode,
             c.kappa,
             c.m2,
@@ -301,6 +313,7 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
             c.lattice_vs_theory.max(),
             fm(o.fits.mean.get(c.mode)),
             fm(o.fits.fluctuations.get(c.mode)),
+            members,
             if c.finite_width { "  finite width" } else { "" }
         ));
     }
