@@ -173,7 +173,7 @@ pub fn fit_momentum_cubic(trajectories: &[&[f64]]) -> Result<CubicFit, FitError>
     // Column scaling keeps the conditioning test scale free (c³ and c differ by
     // orders of magnitude).
     let d = nalgebra::Vector3::from_fn(|i, _| xtx[(i, i)].sqrt());
-    if d.iter().any(|v| !(*v > 0.0)) {
+    if d.iter().any(|v| v.is_nan() || *v <= 0.0) {
         return Err(FitError::Singular);
     }
     let scaled = xtx.component_div(&(d * d.transpose()));
