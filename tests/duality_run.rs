@@ -78,7 +78,10 @@ fn tiny_run_writes_the_contract() {
             "step,tau,mode,kappa,mean_residual,power,theory_mean_residual,theory_power",
         ),
         ("nn/loss.csv", "step,tau,loss_mean,loss_std"),
-        ("nn/ntk.csv", "step,trace,drift"),
+        (
+            "nn/ntk.csv",
+            "step,trace,drift,drift_member_mean,drift_member_sd,offdiag_rel_sd",
+        ),
         (
             "lattice/background.csv",
             "step,t,a,phi_mean,dphi_mean,phi_var,rho_kin,rho_grad,rho_pot,energy_residual",

@@ -81,9 +81,19 @@ fn writes_every_output_with_the_contract_headers() {
         "step,tau,mode,kappa,mean_residual,power,theory_mean_residual,theory_power"
     );
     assert_eq!(header("nn/loss.csv"), "step,tau,loss_mean,loss_std");
-    assert_eq!(header("nn/ntk.csv"), "step,trace,drift");
+    assert_eq!(
+        header("nn/ntk.csv"),
+        "step,trace,drift,drift_member_mean,drift_member_sd,offdiag_rel_sd"
+    );
     let ntk = std::fs::read_to_string(out.join("nn/ntk.csv")).unwrap();
     assert_eq!(ntk.lines().count(), 1 + 3, "NTK at steps 0, 10, 20");
+    // A small run holds every member's NTK: the member columns are numbers, and the
+    // members' drift is zero at s = 0 and positive later.
+    for (k, line) in ntk.lines().skip(1).enumerate() {
+        let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        assert!(v.iter().all(|x| x.is_finite()), "ntk.csv row {line}");
+        assert_eq!(v[3] == 0.0, k == 0, "drift_member_mean in {line}");
+    }
     let bg = std::fs::read_to_string(out.join("nn/background.csv")).unwrap();
     assert_eq!(bg.lines().count(), 1 + 5 * 8, "steps 0,5,..,20 × 8 points");
     let report: serde_json::Value =
@@ -93,6 +103,14 @@ fn writes_every_output_with_the_contract_headers() {
     }
     for key in common::REPORT_CONFIG_KEYS {
         assert!(report["config"].get(key).is_some(), "config lacks {key}");
+    }
+    for key in [
+        "ntk_drift_member_mean",
+        "ntk_drift_member_sd",
+        "ntk_offdiag_rel_sd0",
+        "ntk_diag_rel_sd0",
+    ] {
+        assert!(report["nn"][key].as_f64().is_some(), "nn.{key} missing");
     }
     // By default every member of a small run is traced.
     assert_eq!(report["config"]["member_traces"], 8);
@@ -121,6 +139,7 @@ fn bad_numbers_name_their_flag() {
         ("--ensemble", "-1", "--ensemble"),
         ("--points", "0", "--points"),
         ("--steps", "0", "--steps"),
+        ("--ntk-every", "0", "--ntk-every must be a positive integer"),
         ("--lr", "0", "--lr must be"),
         ("--lr", "-0.1", "--lr must be"),
         ("--momentum", "1", "--momentum must lie in [0, 1)"),

@@ -34,6 +34,7 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         // Fewer traced members than the ensemble, across two parameter chunks.
         member_traces: 3,
         trace_slots: None,
+        ntk_member_bytes: None,
     };
     let label = format!(
         "d {} depth {depth} width {width} {act:?} {param:?}",
@@ -50,17 +51,22 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         assert!(e < 1e-6, "{label}: init_params member {m}: {e}");
     }
 
-    // NTK at initialisation: gram factorisation on the GPU vs J·Jᵀ on the CPU.
+    // NTK at initialisation: gram factorisation on the GPU vs J·Jᵀ on the CPU, for
+    // every member (chunks of 2: slots must follow the global member index, not the
+    // position within a chunk) and for the mean.
     let ntk_gpu = ens.measure_ntk().unwrap();
+    let members = ntk_gpu.members.as_ref().expect("5·36 floats fit a binding");
+    assert_eq!(members.len(), 5 * 36);
     let mut ntk_cpu = vec![0.0; 36];
-    for p in &params {
-        for (i, row) in twin::ntk(&shape, &sc, act, p, &data.x).iter().enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                ntk_cpu[i * 6 + j] += v / 5.0;
-            }
+    for (m, p) in params.iter().enumerate() {
+        let th: Vec<f64> = twin::ntk(&shape, &sc, act, p, &data.x).concat();
+        let e = common::rel_err(&members[m * 36..(m + 1) * 36], &th);
+        assert!(e < 1e-4, "{label}: ntk_gram member {m}: {e}");
+        for (acc, v) in ntk_cpu.iter_mut().zip(&th) {
+            *acc += v / 5.0;
         }
     }
-    let gpu32: Vec<f32> = ntk_gpu.iter().map(|&v| v as f32).collect();
+    let gpu32: Vec<f32> = ntk_gpu.mean.iter().map(|&v| v as f32).collect();
     let e = common::rel_err(&gpu32, &ntk_cpu);
     assert!(e < 1e-4, "{label}: ntk_gram: {e}");
 
@@ -191,6 +197,7 @@ fn traced_run(members: usize, k: usize, slots: Option<usize>) -> Vec<Record> {
         chunk: None,
         member_traces: k,
         trace_slots: slots,
+        ntk_member_bytes: None,
     };
     let ens = Ensemble::new(&ctx, &spec, &data, &common::fourier_basis(8)).unwrap();
     assert_eq!(ens.record_slots(), slots.unwrap_or(256));

@@ -1,6 +1,8 @@
 // Empirical NTK contribution of one layer, one invocation per (member, 4 points i,
-// 4 points j). Member m of every sub-chunk accumulates into slot m, so the buffer
-// holds one N×N sum per sub-chunk position (summed on the host):
+// 4 points j). With flags bit 1 every member accumulates into its own slot
+// member_base + m (the buffer holds E per-member NTKs); without it member m of every
+// sub-chunk accumulates into slot m, so the buffer holds one N×N sum per sub-chunk
+// position (summed on the host; used when E·N² floats exceed one binding):
 //   Θ_m[i][j] += wm²·(D_i·D_j)(z_i·z_j) + bm²·(D_i·D_j),
 // with D = ∂f/∂h of the layer's outputs and z its inputs. flags bit 0 marks the
 // output layer, whose D is 1. Dot products run over vec4s (the layer widths are
@@ -73,6 +75,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
             }
         }
     }
+    var slot = m;
+    if (net.flags & 2u) != 0u {
+        slot = net.member_base + m;
+    }
     let wm2 = net.wm * net.wm;
     let bm2 = net.bm * net.bm;
     for (var r = 0u; r < 4u; r = r + 1u) {
@@ -80,7 +86,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         for (var c = 0u; c < 4u; c = c + 1u) {
             let j = 4u * tj + c;
             if i < np && j < np {
-                let o = (m * np + i) * np + j;
+                let o = (slot * np + i) * np + j;
                 ntk[o] = ntk[o] + dd[r][c] * (wm2 * zz[r][c] + bm2);
             }
         }

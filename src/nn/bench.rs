@@ -54,6 +54,7 @@ pub fn bench_nn(
         // The bench times training alone; `nn` measures the cost of traces.
         member_traces: 0,
         trace_slots: None,
+        ntk_member_bytes: None,
     };
     let basis: Vec<Vec<f64>> = (0..points)
         .map(|b| {

@@ -9,8 +9,8 @@ use thiserror::Error;
 
 use super::data::Dataset;
 use super::layout::{
-    FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform, StatsUniform, layer_scales,
-    record_size,
+    FLAG_NTK_MEMBERS, FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform, StatsUniform,
+    layer_scales, record_size,
 };
 use crate::gpu::kernel::grid;
 use crate::gpu::{
@@ -47,6 +47,20 @@ pub struct EnsembleSpec {
     /// Records per traces read-back; default: as many of `RECORD_SLOTS` as fit in
     /// `TRACE_RING_BYTES` (tests set it small to exercise the extra read-backs).
     pub trace_slots: Option<usize>,
+    /// Cap on the bytes of the per-member NTK buffer (E·N²·4); default (None) one
+    /// binding, `ctx.max_binding()`. Past it `measure_ntk` returns the mean alone (tests
+    /// set 0 to exercise that fallback).
+    pub ntk_member_bytes: Option<u64>,
+}
+
+/// One empirical-NTK measurement.
+#[derive(Clone, Debug)]
+pub struct NtkMeasurement {
+    /// Ensemble-mean Θ, N×N row-major.
+    pub mean: Vec<f64>,
+    /// Θ_e of every member, E×N×N row-major (Θ, not Θ/N); None when E·N² floats do
+    /// not fit the binding cap, and only per-position sums were accumulated.
+    pub members: Option<Vec<f32>>,
 }
 
 /// Statistics of one recorded step, reduced over the ensemble on the GPU.
@@ -220,6 +234,8 @@ pub struct Ensemble {
     /// Records per read-back: `RECORD_SLOTS`, or fewer when the traces ring is shorter.
     slots: usize,
     ntk: wgpu::Buffer,
+    /// Whether `ntk` holds one N×N per member (else one sum per sub-chunk position).
+    ntk_members: bool,
     init_ops: Vec<Op>,
     train_ops: Vec<Op>,
     eval_ops: Vec<Op>,
@@ -346,8 +362,13 @@ impl Ensemble {
                 .clamp(1, RECORD_SLOTS)
         };
         let traces = storage_buffer(ctx, "traces", trace_bytes * slots as u64);
-        // NTK sums per sub-chunk position, added up on the host when measured (rarely).
-        let ntk = storage_buffer(ctx, "ntk", f32s(scratch_members * points * points));
+        // One NTK per member when all fit one binding: members' Θ_e differ by
+        // O(n^{-1/2}) and drift by O(n^{-1/2}), which the mean (moving O(1/n)) hides.
+        // Otherwise sums per sub-chunk position, added up on the host (the mean only).
+        let ntk_members =
+            f32s(e * points * points) <= max.min(spec.ntk_member_bytes.unwrap_or(u64::MAX));
+        let ntk_slots = if ntk_members { e } else { scratch_members };
+        let ntk = storage_buffer(ctx, "ntk", f32s(ntk_slots * points * points));
         let scratch = Scratch {
             members: scratch_members,
             z: (0..shape.depth)
@@ -478,7 +499,7 @@ impl Ensemble {
                     train_ops.extend(g.update(&delta_out));
                     eval_ops.extend(forward);
                 }
-                ntk_ops.extend(g.ntk(&ones, &ntk));
+                ntk_ops.extend(g.ntk(&ones, &ntk, ntk_members));
                 off += m;
             }
         }
@@ -529,6 +550,7 @@ impl Ensemble {
             traces,
             slots,
             ntk,
+            ntk_members,
             init_ops,
             train_ops,
             eval_ops,
@@ -665,14 +687,25 @@ impl Ensemble {
         Ok(())
     }
 
-    /// The ensemble-mean empirical NTK Θ (N×N, row-major) at the current parameters.
-    pub fn measure_ntk(&self) -> Result<Vec<f64>, NnError> {
+    /// Whether `measure_ntk` returns every member's NTK (E·N² floats fit the cap).
+    pub fn has_member_ntks(&self) -> bool {
+        self.ntk_members
+    }
+
+    /// The empirical NTK at the current parameters: the ensemble mean, and every
+    /// member's Θ_e when they fit one binding. One submission, one read-back.
+    pub fn measure_ntk(&self) -> Result<NtkMeasurement, NnError> {
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         enc.clear_buffer(&self.ntk, 0, None);
         self.encode(&mut enc, &self.ntk_ops.iter().collect::<Vec<_>>());
         self.ctx.queue.submit([enc.finish()]);
         let n2 = self.points * self.points;
-        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, self.scratch_members * n2)?;
+        let slots = if self.ntk_members {
+            self.spec.ensemble
+        } else {
+            self.scratch_members
+        };
+        let raw: Vec<f32> = read_buffer(&self.ctx, &self.ntk, 0, slots * n2)?;
         let mut mean = vec![0.0; n2];
         for member in raw.chunks(n2) {
             for (acc, v) in mean.iter_mut().zip(member) {
@@ -680,7 +713,10 @@ impl Ensemble {
             }
         }
         let e = self.spec.ensemble as f64;
-        Ok(mean.into_iter().map(|v| v / e).collect())
+        Ok(NtkMeasurement {
+            mean: mean.into_iter().map(|v| v / e).collect(),
+            members: self.ntk_members.then_some(raw),
+        })
     }
 
     /// One member's parameters (for tests and diagnostics).
@@ -924,14 +960,15 @@ impl Generic<'_> {
     }
 
     /// Forward with stored activations, backward of f itself, then Θ per layer.
-    fn ntk(&self, ones: &wgpu::Buffer, ntk: &wgpu::Buffer) -> Vec<Op> {
+    fn ntk(&self, ones: &wgpu::Buffer, ntk: &wgpu::Buffer, per_member: bool) -> Vec<Op> {
         let (d, np) = (self.shape.depth, self.points);
         let mut ops = self.hidden_forward();
         ops.extend(self.backward(ones));
         for l in 0..=d {
             let out = l == d;
             let u = NetUniform {
-                flags: if out { FLAG_OUTPUT } else { 0 },
+                flags: if out { FLAG_OUTPUT } else { 0 }
+                    | if per_member { FLAG_NTK_MEMBERS } else { 0 },
                 ..self.layer_uniform(l)
             };
             // The output layer's D is 1 and its buffer is never read; bind any.

@@ -52,6 +52,9 @@ pub struct StatsUniform {
 
 /// Bit 0 of `flags`: the layer touches the output (global [member][point] gradients).
 pub const FLAG_OUTPUT: u32 = 1;
+/// Bit 1 of `flags` (ntk_gram only): accumulate into the global member's own N×N slot
+/// (`member_base + m`) instead of the sub-chunk position's shared sum.
+pub const FLAG_NTK_MEMBERS: u32 = 2;
 
 /// Sizes of one MLP with scalar output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -48,14 +48,24 @@ pub enum RunError {
     },
 }
 
-/// One empirical-NTK measurement.
+/// One empirical-NTK measurement. The member columns are NaN when the engine could
+/// not hold every member's NTK (E·N² floats past one binding).
 #[derive(Clone, Debug, Serialize)]
 pub struct NtkSample {
     pub step: usize,
     /// tr(Θ)/N = Σ_j κ_j of the ensemble-mean empirical NTK.
     pub trace: f64,
-    /// ‖Θ_s − Θ_0‖_F / ‖Θ_0‖_F.
+    /// ‖Θ_s − Θ_0‖_F / ‖Θ_0‖_F of the ensemble mean.
     pub drift: f64,
+    /// Mean over members of ‖Θ_e(s) − Θ_e(0)‖_F / ‖Θ_e(0)‖_F.
+    pub drift_member_mean: f64,
+    /// Their standard deviation over members (E − 1 in the denominator).
+    pub drift_member_sd: f64,
+    /// Member-to-member spread of off-diagonal entries in the mode basis, relative to
+    /// the mean diagonal: see `member_spreads`.
+    pub offdiag_rel_sd: f64,
+    /// The same for the diagonal entries.
+    pub diag_rel_sd: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -79,6 +89,9 @@ pub struct NnResults {
     pub records: Vec<Record>,
     pub theory: TheoryLines,
     pub ntk: Vec<NtkSample>,
+    /// Every member's empirical NTK at s = 0, E×N×N (Θ_e, not Θ_e/N); None when the
+    /// engine measured the mean alone. The disorder dual's per-patch mass matrices.
+    pub ntk_members0: Option<Vec<f32>>,
     pub timings: NnTimings,
     pub adapter: AdapterSummary,
     pub chunks: Vec<usize>,
@@ -169,6 +182,65 @@ fn frob(a: &[f64]) -> f64 {
     a.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
+/// Mean and standard deviation (E − 1 in the denominator; NaN below two values).
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let k = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / k;
+    if v.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (mean, var.sqrt())
+}
+
+/// Per-member NTK drift ‖Θ_e − Θ_e(0)‖_F / ‖Θ_e(0)‖_F over members (E×N² each,
+/// row-major): its mean and standard deviation.
+pub fn member_drift(members: &[f32], members0: &[f32], n: usize) -> (f64, f64) {
+    let d: Vec<f64> = members
+        .chunks(n * n)
+        .zip(members0.chunks(n * n))
+        .map(|(a, b)| {
+            let diff: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y) as f64).collect();
+            let base: Vec<f64> = b.iter().map(|&y| y as f64).collect();
+            frob(&diff) / frob(&base)
+        })
+        .collect();
+    mean_sd(&d)
+}
+
+/// Member-to-member spread of the NTK in the mode basis: with M_e = U·Θ_e·Uᵀ/N (U's rows
+/// the basis vectors) and M̄ = mean_e M_e, returns (offdiag_rel_sd, diag_rel_sd) =
+/// (√(mean_{a≠b} Var_e M_e[a,b]), √(mean_b Var_e M_e[b,b])) / √(mean_b M̄[b,b]²).
+/// Variances use E − 1 (unbiased; NaN for one member). Two passes (M̄ first), since
+/// at large width the spread is a small difference of large entries.
+pub fn member_spreads(basis: &nalgebra::DMatrix<f64>, members: &[f32], n: usize) -> (f64, f64) {
+    use nalgebra::DMatrix;
+    let e = members.len() / (n * n);
+    let rotate = |th: &[f32]| -> DMatrix<f64> {
+        let t = DMatrix::from_row_iterator(n, n, th.iter().map(|&v| v as f64));
+        basis * t * basis.transpose() / n as f64
+    };
+    let mut mean = DMatrix::zeros(n, n);
+    for th in members.chunks(n * n) {
+        mean += rotate(th);
+    }
+    mean /= e as f64;
+    let mut var = DMatrix::<f64>::zeros(n, n);
+    for th in members.chunks(n * n) {
+        let d = rotate(th) - &mean;
+        var += d.component_mul(&d);
+    }
+    var /= e as f64 - 1.0;
+    let scale = ((0..n).map(|b| mean[(b, b)].powi(2)).sum::<f64>() / n as f64).sqrt();
+    let diag = (0..n).map(|b| var[(b, b)]).sum::<f64>() / n as f64;
+    let off = if n > 1 {
+        (var.sum() - n as f64 * diag) / (n * (n - 1)) as f64
+    } else {
+        f64::NAN
+    };
+    (off.sqrt() / scale, diag.sqrt() / scale)
+}
+
 /// Trains the ensemble, calling `on_batch` after every read-back (for partial writes).
 pub fn train(
     cfg: &NnConfig,
@@ -201,6 +273,7 @@ pub fn train(
         chunk: cfg.chunk,
         member_traces: cfg.member_traces,
         trace_slots: None,
+        ntk_member_bytes: None,
     };
     let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
         .map(|b| modes.basis.row(b).iter().cloned().collect())
@@ -222,6 +295,7 @@ pub fn train(
         records: Vec::new(),
         theory,
         ntk: Vec::new(),
+        ntk_members0: None,
         timings: NnTimings {
             setup_s: t0.elapsed().as_secs_f64(),
             flops_per_step,
@@ -238,17 +312,35 @@ pub fn train(
     ens.initialize()?;
     res.timings.init_s = t.elapsed().as_secs_f64();
     let mut ntk0: Option<Vec<f64>> = None;
+    // Only s = 0 and the current measurement are held (E·N² floats each).
     let mut measure = |res: &mut NnResults, step: usize| -> Result<(), RunError> {
         let t = Instant::now();
-        let th = ens.measure_ntk()?;
+        let m = ens.measure_ntk()?;
+        let th = &m.mean;
         let n = res.data.points();
         let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
         let base = ntk0.get_or_insert_with(|| th.clone());
         let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
+        if step == 0 {
+            res.ntk_members0 = m.members.clone();
+        }
+        let nan = (f64::NAN, f64::NAN);
+        let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
+            (Some(now), Some(first)) => member_drift(now, first, n),
+            _ => nan,
+        };
+        let (offdiag_rel_sd, diag_rel_sd) = m
+            .members
+            .as_ref()
+            .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
         res.ntk.push(NtkSample {
             step,
             trace,
             drift: frob(&diff) / frob(base),
+            drift_member_mean,
+            drift_member_sd,
+            offdiag_rel_sd,
+            diag_rel_sd,
         });
         res.timings.ntk_s += t.elapsed().as_secs_f64();
         Ok(())
@@ -357,9 +449,23 @@ pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     bg.write(&dir.join("background.csv"))?;
     md.write(&dir.join("modes.csv"))?;
     ls.write(&dir.join("loss.csv"))?;
-    let mut nt = CsvTable::new(&["step", "trace", "drift"]);
+    let mut nt = CsvTable::new(&[
+        "step",
+        "trace",
+        "drift",
+        "drift_member_mean",
+        "drift_member_sd",
+        "offdiag_rel_sd",
+    ]);
     for s in &res.ntk {
-        nt.push(row![s.step, s.trace, s.drift]);
+        nt.push(row![
+            s.step,
+            s.trace,
+            s.drift,
+            s.drift_member_mean,
+            s.drift_member_sd,
+            s.offdiag_rel_sd
+        ]);
     }
     nt.write(&dir.join("ntk.csv"))
 }
@@ -379,6 +485,13 @@ pub struct NnSummary {
     pub final_loss_mean: Option<f32>,
     pub final_loss_std: Option<f32>,
     pub ntk: Vec<NtkSample>,
+    /// The last measurement's per-member NTK drift, mean and sd over members (null
+    /// when member NTKs were unavailable).
+    pub ntk_drift_member_mean: Option<f64>,
+    pub ntk_drift_member_sd: Option<f64>,
+    /// Member-to-member NTK spread at s = 0 in the mode basis (see `member_spreads`).
+    pub ntk_offdiag_rel_sd0: Option<f64>,
+    pub ntk_diag_rel_sd0: Option<f64>,
     /// max over records and points of |μ − μ_theory| / max|y|.
     pub mean_vs_theory: f64,
     /// max over records and modes of |P − P_theory| / P_theory(0) of that mode.
@@ -416,6 +529,8 @@ impl NnResults {
             }
         }
         let last = self.records.last();
+        let (first_ntk, last_ntk) = (self.ntk.first(), self.ntk.last());
+        let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
         NnSummary {
             points: self.data.points(),
             input_dim: self.data.input_dim(),
@@ -429,6 +544,10 @@ impl NnResults {
             final_loss_mean: last.map(|r| r.loss_mean),
             final_loss_std: last.map(|r| r.loss_std),
             ntk: self.ntk.clone(),
+            ntk_drift_member_mean: finite(last_ntk.map(|n| n.drift_member_mean)),
+            ntk_drift_member_sd: finite(last_ntk.map(|n| n.drift_member_sd)),
+            ntk_offdiag_rel_sd0: finite(first_ntk.map(|n| n.offdiag_rel_sd)),
+            ntk_diag_rel_sd0: finite(first_ntk.map(|n| n.diag_rel_sd)),
             mean_vs_theory: mean_dev,
             power_vs_theory: pow_dev,
             diverged_at: self.diverged.map(|d| d.0),
@@ -514,10 +633,12 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         res.timings.gflop_per_s
     );
     println!(
-        "    final loss {:.4e} ± {:.2e}; NTK drift {:.3e}; |mean − theory| ≤ {:.3e}·max|y|; results in {}",
+        "    final loss {:.4e} ± {:.2e}; NTK drift {:.3e} (mean), {:.3e} ± {:.1e} (members); |mean − theory| ≤ {:.3e}·max|y|; results in {}",
         s.final_loss_mean.unwrap_or(f32::NAN),
         s.final_loss_std.unwrap_or(f32::NAN),
         res.ntk.last().map(|n| n.drift).unwrap_or(f64::NAN),
+        s.ntk_drift_member_mean.unwrap_or(f64::NAN),
+        s.ntk_drift_member_sd.unwrap_or(f64::NAN),
         s.mean_vs_theory,
         out.display()
     );
