@@ -212,22 +212,21 @@ pub fn member_drift(members: &[f32], members0: &[f32], n: usize) -> (f64, f64) {
 /// the basis vectors) and M̄ = mean_e M_e, returns (offdiag_rel_sd, diag_rel_sd) =
 /// (√(mean_{a≠b} Var_e M_e[a,b]), √(mean_b Var_e M_e[b,b])) / √(mean_b M̄[b,b]²).
 /// Variances use E − 1 (unbiased; NaN for one member). Two passes (M̄ first), since
-/// at large width the spread is a small difference of large entries.
+/// at large width the spread is a small difference of large entries; M̄ is rotated
+/// from the mean Θ (linearity), so the host does E + 1 rotations, 2(E + 1)·N³ flops.
 pub fn member_spreads(basis: &nalgebra::DMatrix<f64>, members: &[f32], n: usize) -> (f64, f64) {
     use nalgebra::DMatrix;
     let e = members.len() / (n * n);
-    let rotate = |th: &[f32]| -> DMatrix<f64> {
-        let t = DMatrix::from_row_iterator(n, n, th.iter().map(|&v| v as f64));
-        basis * t * basis.transpose() / n as f64
-    };
-    let mut mean = DMatrix::zeros(n, n);
+    let rotate = |t: DMatrix<f64>| -> DMatrix<f64> { basis * t * basis.transpose() / n as f64 };
+    let theta = |th: &[f32]| DMatrix::from_row_iterator(n, n, th.iter().map(|&v| v as f64));
+    let mut sum = DMatrix::zeros(n, n);
     for th in members.chunks(n * n) {
-        mean += rotate(th);
+        sum += theta(th);
     }
-    mean /= e as f64;
+    let mean = rotate(sum / e as f64);
     let mut var = DMatrix::<f64>::zeros(n, n);
     for th in members.chunks(n * n) {
-        let d = rotate(th) - &mean;
+        let d = rotate(theta(th)) - &mean;
         var += d.component_mul(&d);
     }
     var /= e as f64 - 1.0;
@@ -643,4 +642,25 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_statistics_by_hand() {
+        // U = I, N = 2: M_e = Θ_e/2 = I and [[2, 2], [2, 2]]. Diagonal: mean 1.5,
+        // unbiased variance 0.5; off-diagonal: 0 and 2, variance 2.
+        let basis = nalgebra::DMatrix::identity(2, 2);
+        let members = [2.0, 0.0, 0.0, 2.0, 4.0, 4.0, 4.0, 4.0];
+        let (off, diag) = member_spreads(&basis, &members, 2);
+        assert!((off - 2f64.sqrt() / 1.5).abs() < 1e-12, "{off}");
+        assert!((diag - 0.5f64.sqrt() / 1.5).abs() < 1e-12, "{diag}");
+        // Every member doubled: each drifts by exactly 1.
+        let doubled: Vec<f32> = members.iter().map(|v| 2.0 * v).collect();
+        assert_eq!(member_drift(&doubled, &members, 2), (1.0, 0.0));
+        let (m, sd) = member_drift(&members[..4], &members[..4], 2);
+        assert!(m == 0.0 && sd.is_nan(), "one member has no spread");
+    }
 }
