@@ -94,8 +94,11 @@ pub struct LatticeChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dual {
-    /// One field per mode row with its own mass, one Hubble patch per network (§4.2).
+    /// One field per mode row with its own mass, one Hubble patch per network (§4.2),
+    /// plus the disorder dual (§4.4) whenever every member's traces and NTK are kept.
     MultiField,
+    /// As multi-field, and the disorder dual is required: refused without traces.
+    Disorder,
 }
 
 /// How the recurrence is mapped onto de Sitter (DESIGN §4.2).
@@ -214,6 +217,12 @@ impl RunArgs {
         }
         let knobs: LatticeKnobs = merge_args(&self.lattice, path.map(|p| (p, lat_t)))?;
         let lattice = knobs.validate(nn.seed)?;
+        if lattice.dual == Dual::Disorder && nn.member_traces == 0 {
+            return Err(ConfigError::invalid(
+                "dual",
+                "disorder needs every member's initial mode amplitudes, but --member-traces is 0",
+            ));
+        }
         Ok(RunConfig { nn, lattice })
     }
 }
@@ -231,6 +240,7 @@ impl LatticeKnobs {
         }
         let dual = match self.dual.as_deref().unwrap_or("multi-field") {
             "multi-field" => Dual::MultiField,
+            "disorder" => Dual::Disorder,
             "single-field" => {
                 return Err(ConfigError::invalid(
                     "dual",
@@ -240,7 +250,7 @@ impl LatticeKnobs {
             other => {
                 return Err(ConfigError::invalid(
                     "dual",
-                    format!("must be multi-field (got `{other}`)"),
+                    format!("must be multi-field or disorder (got `{other}`)"),
                 ));
             }
         };

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod dictionary;
+pub mod disorder;
 pub mod fit;
 pub mod initial;
 pub mod members;

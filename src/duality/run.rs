@@ -7,14 +7,16 @@ use serde_json::json;
 
 use super::DualityError;
 use super::compare::{
-    Comparison, LatticeSamples, MaxZ, NetworkFits, NnSeries, compare, network_fits,
+    Comparison, LatticeSamples, MaxZ, NetworkFits, NnSeries, compare, lattice_stats,
+    network_fits,
 };
+use super::disorder::{self, FiniteWidthMetrics};
 use super::dictionary::Dictionary;
 use super::initial;
 use super::members::{MemberFits, member_fits};
 use super::plan::{DualPlan, plan};
 use super::plots;
-use crate::config::run::{RunArgs, RunConfig};
+use crate::config::run::{Dual, RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::lattice::{Lattice, LatticeResults, output as lat_out};
 use crate::nn::run::{NnResults, Prepared, RunError, train, write_tables};
@@ -31,6 +33,7 @@ pub struct RunOutcome {
     pub lattice: LatticeResults,
     pub samples: LatticeSamples,
     pub comparison: Comparison,
+    pub finite_width: Option<FiniteWidthMetrics>,
     pub phases: Phases,
     pub report: serde_json::Value,
 }
@@ -44,6 +47,7 @@ pub struct Phases {
     pub lattice_setup_s: f64,
     pub lattice_s: f64,
     pub compare_s: f64,
+    pub disorder_s: f64,
     pub write_s: f64,
     pub total_s: f64,
 }
@@ -124,8 +128,22 @@ pub fn run_pipeline(
     let samples = lattice_samples(&lres, plan.substeps, sites);
 
     let t = Instant::now();
-    let cmp = compare(&res, &plan, &samples);
+    let mut cmp = compare(&res, &plan, &samples);
     ph.compare_s = t.elapsed().as_secs_f64();
+
+    // The disorder dual: each patch plays one member with its own frozen NTK.
+    let t = Instant::now();
+    let finite = match disorder_run(rc, &plan, &res, &cmp, ctx, progress) {
+        Ok(f) => f,
+        Err(e) if rc.lattice.dual == Dual::Disorder => return Err(e),
+        Err(e) => {
+            cmp.metrics
+                .findings
+                .push(format!("no disorder dual: {e}"));
+            None
+        }
+    };
+    ph.disorder_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     write_tables(&res, &out)?;
@@ -134,6 +152,9 @@ pub fn run_pipeline(
     lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
     cmp.background.write(&out.join("compare/background.csv"))?;
     cmp.modes.write(&out.join("compare/modes.csv"))?;
+    if let Some((table, _)) = &finite {
+        table.write(&out.join("compare/finite_width.csv"))?;
+    }
     let figures = plots::run_plots(&res, &plan, &cmp);
     for (name, svg, _) in &figures {
         write_atomic(&out.join(name), svg.as_bytes())?;
@@ -160,7 +181,10 @@ pub fn run_pipeline(
             "network_members": member_fits,
             "lattice": cmp.lattice_fits,
         },
-        "metrics": cmp.metrics,
+        "metrics": {
+            "dual": &cmp.metrics,
+            "finite_width": finite.as_ref().map(|f| &f.1),
+        },
         "adapter": res.adapter,
         "timings": {
             "phases": &ph,
@@ -184,9 +208,47 @@ pub fn run_pipeline(
         lattice: lres,
         samples,
         comparison: cmp,
+        finite_width: finite.map(|f| f.1),
         phases: ph,
         report,
     })
+}
+
+/// Runs the disorder dual when every member's initial NTK and traces are at hand
+/// (None when the run kept no member NTKs and the dual was not required).
+fn disorder_run(
+    rc: &RunConfig,
+    plan: &DualPlan,
+    res: &NnResults,
+    cmp: &Comparison,
+    ctx: &GpuContext,
+    progress: bool,
+) -> Result<Option<(crate::report::CsvTable, FiniteWidthMetrics)>, DualityError> {
+    let Some(m0) = res.ntk_members0.as_ref() else {
+        return if rc.lattice.dual == Dual::Disorder {
+            Err(DualityError::Plan(
+                "the disorder dual needs every member's NTK, which this run could not keep in one binding (lower --ensemble or --points)".into(),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    if res.config.member_traces == 0 {
+        return Ok(None);
+    }
+    let ds = disorder::setup(plan, res, m0)?;
+    let mut cfg = plan.config.clone();
+    cfg.spectrum_every = Some(cfg.steps);
+    let mut lat = Lattice::new(ctx, &cfg)?;
+    lat.set_mass_matrices(&ds.matrices, &ds.patch_of_site)?;
+    lat.set_initial_fields(&ds.phi, &ds.dphi)?;
+    let lres = lat.run(progress)?;
+    let sites = cfg.grid.pow(3);
+    let mut s = lattice_samples(&lres, plan.substeps, sites);
+    // Copies of a member are one sample: the statistics are over the members.
+    s.sites = ds.members;
+    let stats = lattice_stats(&s, res);
+    Ok(Some(disorder::decompose(res, &cmp.rows, &stats, &s, ds.members)))
 }
 
 /// The lattice's per-field observables at each network step (every `substeps`
