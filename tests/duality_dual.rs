@@ -98,6 +98,26 @@ fn discrete_dual_lattice_follows_the_recursion_and_continuum_does_not() {
     // The report's own lattice-vs-theory block agrees.
     assert!(o.comparison.metrics.lattice_vs_theory.max() < 5.0);
 
+    // Disorder explains disorder: at width 512 the network's power leaves the free
+    // dual in the classes the target's modes source (z > 4); the disorder dual,
+    // whose patches carry the members' frozen NTKs, must cut that departure at
+    // least threefold (explained fraction ≥ 2/3), leaving only NTK drift.
+    let fw = o.finite_width.as_ref().expect("the disorder dual ran");
+    let sourced: Vec<_> = fw
+        .classes
+        .iter()
+        .filter(|c| c.nn_vs_free_power_max_z > 4.0)
+        .collect();
+    assert!(!sourced.is_empty(), "no class departs from the free dual: {fw:?}");
+    for c in sourced {
+        assert!(
+            c.disorder_explained_fraction >= 2.0 / 3.0,
+            "class {}: disorder explains only {:.2} of the departure",
+            c.mode,
+            c.disorder_explained_fraction
+        );
+    }
+
     // Continuum matching (H = (1 − β)/(3√η), m² = κ, φ̇(0) = 0) is off by O(√η)
     // at η = 0.1: the same check must fail on the means.
     let o = run("continuum", &["--width", "512", "--matching", "continuum"]);

@@ -96,6 +96,10 @@ fn tiny_run_writes_the_contract() {
         ),
         ("compare/background.csv", "tau,efolds,nn,lattice,theory"),
         (
+            "compare/finite_width.csv",
+            "step,tau,mode,nn_power,free_power,disorder_power,ntk_drift_member_mean",
+        ),
+        (
             "compare/modes.csv",
             "step,tau,efolds,mode,kappa,m2,nn_mean,lattice_mean,theory_mean,nn_power,nn_power_se,lattice_power,lattice_power_se,theory_power",
         ),
@@ -254,6 +258,10 @@ fn bad_input_gets_one_line() {
             "--member-traces",
         ),
         (vec!["run", "--momentum", "0", "--out", o], "--matching"),
+        (
+            vec!["run", "--dual", "disorder", "--member-traces", "0", "--out", o],
+            "--dual",
+        ),
         (
             vec!["run", "--lr", "100", "--allow-unstable", "--out", o],
             "--matching",

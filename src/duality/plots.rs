@@ -3,6 +3,7 @@
 use super::compare::{Comparison, Estimate, MaxZ, NetworkFits, Z_FLAG, z_score};
 use super::dictionary::Dictionary;
 use super::fit::ModeFit;
+use super::disorder::FiniteWidthMetrics;
 use super::members::MemberFits;
 use super::plan::DualPlan;
 use crate::nn::run::NnResults;
@@ -194,6 +195,7 @@ pub fn index_html(
     members: &[MemberFits],
     plan: &DualPlan,
     cmp: &Comparison,
+    finite: Option<&FiniteWidthMetrics>,
     figures: &[Figure],
 ) -> String {
     let mut pg = Page::new("nncosmo-gpu duality run");
@@ -267,6 +269,36 @@ pub fn index_html(
         ],
         &rows,
     );
+    if let Some(fw) = finite {
+        pg.heading("Finite width: the disorder dual");
+        pg.paragraph(&format!(
+            "Each patch of a second lattice plays one of {} members with that member's frozen initial NTK as its fields' coupled mass matrix and its own initial amplitudes. Where the network leaves the free dual (left), the disorder dual should follow it (middle: |P_nn − P_disorder| in units of the network's standard error; both hold the same members); what it cannot follow is NTK drift during training (final per-member drift {:.2e} ± {:.1e}).",
+            fw.members,
+            fw.ntk_drift_member_mean.unwrap_or(f64::NAN),
+            fw.ntk_drift_member_sd.unwrap_or(f64::NAN)
+        ));
+        let rows: Vec<Vec<String>> = fw
+            .classes
+            .iter()
+            .map(|c| {
+                vec![
+                    c.mode.to_string(),
+                    format!("{:.2}", c.nn_vs_free_power_max_z),
+                    format!("{:.2}", c.nn_vs_disorder_power_max_dev_se),
+                    format!("{:.1}%", 100.0 * c.disorder_explained_fraction),
+                ]
+            })
+            .collect();
+        pg.table(
+            &[
+                "class",
+                "network vs free dual: max z",
+                "network vs disorder dual: max |ΔP|/se",
+                "departure explained by NTK disorder",
+            ],
+            &rows,
+        );
+    }
     pg.heading("Dictionary");
     let mut rows = vec![
         vec!["H = (1−β)/(3√η)".into(), num(dict.hubble)],

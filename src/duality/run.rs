@@ -197,7 +197,16 @@ pub fn run_pipeline(
         "lattice": lat_out::lattice_section(&plan.config, &lres),
     });
     write_json(&out.join("report.json"), &report)?;
-    let html = plots::index_html(&report, &dict, &fits, &member_fits, &plan, &cmp, &figures);
+    let html = plots::index_html(
+        &report,
+        &dict,
+        &fits,
+        &member_fits,
+        &plan,
+        &cmp,
+        finite.as_ref().map(|f| &f.1),
+        &figures,
+    );
     write_atomic(&out.join("index.html"), html.as_bytes())?;
     Ok(RunOutcome {
         nn: res,
@@ -378,6 +387,23 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
             members,
             if c.finite_width { "  finite width" } else { "" }
         ));
+    }
+    if let Some(fw) = &o.finite_width {
+        v.push(format!(
+            "  finite width disorder dual ({} members' frozen NTKs): per class, network vs free dual max z → network vs disorder dual max |ΔP|/se, and the part of the departure disorder explains; member NTK drift {:.2e} ± {:.1e}",
+            fw.members,
+            fw.ntk_drift_member_mean.unwrap_or(f64::NAN),
+            fw.ntk_drift_member_sd.unwrap_or(f64::NAN)
+        ));
+        for c in &fw.classes {
+            v.push(format!(
+                "  {:>5} {:>9.2} → {:>6.2}   explained {:>6.1}%",
+                c.mode,
+                c.nn_vs_free_power_max_z,
+                c.nn_vs_disorder_power_max_dev_se,
+                100.0 * c.disorder_explained_fraction
+            ));
+        }
     }
     for f in &m.findings {
         v.push(format!("  finding      {f}"));
