@@ -923,3 +923,430 @@ fn too_many_fields_for_one_binding_are_refused_with_the_largest_count() {
         "{e}"
     );
 }
+
+// ---- Coupled fields (disorder dual, DESIGN §4.4) ----
+
+/// P = 4 symmetric positive-definite 3×3 mass matrices with sizeable off-diagonals
+/// (row-major, one after the other).
+const MASS_MATRICES: [f64; 36] = [
+    1.0, 0.4, -0.3, 0.4, 1.5, 0.6, -0.3, 0.6, 2.0, //
+    0.5, -0.2, 0.1, -0.2, 0.8, 0.3, 0.1, 0.3, 1.2, //
+    2.0, 0.9, 0.5, 0.9, 1.1, -0.4, 0.5, -0.4, 1.6, //
+    0.7, 0.3, 0.35, 0.3, 0.9, 0.25, 0.35, 0.25, 0.6,
+];
+
+/// A pattern of the 4 matrices over an N³ grid (site x + N(y + Nz)); `shift` moves it
+/// by that many sites along x (the wrong-patch control).
+fn patch_map(n: usize, shift: usize) -> Vec<u32> {
+    patch_map_of(n, shift, 4)
+}
+
+/// `patch_map` over p matrices.
+fn patch_map_of(n: usize, shift: usize, np: usize) -> Vec<u32> {
+    let mut p = Vec::with_capacity(n * n * n);
+    for z in 0..n {
+        for y in 0..n {
+            for x in 0..n {
+                let xs = (x + shift) % n;
+                p.push(((xs / 2 + 3 * (y / 3) + z + (xs * y) % 3) % np) as u32);
+            }
+        }
+    }
+    p
+}
+
+/// A config of 3 fields whose m² the coupled model must ignore.
+fn coupled_cfg(n: usize) -> LatticeConfig {
+    let mut c = cfg(n);
+    c.set_m2s(&[5.0, 0.1, 3.0]);
+    c.lambda = 0.0;
+    c.phi_min = 0.0;
+    c
+}
+
+#[test]
+fn coupled_kick_drift_matches_the_twin_for_every_kernel() {
+    let kernels = [
+        (16usize, KickDrift::Blocked { v: 2 }, 2u32),
+        (16, KickDrift::Blocked { v: 2 }, 4),
+        (12, KickDrift::Blocked { v: 1 }, 2),
+        (10, KickDrift::Column { zb: 10 }, 4),
+        (12, KickDrift::Column { zb: 2 }, 2),
+        (16, KickDrift::Column { zb: 8 }, 4),
+    ];
+    check_coupled(&MASS_MATRICES, 3, &kernels);
+    // F = 6: rows of two vec4s (padded), which F = 3 (one vec4) cannot tell from a
+    // wrong row stride; P = 3 matrices, dense and diagonally dominant.
+    let nf = 6;
+    let mut mats = vec![0.0; 3 * nf * nf];
+    for p in 0..3 {
+        for b in 0..nf {
+            for d in 0..nf {
+                let (lo, hi) = (b.min(d), b.max(d));
+                mats[(p * nf + b) * nf + d] = if b == d {
+                    2.0 + 0.3 * b as f64 + 0.5 * p as f64
+                } else {
+                    0.25 * (((lo * 7 + hi * 3 + p * 5) % 9) as f64 / 9.0 - 0.4)
+                };
+            }
+        }
+    }
+    check_coupled(
+        &mats,
+        nf,
+        &[
+            (8, KickDrift::Blocked { v: 2 }, 2),
+            (8, KickDrift::Column { zb: 4 }, 2),
+        ],
+    );
+}
+
+/// The coupled kick–drift of nf fields with these matrices (P = len / nf²) against
+/// the twin, for each (N, kernel, stencil): φ, π, energy sums per field and the
+/// reduction's potential energy per field.
+fn check_coupled(matrices: &[f64], nf: usize, kernels: &[(usize, KickDrift, u32)]) {
+    let ctx = ctx();
+    let np = matrices.len() / (nf * nf);
+    let mats = f32s(matrices);
+    let m64: Vec<f64> = mats.iter().map(|&x| x as f64).collect();
+    for &(n, kernel, stencil) in kernels {
+        let mut c = cfg(n);
+        // m² the coupled model must ignore.
+        c.set_m2s(&(0..nf).map(|b| 0.5 + b as f64).collect::<Vec<_>>());
+        c.stencil = stencil;
+        c.dx = 0.7;
+        c.hubble = 0.5;
+        let patch = patch_map_of(n, 0, np);
+        let mut lat = Lattice::with_kernel(&ctx, &c, kernel).unwrap();
+        let (mut phi, mut pi) = test_fields(n, nf);
+        lat.upload(&f32s(&phi), &f32s(&pi)).unwrap();
+        lat.set_mass_matrices(&mats, &patch).unwrap();
+        // The same evolution with the pattern moved by one site: a kernel that read
+        // the wrong patch (or the wrong field of a site) would land near it.
+        let wrong = patch_map_of(n, 1, np);
+        let (mut wphi, mut wpi) = (phi.clone(), pi.clone());
+        let units = [
+            Unit {
+                c_lap: 0.05,
+                c_pot: 0.03,
+                c_drift: 0.1,
+                t: 0.0,
+            },
+            Unit {
+                c_lap: 0.1,
+                c_pot: 0.07,
+                c_drift: 0.08,
+                t: 4.0,
+            },
+            Unit {
+                c_lap: 0.08,
+                c_pot: 0.05,
+                c_drift: -0.2,
+                t: 1.0,
+            },
+            Unit {
+                c_lap: 0.04,
+                c_pot: 0.06,
+                c_drift: 0.0,
+                t: 2.0,
+            },
+        ];
+        let gsums = lat.apply_units(&units).unwrap();
+        let (gphi, gpi) = lat.read_field().unwrap();
+        for (u, g) in units.iter().zip(gsums.chunks_exact(nf)) {
+            let c_lap = u.c_lap / (c.dx * c.dx);
+            let sums = cpu::kick_drift_coupled(
+                stencil, n, c_lap, u.c_pot, u.c_drift, &m64, &patch, &mut phi, &mut pi,
+            );
+            cpu::kick_drift_coupled(
+                stencil, n, c_lap, u.c_pot, u.c_drift, &m64, &wrong, &mut wphi, &mut wpi,
+            );
+            for (b, (g, s)) in g.iter().zip(&sums).enumerate() {
+                for q in 0..3 {
+                    assert!(
+                        (g[q] - s[q]).abs() < 1e-5 * s[q].abs().max(1e-3 * s[0]),
+                        "{kernel:?} N {n} stencil {stencil} field {b}: energy sum {q}: {} vs {}",
+                        g[q],
+                        s[q]
+                    );
+                }
+            }
+        }
+        let (ef, ep) = (max_rel(&gphi, &phi), max_rel(&gpi, &pi));
+        assert!(
+            ef < 1e-5 && ep < 1e-5,
+            "{kernel:?} N {n} stencil {stencil}: phi {ef:e}, pi {ep:e}"
+        );
+        let miss = max_rel(&gpi, &wpi);
+        assert!(
+            miss > 1e-3,
+            "{kernel:?}: a shifted patch map must show ({miss:e})"
+        );
+        // The reduction's potential energy per field is ½φ_b·(Mφ)_b, with the config's
+        // m² ignored.
+        let obs = lat.field_observables().unwrap();
+        let force = cpu::coupled_force(&m64, &patch, &phi);
+        let sites = n * n * n;
+        for (b, o) in obs.iter().enumerate() {
+            let v: f64 = (0..sites)
+                .map(|x| 0.5 * phi[b * sites + x] * force[b * sites + x])
+                .sum::<f64>()
+                / sites as f64;
+            assert!(
+                (o.rho_pot - v).abs() < 1e-5 * v.abs().max(1e-3),
+                "{kernel:?} field {b}: ρ_V {} vs {v}",
+                o.rho_pot
+            );
+        }
+    }
+}
+
+/// Max over sites and fields of |φ − exact| after `t_end` for homogeneous patches:
+/// each patch's field vector against the closed form of φ̈ + 3Hφ̇ + Mφ = 0, solved
+/// per eigenmode of M = QΛQᵀ. dx is so large that neighbouring patches feel each
+/// other's fields only at O(dt²·t²/dx²) ~ 1e-8, far below the integrator's error.
+/// Also returns the distance to the solution with the patches' matrices shifted
+/// (patch p given matrix p + 1), which a wrong patch index would approach.
+fn homogeneous_patch_error(ctx: &GpuContext, dt: f64, integrator: Integrator) -> (f64, f64) {
+    use nalgebra::{DMatrix, DVector, SymmetricEigen};
+    let (n, nf, h, t_end) = (4usize, 3usize, 0.2, 8.0);
+    let mut c = coupled_cfg(n);
+    c.hubble = h;
+    c.dx = 1e4;
+    c.dt = dt;
+    c.integrator = integrator;
+    let mats = f32s(&MASS_MATRICES);
+    let patch = patch_map(n, 0);
+    let sites = n * n * n;
+    let init = |p: usize| {
+        let p = p as f64;
+        (
+            [1.0 - 0.3 * p, -0.5 + 0.4 * p, 0.2 + 0.1 * p],
+            [0.1 * p, 0.3 - 0.2 * p, -0.2],
+        )
+    };
+    let mut phi = vec![0.0f32; nf * sites];
+    let mut dphi = vec![0.0f32; nf * sites];
+    for x in 0..sites {
+        let (f, v) = init(patch[x] as usize);
+        for b in 0..nf {
+            phi[b * sites + x] = f[b] as f32;
+            dphi[b * sites + x] = v[b] as f32;
+        }
+    }
+    let mut lat = Lattice::new(ctx, &c).unwrap();
+    lat.set_initial_fields(&phi, &dphi).unwrap();
+    lat.set_mass_matrices(&mats, &patch).unwrap();
+    lat.advance((t_end / dt).round() as usize).unwrap();
+    let (gphi, _) = lat.read_field().unwrap();
+    let exact = |m: usize, p: usize| -> Vec<f64> {
+        let mm = DMatrix::from_fn(nf, nf, |b, c| mats[m * nf * nf + b * nf + c] as f64);
+        let eig = SymmetricEigen::new(mm);
+        let (f0, v0) = init(p);
+        let q0 = eig.eigenvectors.transpose() * DVector::from_column_slice(&f0);
+        let qd0 = eig.eigenvectors.transpose() * DVector::from_column_slice(&v0);
+        let q = DVector::from_fn(nf, |k, _| {
+            background(h, eig.eigenvalues[k], q0[k], qd0[k], t_end).0
+        });
+        (&eig.eigenvectors * q).iter().copied().collect()
+    };
+    let (mut err, mut apart) = (0.0f64, f64::INFINITY);
+    for p in 0..4 {
+        let (e, w) = (exact(p, p), exact((p + 1) % 4, p));
+        let d: f64 = e
+            .iter()
+            .zip(&w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        apart = apart.min(d);
+        for x in (0..sites).filter(|&x| patch[x] as usize == p) {
+            for b in 0..nf {
+                err = err.max((gphi[b * sites + x] as f64 - e[b]).abs());
+            }
+        }
+    }
+    (err, apart)
+}
+
+#[test]
+fn homogeneous_coupled_patches_follow_the_eigenmode_closed_forms() {
+    let ctx = ctx();
+    for (integrator, expected) in [(Integrator::Leapfrog, 2.0), (Integrator::Yoshida4, 4.0)] {
+        let (dt, fine_tol) = match integrator {
+            // Leapfrog's phase error ω³dt²t/24 ≈ 7e-4 at ω ≈ 1.7, t = 8, dt = 0.02,
+            // times the amplitude (≲ 1, damped by e^{−3Ht/2} ≈ 0.09): ≈ 6e-5.
+            Integrator::Leapfrog => (0.04, 2e-4),
+            // Yoshida at dt = 0.1: ~1e-5, still well above f32 rounding (~1e-6).
+            Integrator::Yoshida4 => (0.2, 1e-4),
+        };
+        let (coarse, apart) = homogeneous_patch_error(&ctx, dt, integrator);
+        let (fine, _) = homogeneous_patch_error(&ctx, dt / 2.0, integrator);
+        let order = (coarse / fine).log2();
+        eprintln!(
+            "{integrator:?}: error {coarse:e} (dt {dt}) -> {fine:e}, order {order:.2}; patches apart {apart:e}"
+        );
+        assert!(fine < fine_tol, "{integrator:?}: error {fine:e}");
+        assert!(
+            (order - expected).abs() < 0.4,
+            "{integrator:?}: error {coarse:e} -> {fine:e}, order {order}"
+        );
+        // Another patch's matrix would miss by far more than the error.
+        assert!(apart > 100.0 * coarse, "{apart:e} vs {coarse:e}");
+    }
+}
+
+#[test]
+fn coupled_energy_budget_closes_to_the_integrators_order() {
+    let ctx = ctx();
+    let n = 16;
+    let mats = f32s(&MASS_MATRICES);
+    let worst = |dt: f64, integrator: Integrator| {
+        let mut c = coupled_cfg(n);
+        c.hubble = 0.5;
+        c.dx = 0.8;
+        c.dt = dt;
+        c.steps = (3.6 / dt).round() as usize;
+        // Outputs at the same times for both dt, so that the maxima compare.
+        c.output_every = (0.6 / dt).round() as usize;
+        c.integrator = integrator;
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let (phi, dphi) = test_fields(n, 3);
+        lat.set_initial_fields(&f32s(&phi), &f32s(&dphi)).unwrap();
+        lat.set_mass_matrices(&mats, &patch_map(n, 0)).unwrap();
+        let res = lat.run(false).unwrap();
+        // Gradients, potential and kinetic energy all take part.
+        let o = res.background[0].obs;
+        assert!(o.rho_grad > 0.05 * o.rho() && o.rho_pot > 0.05 * o.rho());
+        // No closed forms for coupled fields.
+        assert!(res.field_theory.is_empty());
+        let total = res
+            .background
+            .iter()
+            .map(|r| r.energy_residual.abs())
+            .fold(0.0, f64::max);
+        let mut per_field = [0.0f64; 3];
+        for r in &res.field_rows {
+            assert!(r.energy_residual.is_finite());
+            per_field[r.field] = per_field[r.field].max(r.energy_residual.abs());
+        }
+        (total, per_field)
+    };
+    // Yoshida at a coarser dt: at dt = 0.02 its residual (~1e-7) is f32 rounding.
+    for (integrator, dt, expected) in [
+        (Integrator::Leapfrog, 0.04, 2.0),
+        (Integrator::Yoshida4, 0.12, 4.0),
+    ] {
+        let ((coarse, _), (fine, fields)) = (worst(dt, integrator), worst(dt / 2.0, integrator));
+        let order = (coarse / fine).log2();
+        eprintln!(
+            "{integrator:?}: total residual {coarse:e} (dt {dt}) -> {fine:e} (order {order:.2}); per field at dt/2 {fields:?}"
+        );
+        assert!(fine < 1e-3, "{integrator:?}: residual {fine}");
+        assert!(
+            (order - expected).abs() < 0.4,
+            "{integrator:?}: residual {coarse:e} -> {fine:e}, order {order}"
+        );
+        // Energy flows between coupled fields: their own budgets do not close.
+        assert!(
+            fields.iter().any(|&f| f > 100.0 * fine),
+            "{integrator:?}: per-field {fields:?} vs total {fine:e}"
+        );
+    }
+}
+
+#[test]
+fn set_mass_matrices_refuses_bad_input() {
+    let ctx = ctx();
+    let n = 4;
+    let c = coupled_cfg(n);
+    let mats = f32s(&MASS_MATRICES);
+    let patch = patch_map(n, 0);
+    let mut lat = Lattice::new(&ctx, &c).unwrap();
+    let err = |lat: &mut Lattice, m: &[f32], p: &[u32]| {
+        lat.set_mass_matrices(m, p).unwrap_err().to_string()
+    };
+    let e = err(&mut lat, &mats[..10], &patch);
+    assert!(e.contains("10 mass-matrix values"), "{e}");
+    let e = err(&mut lat, &mats, &patch[1..]);
+    assert!(e.contains("63 indices"), "{e}");
+    let mut bad = patch.clone();
+    bad[5] = 4;
+    let e = err(&mut lat, &mats, &bad);
+    assert!(e.contains("site 5 uses mass matrix 4"), "{e}");
+    let mut asym = mats.clone();
+    asym[9 + 1] += 0.01;
+    let e = err(&mut lat, &asym, &patch);
+    assert!(e.contains("matrix 1 is not symmetric"), "{e}");
+    // f32 rounding of a symmetric matrix passes.
+    let mut ulp = mats.clone();
+    ulp[9 + 1] = f32::from_bits(ulp[9 + 1].to_bits() + 1);
+    lat.set_mass_matrices(&ulp, &patch).unwrap();
+    let mut nan = mats.clone();
+    nan[18 + 4] = f32::NAN;
+    let e = err(&mut lat, &nan, &patch);
+    assert!(e.contains("matrix 2 is not finite"), "{e}");
+    // A stiff matrix breaks the Courant limit: the message names the eigenvalue.
+    let mut stiff = mats.clone();
+    stiff[27] = 1e4;
+    let e = err(&mut lat, &stiff, &patch);
+    assert!(e.contains("Courant") && e.contains("matrix 3"), "{e}");
+    // Too many matrices for one binding (zeroed pages: nothing is touched).
+    let limit = ctx.max_binding() as usize;
+    let many = vec![0.0f32; (limit / 48 + 1) * 9];
+    let e = err(&mut lat, &many, &patch);
+    assert!(
+        e.contains("mass matrices of 3×3") && e.contains("at most"),
+        "{e}"
+    );
+    // The coupled potential has no λ or φ₀.
+    let mut q = c.clone();
+    q.lambda = 0.1;
+    let mut lat = Lattice::new(&ctx, &q).unwrap();
+    let e = err(&mut lat, &mats, &patch);
+    assert!(e.contains("λ = 0 and φ₀ = 0"), "{e}");
+}
+
+/// Seconds per leapfrog step of 16 fields on 32³, uncoupled and coupled (F² per
+/// site more work): `cargo test --release --test lattice_gpu -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn coupled_step_speed() {
+    use std::time::Instant;
+    let ctx = ctx();
+    let (n, nf) = (32usize, 16usize);
+    let mut c = cfg(n);
+    c.set_m2s(&vec![1.0; nf]);
+    c.hubble = 0.0;
+    let sites = n * n * n;
+    let mut mats = vec![0.0f32; 4 * nf * nf];
+    for p in 0..4 {
+        for b in 0..nf {
+            for d in 0..nf {
+                mats[(p * nf + b) * nf + d] = if b == d { 1.0 } else { 0.01 * (p + 1) as f32 };
+            }
+        }
+    }
+    let patch = patch_map(n, 0);
+    for coupled in [false, true] {
+        let mut lat = Lattice::new(&ctx, &c).unwrap();
+        let phi: Vec<f32> = (0..nf * sites).map(|i| 1e-3 * (i % 17) as f32).collect();
+        lat.set_initial_fields(&phi, &vec![0.0; nf * sites])
+            .unwrap();
+        if coupled {
+            lat.set_mass_matrices(&mats, &patch).unwrap();
+        }
+        lat.advance(5).unwrap();
+        lat.wait().unwrap();
+        let steps = 40;
+        let t = Instant::now();
+        lat.advance(steps).unwrap();
+        lat.wait().unwrap();
+        let s = t.elapsed().as_secs_f64() / steps as f64;
+        eprintln!(
+            "{:?} coupled {coupled}: {:.2} ms per step, {:.3e} site-updates/s",
+            lat.kernel,
+            1e3 * s,
+            (nf * sites) as f64 / s
+        );
+    }
+}

@@ -30,12 +30,17 @@
 @group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
 // Per field: m², the energy sums' shift s, spare, spare.
 @group(0) @binding(5) var<storage, read> fields: array<vec4<f32>>;
+// With COUPLED: (Mφ)_b at every site (coupled_force.wgsl), in place of V'(φ_b).
+@group(0) @binding(6) var<storage, read> force: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
 override STENCIL: u32 = 2u;
 // vec4s per row segment: 1, 2 or 4, dividing N/4 (the host picks it).
 override V: u32 = 4u;
+// The coupled model (disorder dual): the force comes from `force`, V = ½φ·force
+// (λ = 0, φ₀ = 0); otherwise `force` is a placeholder that is never read.
+override COUPLED: bool = false;
 // Rows per block (N is a multiple of 4, so blocks never straddle the wrap).
 const B: u32 = 4u;
 
@@ -89,6 +94,16 @@ fn unit4(i: u32, c: vec4<f32>, l: vec4<f32>, r: vec4<f32>, r1: vec4<f32>, r2: ve
         lap = (4.0 / 3.0) * ring1 - (1.0 / 12.0) * ring2 - 7.5 * c;
     } else {
         lap = ring1 - 6.0 * c;
+    }
+    if (COUPLED) {
+        let f = force[i];
+        let pnew = pi[i] + p.coef.x * lap - p.coef.y * f;
+        if (store) {
+            pi[i] = pnew;
+            phi_out[i] = c + p.coef.z * pnew;
+            return energy_site4_v(c, lap, pnew, p.coef.w, pot.w, 0.5 * c * f);
+        }
+        return vec4<f32>(0.0);
     }
     let pnew = pi[i] + p.coef.x * lap - p.coef.y * lattice_dv4(c, pot);
     if (store) {

@@ -20,6 +20,8 @@
 @group(0) @binding(4) var<storage, read_write> energy_parts: array<vec4<f32>>;
 // Per field: m², the energy sums' shift s, spare, spare.
 @group(0) @binding(5) var<storage, read> fields: array<vec4<f32>>;
+// With COUPLED: (Mφ)_b at every site (coupled_force.wgsl), in place of V'(φ_b).
+@group(0) @binding(6) var<storage, read> force: array<f32>;
 
 override WG: u32 = 64u;
 // 2: 7-point stencil; 4: 13-point 4th-order stencil.
@@ -28,6 +30,9 @@ override STENCIL: u32 = 2u;
 // index arithmetic compiles to shifts and multiplications.
 override N: u32;
 override ZB: u32;
+// The coupled model (disorder dual): the force comes from `force`, V = ½φ·force
+// (λ = 0, φ₀ = 0); otherwise `force` is a placeholder that is never read.
+override COUPLED: bool = false;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -69,10 +74,18 @@ fn main(
                 lap = ring1 - 6.0 * c;
             }
             let i = base + col;
-            let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, pot);
-            pi[i] = pnew;
-            e = e + energy_site(c, lap, pnew, p.coef.w, pot);
-            phi_out[i] = c + c_drift * pnew;
+            if (COUPLED) {
+                let f = force[i];
+                let pnew = pi[i] + c_lap * lap - c_pot * f;
+                pi[i] = pnew;
+                e = e + energy_site_v(c, lap, pnew, p.coef.w, pot.w, 0.5 * c * f);
+                phi_out[i] = c + c_drift * pnew;
+            } else {
+                let pnew = pi[i] + c_lap * lap - c_pot * lattice_dv(c, pot);
+                pi[i] = pnew;
+                e = e + energy_site(c, lap, pnew, p.coef.w, pot);
+                phi_out[i] = c + c_drift * pnew;
+            }
             zm2 = zm1;
             zm1 = c;
             c = zp1;

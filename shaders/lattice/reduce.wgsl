@@ -5,6 +5,7 @@
 // its digits) and φ̇ = π/a³:
 //   0: ψ   1: ψ²   2: φ̇   3: φ̇²   4: −ψ·∇²φ (twice the gradient energy × a², by
 //   summation by parts, so it matches the stencil the kick uses)   5: V(φ)
+//   (½φ_b·(Mφ)_b in the coupled model)
 // CPU twin: reference::lattice::reduce.
 #import lattice_common
 
@@ -14,8 +15,12 @@
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 // Per field: m², the shift s, spare, spare.
 @group(0) @binding(4) var<storage, read> fields: array<vec4<f32>>;
+// With COUPLED: (Mφ)_b at every site (coupled_force.wgsl); V = ½φ_b·(Mφ)_b.
+// Otherwise a placeholder that is never read.
+@group(0) @binding(5) var<storage, read> force: array<f32>;
 
 override STENCIL: u32 = 2u;
+override COUPLED: bool = false;
 // The host reads this workgroup size back from the shader.
 const RWG: u32 = 64u;
 
@@ -73,7 +78,13 @@ fn main(
             let psi = c - shift;
             let v = pi[i] * inv_a3;
             kahan(&s1, &c1, vec4<f32>(psi, psi * psi, v, v * v));
-            kahan(&s2, &c2, vec4<f32>(-psi * lap * inv_dx2, lattice_v(c, pot), 0.0, 0.0));
+            var vs: f32;
+            if (COUPLED) {
+                vs = 0.5 * c * force[i];
+            } else {
+                vs = lattice_v(c, pot);
+            }
+            kahan(&s2, &c2, vec4<f32>(-psi * lap * inv_dx2, vs, 0.0, 0.0));
         }
     }
     sa[lid] = s1;

@@ -20,8 +20,14 @@ var<workgroup> energy_wg: array<vec4<f32>, WG>;
 // The sums at one site; c = φ before the drift, lap = dx²∇²φ, w = coef.w,
 // pot = the field's potential with pot.w = s (lattice_field_pot). w is applied twice so that neither factor leaves f32's range.
 fn energy_site(c: f32, lap: f32, pnew: f32, w: f32, pot: vec4<f32>) -> vec4<f32> {
+    return energy_site_v(c, lap, pnew, w, pot.w, lattice_v(c, pot));
+}
+
+// energy_site with the site's potential energy v given (the coupled model's
+// ½φ_b·(Mφ)_b) and the shift s.
+fn energy_site_v(c: f32, lap: f32, pnew: f32, w: f32, s: f32, v: f32) -> vec4<f32> {
     let q = (pnew * w) * w;
-    return vec4<f32>(q * q, -(c - pot.w) * lap, lattice_v(c, pot), 0.0);
+    return vec4<f32>(q * q, -(c - s) * lap, v, 0.0);
 }
 
 // energy_site at four sites, added.
@@ -29,8 +35,13 @@ fn energy_site4(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, w: f32, pot: vec4
     let psi = c - pot.z;
     let p2 = psi * psi;
     let v = p2 * (0.5 * pot.x + 0.25 * pot.y * p2);
+    return energy_site4_v(c, lap, pnew, w, pot.w, v);
+}
+
+// energy_site4 with the sites' potential energies v given and the shift s.
+fn energy_site4_v(c: vec4<f32>, lap: vec4<f32>, pnew: vec4<f32>, w: f32, s: f32, v: vec4<f32>) -> vec4<f32> {
     let q = (pnew * w) * w;
-    return vec4<f32>(dot(q, q), -dot(c - pot.w, lap), dot(v, vec4<f32>(1.0)), 0.0);
+    return vec4<f32>(dot(q, q), -dot(c - s, lap), dot(v, vec4<f32>(1.0)), 0.0);
 }
 
 // `v` added over the workgroup, valid in invocation 0. Every invocation of the

@@ -45,6 +45,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "lattice/kick_drift",
     "lattice/kick_drift_column",
     "lattice/energy_fold",
+    "lattice/coupled_force",
     "lattice/reduce",
     "lattice/ic_noise",
     "gpu/stream_copy",

@@ -6,6 +6,15 @@
 //! field-major in the same buffers (field b at b·N³) and every kernel takes b from
 //! the workgroup's z index, so one dispatch per unit evolves them all; each field's
 //! m² (and the shift of its sums) lives in the small `fields` buffer.
+//!
+//! Coupled fields (the disorder dual, DESIGN §4.4): after `set_mass_matrices`, the
+//! potential at site x is V = ½ φ(x)ᵀ M_{p(x)} φ(x) with one of P symmetric F×F
+//! matrices per site. Each unit then runs coupled_force.wgsl (all fields, one
+//! dispatch: (Mφ)_b at every site into the `force` buffer) and the kick–drift kernel
+//! built with COUPLED, which kicks with that force in place of V'(φ_b) and sums
+//! ½φ_b·(Mφ)_b as field b's potential energy; the reduction does the same. Without
+//! mass matrices the kernels are built with COUPLED = false and `force` is a
+//! 16-byte placeholder, so uncoupled runs execute the code they always did.
 
 use std::time::Instant;
 
@@ -13,13 +22,13 @@ use bytemuck::{Pod, Zeroable};
 use rustfft::num_complex::Complex64;
 use serde::Serialize;
 
-use super::LatticeError;
 use super::initial::{self, ModeFunctions};
 use super::scheme::{Stepper, Unit};
 use super::spectrum::{ModeTable, fft3};
 use super::theory::{ClassSums, theory_power};
+use super::{CouplingError, LatticeError};
 use crate::config::ConfigError;
-use crate::config::lattice::LatticeConfig;
+use crate::config::lattice::{LatticeConfig, stability_bound};
 use crate::gpu::{Binding, GpuContext, GpuError, Kernel, kernel::grid, read_buffer, shaders};
 use crate::reference::rng::seed_key;
 use crate::theory::desitter::background;
@@ -116,10 +125,12 @@ pub struct FieldRow {
     pub step: usize,
     pub t: f64,
     pub field: usize,
+    /// The config's m² (ignored by the force once the fields are coupled).
     pub m2: f64,
     #[serde(flatten)]
     pub obs: Observables,
-    /// This field's own energy budget (see `energy_residuals`).
+    /// This field's own energy budget (see `energy_residuals`); it closes only for
+    /// uncoupled fields (coupled ones exchange energy; their total closes).
     pub energy_residual: f64,
 }
 
@@ -231,6 +242,9 @@ pub struct Lattice {
     energy_slots: usize,
     fold_groups: Vec<wgpu::BindGroup>,
     kd_parts: u32,
+    energy_parts: wgpu::Buffer,
+    /// The mass matrices and their force kernel, after `set_mass_matrices`.
+    coupled: Option<Coupled>,
     /// ∫3H·a³p dt from t = 0 to now, per field.
     pub flux: Vec<f64>,
     step_uniform: wgpu::Buffer,
@@ -253,6 +267,19 @@ pub struct Lattice {
     /// Per field: the initial data's class sums for the theory line.
     sums: Option<Vec<ClassSums>>,
 }
+
+/// The coupled model's mass matrices on the device and the kernel that applies them.
+struct Coupled {
+    kernel: Kernel,
+    /// One per φ ping-pong buffer.
+    groups: [wgpu::BindGroup; 2],
+    wgs: [u32; 3],
+    matrices: usize,
+    eig_max: f64,
+}
+
+/// Most coupled fields: coupled_force.wgsl holds a site's fields in 16 vec4s.
+pub const MAX_COUPLED_FIELDS: usize = 64;
 
 /// Workgroup size of the column kick–drift kernel (one z-segment per invocation).
 const KD_WG: u32 = 64;
@@ -353,6 +380,100 @@ fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
     .into()
 }
 
+/// The kick–drift kernel's invocations per field and workgroup size on this device.
+fn kd_shape(ctx: &GpuContext, kernel: KickDrift, n: usize) -> (usize, u32) {
+    match kernel {
+        KickDrift::Blocked { v } => {
+            assert!(
+                n.is_multiple_of(4 * v),
+                "blocked kernel needs N a multiple of 4·V"
+            );
+            (n * n / (16 * v), KD_VEC_WG)
+        }
+        KickDrift::Column { zb } => {
+            assert!(n.is_multiple_of(zb), "column kernel needs ZB dividing N");
+            let wg = if ctx.is_cpu() { KD_WG } else { KD_GPU_WG };
+            (n * n * (n / zb), wg)
+        }
+    }
+}
+
+/// The kick–drift kernel `kernel` for `cfg`, uncoupled or coupled (COUPLED reads the
+/// force buffer, binding 6, in place of V'(φ)).
+fn kd_kernel(
+    ctx: &GpuContext,
+    cfg: &LatticeConfig,
+    kernel: KickDrift,
+    coupled: bool,
+) -> Result<Kernel, GpuError> {
+    let n = cfg.grid;
+    let (_, wg) = kd_shape(ctx, kernel, n);
+    let mut overrides = vec![
+        ("WG", wg as f64),
+        ("STENCIL", cfg.stencil as f64),
+        ("COUPLED", if coupled { 1.0 } else { 0.0 }),
+    ];
+    let name = match kernel {
+        KickDrift::Blocked { v } => {
+            overrides.push(("V", v as f64));
+            "lattice/kick_drift"
+        }
+        KickDrift::Column { zb } => {
+            overrides.push(("N", n as f64));
+            overrides.push(("ZB", zb as f64));
+            "lattice/kick_drift_column"
+        }
+    };
+    use Binding::{Read, ReadWrite, Uniform};
+    let bindings = [Uniform, Read, ReadWrite, ReadWrite, ReadWrite, Read, Read];
+    Kernel::new(ctx, name, &bindings, &overrides)
+}
+
+/// The reduction kernel, uncoupled or coupled (V = ½φ·force, binding 5).
+fn reduce_kernel(ctx: &GpuContext, cfg: &LatticeConfig, coupled: bool) -> Result<Kernel, GpuError> {
+    use Binding::{Read, ReadWrite, Uniform};
+    Kernel::new(
+        ctx,
+        "lattice/reduce",
+        &[Uniform, Read, Read, ReadWrite, Read, Read],
+        &[
+            ("STENCIL", cfg.stencil as f64),
+            ("COUPLED", if coupled { 1.0 } else { 0.0 }),
+        ],
+    )
+}
+
+/// The kick–drift bind groups: per uniform slot s, one per φ ping-pong direction;
+/// `rest` = [π, energy parts, fields, force].
+fn step_groups(
+    ctx: &GpuContext,
+    kd: &Kernel,
+    step_uniform: &wgpu::Buffer,
+    stride: u64,
+    phi: [&wgpu::Buffer; 2],
+    rest: [&wgpu::Buffer; 4],
+) -> Vec<[wgpu::BindGroup; 2]> {
+    let psize = wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64);
+    (0..SLOTS)
+        .map(|s| {
+            [0, 1].map(|p| {
+                let slot = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: step_uniform,
+                    offset: s as u64 * stride,
+                    size: psize,
+                });
+                let mut res = vec![
+                    slot,
+                    phi[p].as_entire_binding(),
+                    phi[1 - p].as_entire_binding(),
+                ];
+                res.extend(rest.iter().map(|b| b.as_entire_binding()));
+                kd.bind_resources(ctx, &res)
+            })
+        })
+        .collect()
+}
+
 impl Lattice {
     /// Buffers and kernels for `cfg`; every field starts homogeneous (φ_init, φ̇_init).
     pub fn new(ctx: &GpuContext, cfg: &LatticeConfig) -> Result<Self, LatticeError> {
@@ -386,51 +507,9 @@ impl Lattice {
         if bytes > limit {
             return Err(too_large(n, nf, limit));
         }
-        let stencil = cfg.stencil as f64;
-        let kd_bindings = [
-            Binding::Uniform,
-            Binding::Read,
-            Binding::ReadWrite,
-            Binding::ReadWrite,
-            Binding::ReadWrite,
-            Binding::Read,
-        ];
-        // (kernel, invocations per field, workgroup size)
-        let (name, invocations, wg) = match kernel {
-            KickDrift::Blocked { v } => {
-                assert!(
-                    n.is_multiple_of(4 * v),
-                    "blocked kernel needs N a multiple of 4·V"
-                );
-                ("lattice/kick_drift", n * n / (16 * v), KD_VEC_WG)
-            }
-            KickDrift::Column { zb } => {
-                assert!(n.is_multiple_of(zb), "column kernel needs ZB dividing N");
-                let wg = if ctx.is_cpu() { KD_WG } else { KD_GPU_WG };
-                ("lattice/kick_drift_column", n * n * (n / zb), wg)
-            }
-        };
-        let mut overrides = vec![("WG", wg as f64), ("STENCIL", stencil)];
-        match kernel {
-            KickDrift::Blocked { v } => overrides.push(("V", v as f64)),
-            KickDrift::Column { zb } => {
-                overrides.push(("N", n as f64));
-                overrides.push(("ZB", zb as f64));
-            }
-        }
-        let kd = Kernel::new(ctx, name, &kd_bindings, &overrides)?;
-        let reduce = Kernel::new(
-            ctx,
-            "lattice/reduce",
-            &[
-                Binding::Uniform,
-                Binding::Read,
-                Binding::Read,
-                Binding::ReadWrite,
-                Binding::Read,
-            ],
-            &[("STENCIL", stencil)],
-        )?;
+        let (invocations, wg) = kd_shape(ctx, kernel, n);
+        let kd = kd_kernel(ctx, cfg, kernel, false)?;
+        let reduce = reduce_kernel(ctx, cfg, false)?;
         let noise = Kernel::new(
             ctx,
             "lattice/ic_noise",
@@ -482,23 +561,16 @@ impl Lattice {
                 size: psize,
             })
         };
-        let step_groups = (0..SLOTS)
-            .map(|s| {
-                [0, 1].map(|p| {
-                    kd.bind_resources(
-                        ctx,
-                        &[
-                            slot(s),
-                            phi[p].as_entire_binding(),
-                            phi[1 - p].as_entire_binding(),
-                            pi.as_entire_binding(),
-                            energy_parts.as_entire_binding(),
-                            field_params.as_entire_binding(),
-                        ],
-                    )
-                })
-            })
-            .collect();
+        // (Mφ)_b for coupled fields (see set_mass_matrices); until then unread.
+        let force = crate::gpu::storage_buffer(ctx, "lattice force placeholder", 16);
+        let step_groups = step_groups(
+            ctx,
+            &kd,
+            &step_uniform,
+            stride,
+            [&phi[0], &phi[1]],
+            [&pi, &energy_parts, &field_params, &force],
+        );
         let fold_groups = (0..SLOTS)
             .map(|s| {
                 fold.bind_resources(
@@ -521,7 +593,14 @@ impl Lattice {
         let reduce_groups = [0, 1].map(|p| {
             reduce.bind(
                 ctx,
-                &[&reduce_uniform, &phi[p], &pi, &partials, &field_params],
+                &[
+                    &reduce_uniform,
+                    &phi[p],
+                    &pi,
+                    &partials,
+                    &field_params,
+                    &force,
+                ],
             )
         });
         let mut lat = Self {
@@ -542,6 +621,8 @@ impl Lattice {
             energy_slots: slots,
             fold_groups,
             kd_parts,
+            energy_parts,
+            coupled: None,
             flux: vec![0.0; nf],
             step_uniform,
             stride,
@@ -651,6 +732,214 @@ impl Lattice {
             .collect();
         self.write_field_params(&self.shifts);
         Ok(())
+    }
+
+    /// Couples the fields (the disorder dual, DESIGN §4.4): from now on the site x
+    /// feels V(x) = ½ Σ_{b,c} φ_b(x)·M[b,c]·φ_c(x) with M the matrix
+    /// `patch_of_site[x]` of the P = matrices.len() / F² matrices in `matrices`
+    /// (row-major F×F each; site x = x + N(y + Nz)), instead of the per-field
+    /// ½m_b²φ_b² (the config's m² are then ignored by the force and the energy; the
+    /// spectra get no linear-theory line and the background no closed form). The
+    /// matrices must be symmetric to f32 rounding (they are uploaded as ½(M + Mᵀ))
+    /// and finite; λ and φ₀ must be 0, F ≤ 64, the padded matrices must fit one
+    /// binding, and dt must pass the Courant limit with the largest eigenvalue of
+    /// all matrices in place of m². Called again, it replaces the matrices.
+    ///
+    /// Energy: field b's potential sum becomes ½φ_b·(Mφ)_b, so the fields' terms add
+    /// up to the total V and the total budget closes to the integrator's order; the
+    /// per-field budgets (`FieldRow::energy_residual`) do not close when fields
+    /// couple, since energy flows between them, and are reported as they come.
+    pub fn set_mass_matrices(
+        &mut self,
+        matrices: &[f32],
+        patch_of_site: &[u32],
+    ) -> Result<(), LatticeError> {
+        let nf = self.fields;
+        let sites = self.sites();
+        if nf > MAX_COUPLED_FIELDS {
+            return Err(CouplingError::TooManyFields {
+                fields: nf,
+                max: MAX_COUPLED_FIELDS,
+            }
+            .into());
+        }
+        if self.cfg.lambda != 0.0 || self.cfg.phi_min != 0.0 {
+            return Err(CouplingError::Potential {
+                lambda: self.cfg.lambda,
+                phi0: self.cfg.phi_min,
+            }
+            .into());
+        }
+        let ff = nf * nf;
+        if matrices.is_empty() || !matrices.len().is_multiple_of(ff) {
+            return Err(CouplingError::MatrixLength {
+                got: matrices.len(),
+                fields: nf,
+            }
+            .into());
+        }
+        let count = matrices.len() / ff;
+        if patch_of_site.len() != sites {
+            return Err(CouplingError::PatchLength {
+                got: patch_of_site.len(),
+                sites,
+            }
+            .into());
+        }
+        if let Some(site) = patch_of_site.iter().position(|&p| p as usize >= count) {
+            return Err(CouplingError::PatchIndex {
+                site,
+                index: patch_of_site[site],
+                matrices: count,
+            }
+            .into());
+        }
+        // Rows padded to Q vec4s, so that the kernel reads whole vec4s.
+        let q = nf.div_ceil(4);
+        let bytes = (count * nf * q * 16) as u64;
+        let limit = self.ctx.max_binding();
+        if bytes > limit {
+            return Err(GpuError::TooLarge {
+                what: format!(
+                    "{count} mass matrices of {nf}×{nf} (rows padded to {} floats)",
+                    4 * q
+                ),
+                bytes,
+                limit,
+                hint: format!(
+                    "at most {} such matrices fit; let patches share matrices",
+                    limit / (nf * q * 16) as u64
+                ),
+            }
+            .into());
+        }
+        let mut padded = vec![0.0f32; count * nf * 4 * q];
+        let mut eig_max = (f64::NEG_INFINITY, 0);
+        for (k, m) in matrices.chunks_exact(ff).enumerate() {
+            let scale = m.iter().fold(0.0f32, |a, x| a.max(x.abs()));
+            for b in 0..nf {
+                for c in 0..nf {
+                    let (x, y) = (m[b * nf + c], m[c * nf + b]);
+                    if !x.is_finite() {
+                        return Err(CouplingError::NonFinite {
+                            matrix: k,
+                            row: b,
+                            col: c,
+                            value: x,
+                        }
+                        .into());
+                    }
+                    // A few ulps of the largest entry: what an f32 computation of a
+                    // symmetric matrix leaves.
+                    if (x - y).abs() > 16.0 * f32::EPSILON * scale {
+                        return Err(CouplingError::NotSymmetric {
+                            matrix: k,
+                            row: b,
+                            col: c,
+                            a: x,
+                            b: y,
+                        }
+                        .into());
+                    }
+                    // x + y = y + x exactly, so the uploaded matrix is symmetric.
+                    padded[(k * nf + b) * 4 * q + c] = 0.5 * (x + y);
+                }
+            }
+            let sym =
+                nalgebra::DMatrix::from_fn(nf, nf, |b, c| padded[(k * nf + b) * 4 * q + c] as f64);
+            let top = sym.symmetric_eigenvalues().max();
+            if top > eig_max.0 {
+                eig_max = (top, k);
+            }
+        }
+        self.check_coupled_courant(eig_max.0, eig_max.1)?;
+        let ctx = &self.ctx;
+        let mats = crate::gpu::upload_buffer(ctx, "lattice mass matrices", &padded);
+        let patch = crate::gpu::upload_buffer(ctx, "lattice patches", patch_of_site);
+        let force = crate::gpu::storage_buffer(ctx, "lattice force", (nf * sites * 4) as u64);
+        const FORCE_WG: u32 = 64;
+        let kernel = Kernel::new(
+            ctx,
+            "lattice/coupled_force",
+            &[
+                Binding::Read,
+                Binding::Read,
+                Binding::Read,
+                Binding::ReadWrite,
+            ],
+            &[
+                ("WG", FORCE_WG as f64),
+                ("SITES", sites as f64),
+                ("F", nf as f64),
+                ("Q", q as f64),
+            ],
+        )?;
+        let groups = [0, 1].map(|p| kernel.bind(ctx, &[&self.phi[p], &mats, &patch, &force]));
+        let wgs = grid(
+            (sites as u32).div_ceil(FORCE_WG),
+            ctx.limits.max_compute_workgroups_per_dimension,
+        );
+        self.kd = kd_kernel(ctx, &self.cfg, self.kernel, true)?;
+        self.reduce = reduce_kernel(ctx, &self.cfg, true)?;
+        self.step_groups = step_groups(
+            ctx,
+            &self.kd,
+            &self.step_uniform,
+            self.stride,
+            [&self.phi[0], &self.phi[1]],
+            [&self.pi, &self.energy_parts, &self.field_params, &force],
+        );
+        self.reduce_groups = [0, 1].map(|p| {
+            self.reduce.bind(
+                ctx,
+                &[
+                    &self.reduce_uniform,
+                    &self.phi[p],
+                    &self.pi,
+                    &self.partials,
+                    &self.field_params,
+                    &force,
+                ],
+            )
+        });
+        // The bind groups keep the matrix, patch and force buffers alive.
+        self.coupled = Some(Coupled {
+            kernel,
+            groups,
+            wgs,
+            matrices: count,
+            eig_max: eig_max.0,
+        });
+        Ok(())
+    }
+
+    /// The Courant check of the coupled model: the largest eigenvalue of all mass
+    /// matrices (that of matrix `which`) in place of the largest m².
+    fn check_coupled_courant(&self, eig_max: f64, which: usize) -> Result<(), LatticeError> {
+        let cfg = &self.cfg;
+        let ring = if cfg.stencil == 4 { 16.0 } else { 12.0 };
+        let w2 = ring / (cfg.dx * cfg.dx) + eig_max.max(0.0);
+        let bound = stability_bound(cfg.integrator);
+        if cfg.dt * w2.sqrt() >= bound {
+            return Err(ConfigError::invalid(
+                "dt",
+                format!(
+                    "{} is above the Courant limit {:.6} of the coupled fields ({:?}, --stencil {}): dt·ω_max must stay below {bound} where ω_max² = {ring}/dx² + λ_max = {w2:.6}, with λ_max = {eig_max:.6} the largest eigenvalue of all mass matrices (that of matrix {which})",
+                    cfg.dt,
+                    bound / w2.sqrt(),
+                    cfg.integrator,
+                    cfg.stencil,
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// After `set_mass_matrices`: the number of matrices P and their largest
+    /// eigenvalue.
+    pub fn mass_matrices(&self) -> Option<(usize, f64)> {
+        self.coupled.as_ref().map(|c| (c.matrices, c.eig_max))
     }
 
     /// The Hermitian noise (Re B, Im B, Re C, Im C) of every mode of field 0, drawn
@@ -872,6 +1161,10 @@ impl Lattice {
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
                 for i in 0..chunk.len() {
+                    // The coupled force of this unit's φ, for all fields at once.
+                    if let Some(c) = &self.coupled {
+                        c.kernel.dispatch(&mut pass, &c.groups[self.cur], c.wgs);
+                    }
                     self.kd
                         .dispatch(&mut pass, &self.step_groups[i][self.cur], self.kd_wgs);
                     self.fold
@@ -950,6 +1243,9 @@ impl Lattice {
                 self.ctx.limits.max_compute_workgroups_per_dimension,
             );
             wgs[2] = self.fields as u32;
+            if let Some(c) = &self.coupled {
+                c.kernel.dispatch(&mut pass, &c.groups[self.cur], c.wgs);
+            }
             self.reduce
                 .dispatch(&mut pass, &self.reduce_groups[self.cur], wgs);
         }
@@ -1135,7 +1431,9 @@ impl Lattice {
                 });
             }
         }
-        if cfg.lambda == 0.0 {
+        // The closed forms and linear theory are those of uncoupled fields.
+        let coupled = self.coupled.is_some();
+        if cfg.lambda == 0.0 && !coupled {
             res.field_theory = self
                 .m2s
                 .iter()
@@ -1161,7 +1459,7 @@ impl Lattice {
         let times: Vec<f64> = spectra.iter().map(|s| s.1).collect();
         let theory: Vec<Vec<Vec<f64>>> = (0..nf)
             .map(|b| match &self.sums {
-                Some(s) if cfg.hubble >= 0.0 => {
+                Some(s) if cfg.hubble >= 0.0 && !coupled => {
                     theory_power(&self.table, &s[b], self.m2s[b], cfg.hubble, &times)
                 }
                 _ => vec![vec![f64::NAN; self.table.bin_k.len()]; times.len()],

@@ -1,6 +1,8 @@
-//! The de Sitter lattice engine: F uncoupled real scalar fields, each with its own
-//! mass, on a periodic N³ grid in a fixed background a = e^{Ht}, evolved by exactly
-//! integrated kick and drift sub-flows in WGSL kernels (DESIGN §2, §4.2).
+//! The de Sitter lattice engine: F real scalar fields, each with its own mass, on a
+//! periodic N³ grid in a fixed background a = e^{Ht}, evolved by exactly integrated
+//! kick and drift sub-flows in WGSL kernels (DESIGN §2, §4.2). The fields are
+//! uncoupled unless `Lattice::set_mass_matrices` couples them through a mass
+//! matrix per patch (the disorder dual, DESIGN §4.4).
 
 pub mod bench;
 pub mod engine;
@@ -37,6 +39,9 @@ pub enum LatticeError {
         got: usize,
         expected: usize,
     },
+    /// Mass matrices or a patch map that `Lattice::set_mass_matrices` refuses.
+    #[error(transparent)]
+    Coupling(#[from] CouplingError),
     /// A per-field list whose length is not the number of fields.
     #[error("{got} {what} given for {fields} fields (one per field)")]
     Count {
@@ -44,4 +49,50 @@ pub enum LatticeError {
         got: usize,
         fields: usize,
     },
+}
+
+/// Why `Lattice::set_mass_matrices` refuses its input (the sizes and the Courant
+/// limit are refused as `GpuError::TooLarge` and `ConfigError` on `dt`).
+#[derive(Debug, Error)]
+pub enum CouplingError {
+    #[error(
+        "{got} mass-matrix values given, but {fields} fields need a positive multiple of {fields}×{fields} = {} (P matrices, row-major)",
+        fields * fields
+    )]
+    MatrixLength { got: usize, fields: usize },
+    #[error(
+        "the patch map holds {got} indices, but the lattice has {sites} sites (N³, x + N(y + Nz))"
+    )]
+    PatchLength { got: usize, sites: usize },
+    #[error("site {site} uses mass matrix {index}, but only {matrices} were given")]
+    PatchIndex {
+        site: usize,
+        index: u32,
+        matrices: usize,
+    },
+    #[error("mass matrix {matrix} is not finite: entry ({row}, {col}) is {value}")]
+    NonFinite {
+        matrix: usize,
+        row: usize,
+        col: usize,
+        value: f32,
+    },
+    #[error(
+        "mass matrix {matrix} is not symmetric: entry ({row}, {col}) is {a} but ({col}, {row}) is {b}"
+    )]
+    NotSymmetric {
+        matrix: usize,
+        row: usize,
+        col: usize,
+        a: f32,
+        b: f32,
+    },
+    #[error(
+        "coupled fields need 1 ≤ F ≤ {max} (the force kernel keeps a site's fields in registers), got F = {fields}"
+    )]
+    TooManyFields { fields: usize, max: usize },
+    #[error(
+        "the coupled model takes V = ½φᵀMφ, so it needs λ = 0 and φ₀ = 0 (got λ = {lambda}, φ₀ = {phi0})"
+    )]
+    Potential { lambda: f64, phi0: f64 },
 }

@@ -158,6 +158,65 @@ pub fn kick_drift_fields(
         .collect()
 }
 
+/// The coupled model's force of `coupled_force.wgsl`: (Mφ)_b(x) = Σ_c
+/// M_{p(x)}[b, c]·φ_c(x) for the F = phi.len() / patch.len() fields stacked
+/// field-major in `phi`, with `matrices` P row-major F×F matrices and `patch` the
+/// matrix index of every site.
+pub fn coupled_force(matrices: &[f64], patch: &[u32], phi: &[f64]) -> Vec<f64> {
+    let sites = patch.len();
+    let f = phi.len() / sites;
+    assert_eq!(phi.len(), f * sites, "phi holds F·N³ values");
+    assert_eq!(matrices.len() % (f * f), 0, "matrices hold P·F·F values");
+    let mut out = vec![0.0; phi.len()];
+    for (x, &p) in patch.iter().enumerate() {
+        let m = &matrices[p as usize * f * f..][..f * f];
+        for b in 0..f {
+            out[b * sites + x] = (0..f).map(|c| m[b * f + c] * phi[c * sites + x]).sum();
+        }
+    }
+    out
+}
+
+/// The coupled kick–drift unit (`coupled_force.wgsl`, then the kick–drift kernels
+/// with COUPLED): π_b += c_lap·∇²φ_b − c_pot·(Mφ)_b, then φ += c_drift·π, for all
+/// fields at once. Returns each field's energy sums as `kick_drift`, with the
+/// potential sum Σ ½φ_b·(Mφ)_b (the fields' terms add up to the total ΣV).
+#[allow(clippy::too_many_arguments)]
+pub fn kick_drift_coupled(
+    stencil: u32,
+    n: usize,
+    c_lap: f64,
+    c_pot: f64,
+    c_drift: f64,
+    matrices: &[f64],
+    patch: &[u32],
+    phi: &mut [f64],
+    pi: &mut [f64],
+) -> Vec<[f64; 3]> {
+    let sites = n * n * n;
+    assert_eq!(patch.len(), sites, "one patch index per site");
+    assert_eq!(pi.len(), phi.len(), "pi holds F·N³ values");
+    let force = coupled_force(matrices, patch, phi);
+    let mut sums = Vec::new();
+    for ((f, p), g) in phi
+        .chunks_exact_mut(sites)
+        .zip(pi.chunks_exact_mut(sites))
+        .zip(force.chunks_exact(sites))
+    {
+        let lap = laplacian(stencil, f, n);
+        let mut s = [0.0; 3];
+        for i in 0..sites {
+            p[i] += c_lap * lap[i] - c_pot * g[i];
+            s[0] += p[i] * p[i];
+            s[1] -= f[i] * lap[i];
+            s[2] += 0.5 * f[i] * g[i];
+        }
+        drift(c_drift, f, p);
+        sums.push(s);
+    }
+    sums
+}
+
 /// The per-site sums of `reduce.wgsl` over the whole grid:
 /// [Σψ, Σψ², Σφ̇, Σφ̇², −Σψ·∇²φ, ΣV] with ψ = φ − shift, φ̇ = π·inv_a3.
 #[allow(clippy::too_many_arguments)]
