@@ -125,10 +125,12 @@ pub struct FieldRow {
     pub step: usize,
     pub t: f64,
     pub field: usize,
+    /// The config's m² (ignored by the force once the fields are coupled).
     pub m2: f64,
     #[serde(flatten)]
     pub obs: Observables,
-    /// This field's own energy budget (see `energy_residuals`).
+    /// This field's own energy budget (see `energy_residuals`); it closes only for
+    /// uncoupled fields (coupled ones exchange energy; their total closes).
     pub energy_residual: f64,
 }
 
