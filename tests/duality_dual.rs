@@ -108,7 +108,10 @@ fn discrete_dual_lattice_follows_the_recursion_and_continuum_does_not() {
         .iter()
         .filter(|c| c.nn_vs_free_power_max_z > 4.0)
         .collect();
-    assert!(!sourced.is_empty(), "no class departs from the free dual: {fw:?}");
+    assert!(
+        !sourced.is_empty(),
+        "no class departs from the free dual: {fw:?}"
+    );
     for c in sourced {
         assert!(
             c.disorder_explained_fraction >= 2.0 / 3.0,

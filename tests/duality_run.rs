@@ -259,7 +259,15 @@ fn bad_input_gets_one_line() {
         ),
         (vec!["run", "--momentum", "0", "--out", o], "--matching"),
         (
-            vec!["run", "--dual", "disorder", "--member-traces", "0", "--out", o],
+            vec![
+                "run",
+                "--dual",
+                "disorder",
+                "--member-traces",
+                "0",
+                "--out",
+                o,
+            ],
             "--dual",
         ),
         (

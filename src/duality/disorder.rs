@@ -48,7 +48,10 @@ pub fn setup(
     let modes = &res.modes;
     let n = modes.mode_of_basis.len();
     let k = res.config.member_traces.min(members0.len() / (n * n));
-    let first = res.records.first().filter(|r| r.step == 0 && r.traces.len() >= k * n);
+    let first = res
+        .records
+        .first()
+        .filter(|r| r.step == 0 && r.traces.len() >= k * n);
     let Some(first) = first.filter(|_| k > 0) else {
         return Err(DualityError::Plan(
             "the disorder dual needs every member's initial mode amplitudes: keep --member-traces > 0".into(),
@@ -65,11 +68,11 @@ pub fn setup(
     let u = &modes.basis;
     let mut matrices = Vec::with_capacity(k * n * n);
     let mut velocity = Vec::with_capacity(k);
-    for e in 0..k {
+    for member in members0.chunks_exact(n * n).take(k) {
         let theta = nalgebra::DMatrix::from_row_slice(
             n,
             n,
-            &members0[e * n * n..(e + 1) * n * n]
+            &member
                 .iter()
                 .map(|v| *v as f64 / n as f64)
                 .collect::<Vec<f64>>(),
@@ -86,12 +89,10 @@ pub fn setup(
     let patch_of_site: Vec<u32> = (0..sites).map(|x| (x % k) as u32).collect();
     let mut phi = vec![0f32; n * sites];
     let mut dphi = vec![0f32; n * sites];
-    for e in 0..k {
-        let c0 = nalgebra::DVector::from_iterator(
-            n,
-            (0..n).map(|b| first.traces[e * n + b] as f64),
-        );
-        let v0 = &velocity[e] * &c0;
+    for (e, g) in velocity.iter().enumerate() {
+        let c0 =
+            nalgebra::DVector::from_iterator(n, (0..n).map(|b| first.traces[e * n + b] as f64));
+        let v0 = g * &c0;
         for x in (e..sites).step_by(k) {
             for b in 0..n {
                 phi[b * sites + x] = c0[b] as f32;
@@ -152,8 +153,7 @@ pub fn decompose(
     let drift_at = |step: usize| {
         res.ntk
             .iter()
-            .filter(|n| n.step <= step)
-            .next_back()
+            .rfind(|n| n.step <= step)
             .map(|n| n.drift_member_mean)
             .unwrap_or(f64::NAN)
     };
@@ -178,7 +178,13 @@ pub fn decompose(
             }
             let a = &mut acc[j];
             a.0 = a.0.max(z_score(nn, free));
-            a.1 = a.1.max(z_score(nn, Estimate { value: dis.value, se: 0.0 }));
+            a.1 = a.1.max(z_score(
+                nn,
+                Estimate {
+                    value: dis.value,
+                    se: 0.0,
+                },
+            ));
             a.2 += (nn.value - dis.value).abs();
             a.3 += (nn.value - free.value).abs();
         }

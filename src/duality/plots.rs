@@ -2,8 +2,8 @@
 
 use super::compare::{Comparison, Estimate, MaxZ, NetworkFits, Z_FLAG, z_score};
 use super::dictionary::Dictionary;
-use super::fit::ModeFit;
 use super::disorder::FiniteWidthMetrics;
+use super::fit::ModeFit;
 use super::members::MemberFits;
 use super::plan::DualPlan;
 use crate::nn::run::NnResults;
@@ -188,6 +188,7 @@ fn fit_cell(f: Option<&ModeFit>) -> (String, String) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn index_html(
     report: &serde_json::Value,
     dict: &Dictionary,

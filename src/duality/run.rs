@@ -7,11 +7,10 @@ use serde_json::json;
 
 use super::DualityError;
 use super::compare::{
-    Comparison, LatticeSamples, MaxZ, NetworkFits, NnSeries, compare, lattice_stats,
-    network_fits,
+    Comparison, LatticeSamples, MaxZ, NetworkFits, NnSeries, compare, lattice_stats, network_fits,
 };
-use super::disorder::{self, FiniteWidthMetrics};
 use super::dictionary::Dictionary;
+use super::disorder::{self, FiniteWidthMetrics};
 use super::initial;
 use super::members::{MemberFits, member_fits};
 use super::plan::{DualPlan, plan};
@@ -137,9 +136,7 @@ pub fn run_pipeline(
         Ok(f) => f,
         Err(e) if rc.lattice.dual == Dual::Disorder => return Err(e),
         Err(e) => {
-            cmp.metrics
-                .findings
-                .push(format!("no disorder dual: {e}"));
+            cmp.metrics.findings.push(format!("no disorder dual: {e}"));
             None
         }
     };
@@ -172,6 +169,15 @@ pub fn run_pipeline(
     if let Some(o) = config.as_object_mut() {
         o.insert("lattice".into(), lattice_cfg);
     }
+    // The comparison's blocks at the top level of `metrics`, the finite-width
+    // decomposition beside them.
+    let mut metrics = serde_json::to_value(&cmp.metrics).unwrap_or_default();
+    if let Some(o) = metrics.as_object_mut() {
+        o.insert(
+            "finite_width".into(),
+            serde_json::to_value(finite.as_ref().map(|f| &f.1)).unwrap_or_default(),
+        );
+    }
     let report = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "config": config,
@@ -181,10 +187,7 @@ pub fn run_pipeline(
             "network_members": member_fits,
             "lattice": cmp.lattice_fits,
         },
-        "metrics": {
-            "dual": &cmp.metrics,
-            "finite_width": finite.as_ref().map(|f| &f.1),
-        },
+        "metrics": metrics,
         "adapter": res.adapter,
         "timings": {
             "phases": &ph,
@@ -257,7 +260,9 @@ fn disorder_run(
     // Copies of a member are one sample: the statistics are over the members.
     s.sites = ds.members;
     let stats = lattice_stats(&s, res);
-    Ok(Some(disorder::decompose(res, &cmp.rows, &stats, &s, ds.members)))
+    Ok(Some(disorder::decompose(
+        res, &cmp.rows, &stats, &s, ds.members,
+    )))
 }
 
 /// The lattice's per-field observables at each network step (every `substeps`
