@@ -105,3 +105,66 @@ fn tiny_sweep_continues_past_a_refused_point() {
     }
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// The spread law on a CI-size width sweep: the members' initial NTKs scatter by
+/// O(n^{-1/2}) (central limit over n neurons), so the fitted exponent of the
+/// member-to-member spread lies within ±0.15 of −1/2. With E = 32 members each
+/// spread is estimated to ~1/√(2(E − 1)) ≈ 13 %, i.e. ±0.13 in ln over a ln-width
+/// span of 2.8, an exponent error of ≈ 0.05: 0.15 is three of those.
+#[test]
+fn width_sweep_measures_the_spread_law() {
+    let out = std::env::temp_dir().join(format!("nncosmo-width-sweep-{}", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_nncosmo-gpu"))
+        .args([
+            "sweep",
+            "--vary",
+            "width=256,1024,4096",
+            "--ensemble",
+            "32",
+            "--points",
+            "8",
+            "--steps",
+            "20",
+            "--lr",
+            "0.1",
+            "--momentum",
+            "0.9",
+            "--grid",
+            "16",
+            "--seed",
+            "3",
+            "--force",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("sweep/finite_width.csv")).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "width,repeat,ntk_spread,ntk_drift,mean_dev_rel,free_power_z,disorder_power_z"
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep/report.json")).unwrap())
+            .unwrap();
+    let spread = &r["finite_width_laws"]["ntk_spread"];
+    let p = spread["exponent"].as_f64().unwrap();
+    assert!((p + 0.5).abs() <= 0.15, "spread exponent {p}: {spread}");
+    assert!(out.join("sweep/sweep_finite_width_laws.svg").exists());
+    std::fs::remove_dir_all(&out).ok();
+
+    // Two widths cannot give an exponent.
+    let o = Command::new(env!("CARGO_BIN_EXE_nncosmo-gpu"))
+        .args(["sweep", "--vary", "width=256,1024", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("--vary") && err.contains("3 distinct widths"),
+        "{err}"
+    );
+}

@@ -179,6 +179,20 @@ impl SweepArgs {
                 "is required: give at least one KEY=V1,V2,... (e.g. --vary lr=1e-3,3e-3)",
             ));
         }
+        if let Some(w) = axes.iter().find(|a| a.key == "width") {
+            let mut distinct: Vec<String> = w.values.iter().map(|v| v.to_string()).collect();
+            distinct.sort();
+            distinct.dedup();
+            if distinct.len() < 3 {
+                return Err(ConfigError::invalid(
+                    "vary",
+                    format!(
+                        "width needs at least 3 distinct widths for the finite-width exponents (got {})",
+                        distinct.len()
+                    ),
+                ));
+            }
+        }
         let repeats = super::positive("repeats", self.repeats.or(file.repeats).unwrap_or(1))?;
         let mut base_args = self.run.clone();
         // Default the output directory only when neither the flags nor the file's

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod plots;
 pub mod run;
 pub mod sweep;
+pub mod width_laws;
 
 use thiserror::Error;
 

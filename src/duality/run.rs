@@ -226,6 +226,26 @@ pub fn run_pipeline(
     })
 }
 
+/// The free dual (and the disorder dual where possible) of a trained run, without
+/// files or progress bars: what a sweep point needs.
+pub fn duals_of(
+    rc: &RunConfig,
+    plan: &DualPlan,
+    res: &NnResults,
+    ctx: &GpuContext,
+) -> Result<(Comparison, Option<FiniteWidthMetrics>), DualityError> {
+    let mut lat = Lattice::new(ctx, &plan.config)?;
+    let sites = plan.config.grid.pow(3);
+    let n = res.data.points();
+    let nngp = nalgebra::DMatrix::from_column_slice(n, n, &res.nngp);
+    let init = initial::draw(plan, &res.modes, &nngp, &res.data.y, sites);
+    lat.set_initial_fields(&init.phi, &init.dphi)?;
+    let lres = lat.run(false)?;
+    let cmp = compare(res, plan, &lattice_samples(&lres, plan.substeps, sites));
+    let finite = disorder_run(rc, plan, res, &cmp, ctx, false)?.map(|f| f.1);
+    Ok((cmp, finite))
+}
+
 /// Runs the disorder dual when every member's initial NTK and traces are at hand
 /// (None when the run kept no member NTKs and the dual was not required).
 fn disorder_run(

@@ -9,7 +9,8 @@ use serde_json::json;
 use super::DualityError;
 use super::dictionary::Dictionary;
 use super::fit::ModeFit;
-use super::run::train_and_fit;
+use super::run::{duals_of, train_and_fit};
+use super::width_laws::{self, WidthRow};
 use crate::config::sweep::{SweepArgs, SweepConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::report::html::Page;
@@ -109,15 +110,22 @@ fn table(rows: &[EftRow]) -> CsvTable {
     t
 }
 
-/// Runs the sweep on a device; rewrites `sweep/eft.csv` after every point.
+/// What a sweep produces: the EFT rows, the points, and with a width axis the
+/// finite-width rows.
+pub type SweepResults = (Vec<EftRow>, Vec<PointResult>, Vec<WidthRow>);
+
+/// Runs the sweep on a device; rewrites `sweep/eft.csv` (and with a width axis
+/// `sweep/finite_width.csv`) after every point.
 pub fn run_sweep(
     sc: &SweepConfig,
     ctx: &GpuContext,
     progress: bool,
-) -> Result<(Vec<EftRow>, Vec<PointResult>), DualityError> {
+) -> Result<SweepResults, DualityError> {
     let out = sc.base.nn.out.join("sweep");
     let mut rows: Vec<EftRow> = Vec::new();
     let mut points = Vec::new();
+    let mut width_rows: Vec<WidthRow> = Vec::new();
+    let width_axis = sc.axes.iter().any(|a| a.key == "width");
     let grid = sc.points();
     let args = &sc.base_args;
     for (pi, extra) in grid.iter().enumerate() {
@@ -175,6 +183,21 @@ pub fn run_sweep(
                         Ok((res, _, fits)) => {
                             status = "ok".into();
                             drift = res.ntk.last().map(|n| n.drift);
+                            if width_axis {
+                                // The duals of this point: its departure from the free
+                                // and the disorder dual as a function of width.
+                                let plan = super::plan::plan(&rc, &res.modes)?;
+                                let (cmp, finite) = duals_of(&rc, &plan, &res, ctx)?;
+                                width_rows.push(width_laws::row_of(
+                                    c.width,
+                                    rep,
+                                    &res,
+                                    &cmp,
+                                    finite.as_ref(),
+                                ));
+                                width_laws::table(&width_rows)
+                                    .write(&out.join("finite_width.csv"))?;
+                            }
                             let dict = Dictionary::new(c.lr, c.momentum, &res.modes.kappa);
                             for (j, fl) in fits.fluctuations.iter().enumerate() {
                                 let md = &dict.modes[j];
@@ -241,7 +264,7 @@ pub fn run_sweep(
             table(&rows).write(&out.join("eft.csv"))?;
         }
     }
-    Ok((rows, points))
+    Ok((rows, points, width_rows))
 }
 
 /// The more precise of a mode's two fits (smaller standard error of m²): the mean
@@ -577,9 +600,17 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         adapter: sc.base.nn.adapter.clone(),
     })?;
     let t0 = Instant::now();
-    let (rows, points) = run_sweep(&sc, &ctx, true)?;
+    let (rows, points, width_rows) = run_sweep(&sc, &ctx, true)?;
     let metrics = sweep_metrics(&rows, &points);
-    let figs = sweep_plots(&rows, &points);
+    let mut figs = sweep_plots(&rows, &points);
+    let laws = (!width_rows.is_empty()).then(|| width_laws::laws(&width_rows));
+    if let Some(l) = &laws {
+        figs.push((
+            "sweep_finite_width_laws.svg".to_string(),
+            width_laws::plot(&width_rows, l).to_svg(),
+            "Member-to-member NTK spread, per-member NTK drift and the ensemble mean's deviation from infinite-width theory against width, with fitted power laws. Agreement with the expected laws looks like slopes −1/2, −1/2 and −1.".to_string(),
+        ));
+    }
     for (name, svg, _) in &figs {
         write_atomic(&out.join("sweep").join(name), svg.as_bytes())?;
     }
@@ -590,6 +621,7 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         "repeats": sc.repeats,
         "points": points,
         "metrics": &metrics,
+        "finite_width_laws": &laws,
         "adapter": ctx.adapter,
         "timings": {"total_s": t0.elapsed().as_secs_f64()},
     });
@@ -627,9 +659,29 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
             w.width, w.signal_modes_mean_rel_dev, w.mode0_rel_dev
         );
     }
+    if let Some(l) = &laws {
+        for (name, law) in [
+            ("NTK spread", l.ntk_spread),
+            ("NTK drift per member", l.ntk_drift),
+            ("mean deviation", l.mean_dev_rel),
+        ] {
+            match law {
+                Some(p) => println!(
+                    "  {name} ∝ n^({:.3} ± {:.3}) (expected {}) over {} rows",
+                    p.exponent, p.exponent_err, p.expected, p.rows
+                ),
+                None => println!("  {name}: no law (fewer than 3 widths with positive values)"),
+            }
+        }
+    }
     println!(
-        "  files: {0}/sweep/eft.csv, {0}/sweep/report.json, {0}/sweep/index.html",
-        out.display()
+        "  files: {0}/sweep/eft.csv, {0}/sweep/report.json, {0}/sweep/index.html{1}",
+        out.display(),
+        if laws.is_some() {
+            ", sweep/finite_width.csv"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
