@@ -173,27 +173,20 @@ pub fn plot(rows: &[WidthRow], laws: &WidthLaws) -> Plot {
     let (lo, hi) = rows.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
         (lo.min(r.width as f64), hi.max(r.width as f64))
     });
-    let series: [(&str, &dyn Fn(&WidthRow) -> f64, Option<PowerLaw>); 3] = [
-        (
-            "NTK spread (expect n^-1/2)",
-            &|r| r.ntk_spread,
-            laws.ntk_spread,
-        ),
-        (
-            "NTK drift per member (expect n^-1/2)",
-            &|r| r.ntk_drift,
-            laws.ntk_drift,
-        ),
-        (
-            "mean deviation (expect n^-1)",
-            &|r| r.mean_dev_rel,
-            laws.mean_dev_rel,
-        ),
+    let series = [
+        ("NTK spread (expect n^-1/2)", laws.ntk_spread),
+        ("NTK drift per member (expect n^-1/2)", laws.ntk_drift),
+        ("mean deviation (expect n^-1)", laws.mean_dev_rel),
     ];
-    for (c, (name, f, law)) in series.into_iter().enumerate() {
+    let value = |r: &WidthRow, which: usize| match which {
+        0 => r.ntk_spread,
+        1 => r.ntk_drift,
+        _ => r.mean_dev_rel,
+    };
+    for (c, (name, law)) in series.into_iter().enumerate() {
         p.add(Series::new(
             name,
-            rows.iter().map(|r| (r.width as f64, f(r))).collect(),
+            rows.iter().map(|r| (r.width as f64, value(r, c))).collect(),
             Style::Points,
             c,
         ));
