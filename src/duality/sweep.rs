@@ -194,6 +194,7 @@ pub fn run_sweep(
                                     &res,
                                     &cmp,
                                     finite.as_ref(),
+                                    &super::members::member_fits(&res, false),
                                 ));
                                 width_laws::table(&width_rows)
                                     .write(&out.join("finite_width.csv"))?;
@@ -622,6 +623,7 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         "points": points,
         "metrics": &metrics,
         "finite_width_laws": &laws,
+        "finite_width_rows": &width_rows,
         "adapter": ctx.adapter,
         "timings": {"total_s": t0.elapsed().as_secs_f64()},
     });

@@ -7,10 +7,12 @@ use serde::Serialize;
 
 use super::compare::Comparison;
 use super::disorder::FiniteWidthMetrics;
+use super::members::MemberFits;
 use crate::nn::run::NnResults;
 use crate::report::CsvTable;
 use crate::report::plots::{Plot, Series, Style};
 use crate::row;
+use crate::theory::propagator::mode_propagator;
 
 pub const HEADER: &[&str] = &[
     "width",
@@ -31,12 +33,18 @@ pub struct WidthRow {
     pub ntk_spread: f64,
     /// Mean over members of ‖Θ_e(s) − Θ_e(0)‖/‖Θ_e(0)‖ at the last measurement.
     pub ntk_drift: f64,
-    /// max over steps and classes of |c̄_nn − c̄_theory| / max |c̄_theory|.
+    /// max over steps and classes of |c̄_nn(s) − p_s(κ_j)·c̄_nn(0)| / max |c̄_theory|:
+    /// the network's mean against the infinite-width recurrence started from the
+    /// network's own initial mean, so the initial sampling noise (which the recurrence
+    /// carries linearly) cancels and what remains is finite width.
     pub mean_dev_rel: f64,
     /// Network vs free dual: max z of the powers.
     pub free_power_z: f64,
     /// Network vs disorder dual: max |ΔP|/se of the powers.
     pub disorder_power_z: f64,
+    /// Per class: sd over members of the per-member fitted m², over κ (report.json
+    /// only): how the members' masses spread with width.
+    pub member_m2_rel_sd: Vec<Option<f64>>,
 }
 
 pub fn row_of(
@@ -45,19 +53,33 @@ pub fn row_of(
     res: &NnResults,
     cmp: &Comparison,
     finite: Option<&FiniteWidthMetrics>,
+    members: &[MemberFits],
 ) -> WidthRow {
     let scale = cmp
         .rows
         .iter()
         .flat_map(|r| r.theory.iter().map(|c| c.mean.value.abs()))
         .fold(0.0, f64::max);
+    let (eta, beta) = (res.config.lr, res.config.momentum);
+    let last = cmp.rows.last().map(|r| r.step).unwrap_or(0);
+    let props: Vec<Vec<f64>> = res
+        .modes
+        .kappa
+        .iter()
+        .map(|&k| mode_propagator(eta, beta, k, last))
+        .collect();
+    let start: Vec<f64> = cmp
+        .rows
+        .first()
+        .map(|r| r.nn.iter().map(|c| c.mean.value).collect())
+        .unwrap_or_default();
     let dev = cmp
         .rows
         .iter()
         .flat_map(|r| {
             r.nn.iter()
-                .zip(&r.theory)
-                .map(|(a, b)| (a.mean.value - b.mean.value).abs())
+                .enumerate()
+                .map(|(j, a)| (a.mean.value - props[j][r.step] * start[j]).abs())
         })
         .fold(0.0, f64::max);
     WidthRow {
@@ -79,6 +101,7 @@ pub fn row_of(
                     .fold(0.0, f64::max)
             })
             .unwrap_or(f64::NAN),
+        member_m2_rel_sd: members.iter().map(|m| m.m2_rel_sd).collect(),
     }
 }
 
