@@ -259,6 +259,10 @@ fn bad_input_gets_one_line() {
         ),
         (vec!["run", "--momentum", "0", "--out", o], "--matching"),
         (
+            vec!["run", "--steps", "100", "--ntk-every", "30", "--out", o],
+            "--ntk-every",
+        ),
+        (
             vec![
                 "run",
                 "--dual",

@@ -215,6 +215,15 @@ impl RunArgs {
                 ),
             ));
         }
+        if !nn.steps.is_multiple_of(nn.ntk_every) {
+            return Err(ConfigError::invalid(
+                "ntk-every",
+                format!(
+                    "{} must divide --steps {} in a duality run: the members' NTK drift is compared across runs and widths on an even grid that ends at the last step",
+                    nn.ntk_every, nn.steps
+                ),
+            ));
+        }
         let knobs: LatticeKnobs = merge_args(&self.lattice, path.map(|p| (p, lat_t)))?;
         let lattice = knobs.validate(nn.seed)?;
         if lattice.dual == Dual::Disorder && nn.member_traces == 0 {
