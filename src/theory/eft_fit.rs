@@ -26,14 +26,8 @@ pub enum FitError {
     Singular,
 }
 
-/// Fit β_eff and (ηκ)_eff on consecutive samples (stride 1) of one or more
-/// trajectories, pooled. Each trajectory of length L contributes L − 2 triples.
-///
-/// Standard errors: σ̂² = RSS/(n − 2), cov = σ̂²(XᵀX)⁻¹ with regressors
-/// x₁ = c_s − c_{s−1}, x₂ = −c_s and response y = c_{s+1} − c_s. They assume
-/// independent residuals, so for pooled ensemble members they are the
-/// statistical errors of the average dynamics.
-pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitError> {
+/// The first non-finite sample of any trajectory, as an error.
+fn check_finite(trajectories: &[&[f64]]) -> Result<(), FitError> {
     for (ti, tr) in trajectories.iter().enumerate() {
         if let Some(index) = tr.iter().position(|v| !v.is_finite()) {
             return Err(FitError::NonFinite {
@@ -42,6 +36,18 @@ pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitErr
             });
         }
     }
+    Ok(())
+}
+
+/// Fit β_eff and (ηκ)_eff on consecutive samples (stride 1) of one or more
+/// trajectories, pooled. Each trajectory of length L contributes L − 2 triples.
+///
+/// Standard errors: σ̂² = RSS/(n − 2), cov = σ̂²(XᵀX)⁻¹ with regressors
+/// x₁ = c_s − c_{s−1}, x₂ = −c_s and response y = c_{s+1} − c_s. They assume
+/// independent residuals, so for pooled ensemble members they are the
+/// statistical errors of the average dynamics.
+pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitError> {
+    check_finite(trajectories)?;
     let triples = || {
         trajectories
             .iter()
@@ -99,14 +105,7 @@ pub fn fit_momentum_recurrence(trajectories: &[&[f64]]) -> Result<EftFit, FitErr
 /// [`fit_momentum_recurrence`] are collinear, so that fit is (correctly)
 /// singular; this one-parameter fit is the well-posed alternative.
 pub fn fit_first_order(trajectories: &[&[f64]]) -> Result<EftFit, FitError> {
-    for (ti, tr) in trajectories.iter().enumerate() {
-        if let Some(index) = tr.iter().position(|v| !v.is_finite()) {
-            return Err(FitError::NonFinite {
-                trajectory: ti,
-                index,
-            });
-        }
-    }
+    check_finite(trajectories)?;
     let pairs = || {
         trajectories
             .iter()
@@ -145,14 +144,7 @@ pub struct CubicFit {
 /// Ordinary least squares of [`CubicFit`] on consecutive samples, pooled over the
 /// trajectories; standard errors from σ̂²(XᵀX)⁻¹ as in [`fit_momentum_recurrence`].
 pub fn fit_momentum_cubic(trajectories: &[&[f64]]) -> Result<CubicFit, FitError> {
-    for (ti, tr) in trajectories.iter().enumerate() {
-        if let Some(index) = tr.iter().position(|v| !v.is_finite()) {
-            return Err(FitError::NonFinite {
-                trajectory: ti,
-                index,
-            });
-        }
-    }
+    check_finite(trajectories)?;
     let rows = || {
         trajectories
             .iter()
