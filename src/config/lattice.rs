@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ConfigError, finite, merge_args, positive, positive_real, read_table};
+use super::{ConfigError, finite, merge_args, parse_named, positive, positive_real, read_table};
 
 /// Raw flags of `nncosmo-gpu lattice`; every one is also a config key.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -508,16 +508,6 @@ fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
     } else {
         Ok(v)
     }
-}
-
-/// Parses a named choice through serde so the error lists the valid names.
-fn parse_named<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T, ConfigError> {
-    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
-        ConfigError::invalid(
-            flag,
-            e.message().replace("unknown variant", "unknown value"),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -105,6 +105,19 @@ pub fn positive_real(flag: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
+/// Parses a named choice through serde so the error lists the valid names.
+pub(crate) fn parse_named<T: serde::de::DeserializeOwned>(
+    flag: &str,
+    value: &str,
+) -> Result<T, ConfigError> {
+    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
+        ConfigError::invalid(
+            flag,
+            e.message().replace("unknown variant", "unknown value"),
+        )
+    })
+}
+
 /// A finite real flag.
 pub fn finite(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !v.is_finite() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, finite, merge_args, positive, positive_real, read_table};
+use super::{ConfigError, finite, merge_args, parse_named, positive, positive_real, read_table};
 use crate::theory::{Activation, Parametrization};
 
 /// Raw flags of `nncosmo-gpu nn`; every one is also a config key.
@@ -296,16 +296,6 @@ impl NnArgs {
         cfg.member_traces = cfg.member_traces_for(points);
         Ok(cfg)
     }
-}
-
-/// Parses a named choice through serde so the error lists the valid names.
-fn parse_named<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T, ConfigError> {
-    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
-        ConfigError::invalid(
-            flag,
-            e.message().replace("unknown variant", "unknown value"),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lattice::Integrator;
 use super::nn::{NnArgs, NnConfig};
-use super::{ConfigError, merge_args, positive, positive_real};
+use super::{ConfigError, merge_args, parse_named, positive, positive_real};
 
 /// The lattice knobs of the duality run; every one is also a `[lattice]` key.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -263,16 +263,8 @@ impl LatticeKnobs {
                 ));
             }
         };
-        let matching = match self.matching.as_deref().unwrap_or("discrete") {
-            "discrete" => Matching::Discrete,
-            "continuum" => Matching::Continuum,
-            other => {
-                return Err(ConfigError::invalid(
-                    "matching",
-                    format!("must be discrete or continuum (got `{other}`)"),
-                ));
-            }
-        };
+        let matching: Matching =
+            parse_named("matching", self.matching.as_deref().unwrap_or("discrete"))?;
         let dual_gradient = positive_real("dual-gradient", self.dual_gradient.unwrap_or(0.05))?;
         let stencil = match self.stencil.unwrap_or(2) {
             2 => 2,

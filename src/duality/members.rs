@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::nn::run::NnResults;
+use crate::nn::run::{NnResults, mean_sd};
 use crate::theory::eft_fit::{fit_first_order, fit_momentum_cubic, fit_momentum_recurrence};
 
 /// Mean and standard deviation over members.
@@ -18,16 +18,8 @@ pub struct Spread {
 
 impl Spread {
     fn of(v: &[f64]) -> Option<Self> {
-        if v.len() < 2 {
-            return None;
-        }
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-        Some(Spread {
-            mean,
-            sd: var.sqrt(),
-        })
+        let (mean, sd) = mean_sd(v);
+        (v.len() >= 2).then_some(Spread { mean, sd })
     }
 }
 

@@ -183,7 +183,7 @@ fn frob(a: &[f64]) -> f64 {
 }
 
 /// Mean and standard deviation (E − 1 in the denominator; NaN below two values).
-fn mean_sd(v: &[f64]) -> (f64, f64) {
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
     let k = v.len() as f64;
     let mean = v.iter().sum::<f64>() / k;
     if v.len() < 2 {
