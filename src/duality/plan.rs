@@ -271,26 +271,27 @@ pub fn plan(rc: &RunConfig, modes: &Modes) -> Result<DualPlan, DualityError> {
             .map(|(&m2, &g)| scheme_error(lc.integrator, hubble, m2, g, sqrt_eta, sub, nn.steps))
             .collect()
     };
-    let (substeps, dt_rule) = match lc.substeps {
-        Some(n) => (n, "given (--substeps)".to_string()),
+    let worst = |e: &[f64]| e.iter().cloned().fold(0.0, f64::max);
+    let (substeps, dt_error, dt_rule) = match lc.substeps {
+        Some(n) => (n, dt_error_of(n), "given (--substeps)".to_string()),
         None => {
             let need_c = sqrt_eta * omega_max / (COURANT_FRACTION * bound);
             let need_a = sqrt_eta * slow / OMEGA_DT;
-            let mut sub = need_c.max(need_a).ceil().max(1.0) as usize;
-            while sub < MAX_SUBSTEPS
-                && dt_error_of(sub).iter().cloned().fold(0.0, f64::max) > DT_ERROR_TARGET
-            {
-                sub *= 2;
+            let mut sub = (need_c.max(need_a).ceil().max(1.0) as usize).min(MAX_SUBSTEPS);
+            let mut err = dt_error_of(sub);
+            while sub < MAX_SUBSTEPS && worst(&err) > DT_ERROR_TARGET {
+                sub = (2 * sub).min(MAX_SUBSTEPS);
+                err = dt_error_of(sub);
             }
             (
-                sub.min(MAX_SUBSTEPS),
+                sub,
+                err,
                 format!(
                     "dt = √η/substeps: the fewest substeps (from dt·ω_max ≤ {COURANT_FRACTION}×Courant ({bound}) and dt·max(m, 3H/2) ≤ {OMEGA_DT}, doubled) whose dt error is ≤ {DT_ERROR_TARGET:e} of each field's initial amplitude"
                 ),
             )
         }
     };
-    let dt_error = dt_error_of(substeps);
     let mut cfg = LatticeConfig::defaults();
     cfg.grid = grid;
     cfg.dx = dx;
