@@ -100,10 +100,7 @@ pub fn run_pipeline(
     // The lattice is allocated first so that a grid too large for the adapter is
     // refused before any training.
     let t = Instant::now();
-    let mut lat = Lattice::new(ctx, &plan.config)?;
-    let sites = plan.config.grid.pow(3);
-    let init = initial::draw(&plan, &prep.modes, &prep.nngp, &prep.data.y, sites);
-    lat.set_initial_fields(&init.phi, &init.dphi)?;
+    let lat = start_free_dual(ctx, &plan, &prep.modes, &prep.nngp, &prep.data.y)?;
     ph.lattice_setup_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -120,27 +117,15 @@ pub fn run_pipeline(
         }
     }
 
-    let t = Instant::now();
-    let mut lres = lat.run(progress)?;
+    let Duals {
+        lattice: mut lres,
+        samples,
+        comparison: cmp,
+        finite,
+        timings,
+    } = evolve_duals(rc, &plan, &res, lat, ctx, progress)?;
     lres.timings.setup_s = ph.lattice_setup_s;
-    ph.lattice_s = t.elapsed().as_secs_f64();
-    let samples = lattice_samples(&lres, plan.substeps, sites);
-
-    let t = Instant::now();
-    let mut cmp = compare(&res, &plan, &samples);
-    ph.compare_s = t.elapsed().as_secs_f64();
-
-    // The disorder dual: each patch plays one member with its own frozen NTK.
-    let t = Instant::now();
-    let finite = match disorder_run(rc, &plan, &res, &cmp, ctx, progress) {
-        Ok(f) => f,
-        Err(e) if rc.lattice.dual == Dual::Disorder => return Err(e),
-        Err(e) => {
-            cmp.metrics.findings.push(format!("no disorder dual: {e}"));
-            None
-        }
-    };
-    ph.disorder_s = t.elapsed().as_secs_f64();
+    (ph.lattice_s, ph.compare_s, ph.disorder_s) = timings;
 
     let t = Instant::now();
     write_tables(&res, &out)?;
@@ -226,24 +211,79 @@ pub fn run_pipeline(
     })
 }
 
-/// The free dual (and the disorder dual where possible) of a trained run, without
-/// files or progress bars: what a sweep point needs.
+/// The free dual's lattice, with the patches' initial draws uploaded.
+fn start_free_dual(
+    ctx: &GpuContext,
+    plan: &DualPlan,
+    modes: &crate::theory::modes::Modes,
+    nngp: &nalgebra::DMatrix<f64>,
+    y: &[f64],
+) -> Result<Lattice, DualityError> {
+    let mut lat = Lattice::new(ctx, &plan.config)?;
+    let init = initial::draw(plan, modes, nngp, y, plan.config.grid.pow(3));
+    lat.set_initial_fields(&init.phi, &init.dphi)?;
+    Ok(lat)
+}
+
+/// What the duals of a trained run produce.
+pub struct Duals {
+    pub lattice: LatticeResults,
+    pub samples: LatticeSamples,
+    pub comparison: Comparison,
+    pub finite: Option<(crate::report::CsvTable, FiniteWidthMetrics)>,
+    /// Seconds evolving the free dual, comparing, and running the disorder dual.
+    pub timings: (f64, f64, f64),
+}
+
+/// Evolves the free dual `lat`, compares it with the network, and runs the
+/// disorder dual where possible: a disorder dual that cannot run is an error only
+/// when `--dual disorder` asked for it, otherwise a finding.
+fn evolve_duals(
+    rc: &RunConfig,
+    plan: &DualPlan,
+    res: &NnResults,
+    mut lat: Lattice,
+    ctx: &GpuContext,
+    progress: bool,
+) -> Result<Duals, DualityError> {
+    let t = Instant::now();
+    let lres = lat.run(progress)?;
+    let lattice_s = t.elapsed().as_secs_f64();
+    let samples = lattice_samples(&lres, plan.substeps, plan.config.grid.pow(3));
+    let t = Instant::now();
+    let mut cmp = compare(res, plan, &samples);
+    let compare_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let finite = match disorder_run(rc, plan, res, &cmp, ctx, progress) {
+        Ok(f) => f,
+        Err(e) if rc.lattice.dual == Dual::Disorder => return Err(e),
+        Err(e) => {
+            cmp.metrics.findings.push(format!("no disorder dual: {e}"));
+            None
+        }
+    };
+    Ok(Duals {
+        lattice: lres,
+        samples,
+        comparison: cmp,
+        finite,
+        timings: (lattice_s, compare_s, t.elapsed().as_secs_f64()),
+    })
+}
+
+/// The free and disorder duals of a trained run, without files or progress bars:
+/// what a sweep point needs.
 pub fn duals_of(
     rc: &RunConfig,
     plan: &DualPlan,
     res: &NnResults,
     ctx: &GpuContext,
 ) -> Result<(Comparison, Option<FiniteWidthMetrics>), DualityError> {
-    let mut lat = Lattice::new(ctx, &plan.config)?;
-    let sites = plan.config.grid.pow(3);
     let n = res.data.points();
     let nngp = nalgebra::DMatrix::from_column_slice(n, n, &res.nngp);
-    let init = initial::draw(plan, &res.modes, &nngp, &res.data.y, sites);
-    lat.set_initial_fields(&init.phi, &init.dphi)?;
-    let lres = lat.run(false)?;
-    let cmp = compare(res, plan, &lattice_samples(&lres, plan.substeps, sites));
-    let finite = disorder_run(rc, plan, res, &cmp, ctx, false)?.map(|f| f.1);
-    Ok((cmp, finite))
+    let lat = start_free_dual(ctx, plan, &res.modes, &nngp, &res.data.y)?;
+    let d = evolve_duals(rc, plan, res, lat, ctx, false)?;
+    Ok((d.comparison, d.finite.map(|f| f.1)))
 }
 
 /// Runs the disorder dual when every member's initial NTK and traces are at hand
