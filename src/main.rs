@@ -6,6 +6,7 @@ use nncosmo_gpu::gpu::GpuContext;
 use nncosmo_gpu::gpu::{BackendChoice, list_adapters};
 
 fn main() -> ExitCode {
+    nncosmo_gpu::gpu::headless::quiet_window_system();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 pub mod buffers;
 pub mod context;
+pub mod headless;
 pub mod kernel;
 pub mod roofline;
 pub mod shaders;
