@@ -102,6 +102,15 @@ pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figur
                 j,
             ));
         }
+        let taus: Vec<f64> = cmp.rows.iter().map(|r| r.tau).collect();
+        if let (Some(&t0), Some(&t1)) = (taus.first(), taus.last()) {
+            p.add(Series::new(
+                format!("|z| = {Z_FLAG} (flag)"),
+                vec![(t0, Z_FLAG), (t1, Z_FLAG)],
+                Style::Dotted,
+                6,
+            ));
+        }
         out.push(fig(
             file,
             &p,
@@ -142,7 +151,7 @@ pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figur
     out.push(fig(
         "ntk_drift.svg",
         &p,
-        "How far the run is from the lazy (infinite-width) limit.",
+        "How far the run is from the lazy (infinite-width) limit: infinite-width theory holds where the drift stays far below 1 (it falls as 1/width).",
     ));
 
     let mut p = Plot::new("Training loss", "step", "loss").log_y();
@@ -164,7 +173,7 @@ pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figur
         Style::Dashed,
         1,
     ));
-    out.push(fig("loss.svg", &p, "Ensemble mean and spread of the loss."));
+    out.push(fig("loss.svg", &p, "Ensemble mean and spread of the loss. Healthy training looks like both falling steadily; a flat or rising mean marks a step too large for the chosen momentum."));
     out
 }
 

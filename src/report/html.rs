@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -114,5 +115,32 @@ mod tests {
         for banned in ["http://", "https://", "<script src", "<link"] {
             assert!(!html.contains(banned), "{banned}");
         }
+    }
+
+    #[test]
+    fn figures_share_no_ids() {
+        use crate::report::plots::{Plot, Series, Style};
+        let mut pg = Page::new("t");
+        for name in ["a", "b"] {
+            let mut p = Plot::new(name, "x", "y").log_y();
+            p.add(Series::new(
+                name,
+                vec![(0.0, 1.0), (1.0, 10.0)],
+                Style::Solid,
+                0,
+            ));
+            pg.figure(&p.to_svg(), name);
+        }
+        let html = pg.render();
+        let mut ids: Vec<&str> = html
+            .split(" id=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate ids in {html}");
+        assert!(!html.contains("http://"), "namespace URL left in the page");
     }
 }
