@@ -81,7 +81,7 @@ const W: u32 = 760;
 const H: u32 = 440;
 /// Width of the legend column right of the plot.
 const LEGEND: u32 = 200;
-const FONT: (&str, u32) = ("sans-serif", 12);
+const FONT: (&str, u32) = ("sans-serif", 14);
 /// Legend rows shown at most (more would run off the figure).
 const LEGEND_ROWS: usize = 24;
 
@@ -273,7 +273,7 @@ impl Plot {
             ),
         }?;
         for (i, s) in self.series.iter().take(LEGEND_ROWS).enumerate() {
-            let y = 46 + 16 * i as i32;
+            let y = 46 + 18 * i as i32;
             glyph(&legend, s, 8, y, 22)?;
             legend
                 .draw(&Text::new(s.name.clone(), (36, y - 7), FONT.into_font()))
@@ -290,7 +290,7 @@ impl Plot {
         Y::CoordDescType: ValueFormatter<f64>,
     {
         let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 15))
+            .caption(&self.title, ("sans-serif", 17))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(70)
