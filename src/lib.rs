@@ -8,6 +8,8 @@ pub mod gpu;
 pub mod lattice;
 pub mod nn;
 pub mod par;
+pub mod philox;
 pub mod reference;
 pub mod report;
+pub mod shader_activation;
 pub mod theory;

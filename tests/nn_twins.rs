@@ -274,3 +274,24 @@ fn member_traces_reproduce_the_records_statistics() {
         }
     }
 }
+
+#[test]
+fn teacher_labels_are_the_twin_network_on_the_teacher_inputs() {
+    // The teacher's own depth-1 forward must be the twin's, bit for bit, so the data
+    // set did not change when it stopped borrowing the twin.
+    let d = 3;
+    let data = Dataset::teacher(12, d, 9);
+    let shape = NetShape {
+        input_dim: d,
+        width: 64,
+        depth: 1,
+    };
+    let sc = layer_scales(&shape, Parametrization::Ntk, 1.0, 0.1);
+    let p = twin::init_params(&shape, &sc, 9 ^ 0x7EAC_4E12_0000_0000, 0);
+    let f = twin::forward(&shape, &sc, Activation::Erf, &p, &data.x).f;
+    assert_eq!(data.y, f);
+    assert!(
+        f.iter().any(|v| v.abs() > 0.1),
+        "labels are not all ~0: {f:?}"
+    );
+}

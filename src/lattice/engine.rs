@@ -30,7 +30,7 @@ use super::{CouplingError, LatticeError};
 use crate::config::ConfigError;
 use crate::config::lattice::{LatticeConfig, stability_bound};
 use crate::gpu::{Binding, GpuContext, GpuError, Kernel, kernel::grid, read_buffer, shaders};
-use crate::reference::rng::seed_key;
+use crate::philox::seed_key;
 use crate::theory::desitter::background;
 
 #[repr(C)]

@@ -4,9 +4,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use super::layout::{NetShape, layer_scales};
-use crate::reference;
-use crate::theory::{Activation, Parametrization};
+use crate::philox::{normal2, seed_key};
 
 #[derive(Debug, Error)]
 pub enum DataError {
@@ -50,22 +48,15 @@ impl Dataset {
     /// parametrisation), both drawn from the counter RNG under a key derived from `seed`.
     pub fn teacher(points: usize, input_dim: usize, seed: u64) -> Self {
         let key_seed = seed ^ 0x7EAC_4E12_0000_0000;
-        let key = reference::rng::seed_key(key_seed);
+        let key = seed_key(key_seed);
         let x: Vec<Vec<f64>> = (0..points)
             .map(|i| {
                 (0..input_dim)
-                    .map(|j| reference::rng::normal2([i as u32, j as u32, 1, 0], key)[0])
+                    .map(|j| normal2([i as u32, j as u32, 1, 0], key)[0])
                     .collect()
             })
             .collect();
-        let shape = NetShape {
-            input_dim,
-            width: 64,
-            depth: 1,
-        };
-        let sc = layer_scales(&shape, Parametrization::Ntk, 1.0, 0.1);
-        let p = reference::nn::init_params(&shape, &sc, key_seed, 0);
-        let y = reference::nn::forward(&shape, &sc, Activation::Erf, &p, &x).f;
+        let y = super::teacher::labels(&x, input_dim, key_seed);
         Self {
             x,
             y,

@@ -17,7 +17,7 @@ use crate::gpu::{
     Binding, GpuContext, GpuError, Kernel, read_buffer, read_buffers, storage_buffer,
     uniform_buffer, upload_buffer,
 };
-use crate::reference::activation::act_code;
+use crate::shader_activation::act_code;
 use crate::theory::{Activation, Parametrization};
 
 #[derive(Debug, Error)]

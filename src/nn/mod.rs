@@ -5,3 +5,4 @@ pub mod data;
 pub mod engine;
 pub mod layout;
 pub mod run;
+pub mod teacher;

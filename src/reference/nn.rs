@@ -2,26 +2,12 @@
 //! same activation formulas, same RNG; plain functions over slices.
 
 use super::activation::act_and_deriv;
-use super::rng::{normal2, seed_key};
 use crate::nn::layout::{LayerScale, NetShape};
 use crate::theory::Activation;
 
 /// Twin of `init_params`: one member's parameter vector.
 pub fn init_params(shape: &NetShape, scales: &[LayerScale], seed: u64, member: usize) -> Vec<f64> {
-    let key = seed_key(seed);
-    let mut p = vec![0.0; shape.params_per_member()];
-    for (l, s) in shape.layers().iter().zip(scales) {
-        let segs = [
-            (l.w_off, l.n_in * l.n_out, s.w_std),
-            (l.b_off, l.n_out, s.b_std),
-        ];
-        for (off, count, std) in segs {
-            for (q, v) in p.iter_mut().enumerate().skip(off).take(count) {
-                *v = std * normal2([member as u32, q as u32, 0, 0], key)[0];
-            }
-        }
-    }
-    p
+    crate::nn::teacher::member_params(shape, scales, seed, member)
 }
 
 /// Activations of one member on every point: z[l][i][a] and φ'[l][i][a] for the
