@@ -121,6 +121,10 @@ pub fn run_pipeline_in(
     let t = Instant::now();
     let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&mut *dir))?;
     ph.train_s = t.elapsed().as_secs_f64();
+    // The trained network is kept whatever happens to the duals.
+    dir.publish(RunStatus::Interrupted, res.last_step(), |p| {
+        write_all(&res, p)
+    })?;
 
     let t = Instant::now();
     let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, &res.modes.kappa);

@@ -451,6 +451,10 @@ fn swap(new: &Path, out: &Path) -> Result<(), ReportError> {
     if exchange(new, out)? {
         return Ok(());
     }
+    swap_by_renames(new, out)
+}
+
+fn swap_by_renames(new: &Path, out: &Path) -> Result<(), ReportError> {
     let old = out.with_file_name(format!(
         "{}.old-{}",
         out.file_name().unwrap_or_default().to_string_lossy(),
@@ -582,6 +586,35 @@ mod tests {
         drop(d);
         assert_eq!(names(&out), ["notes.txt", "report.json"]);
         fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn both_swaps_exchange_the_directories() {
+        for (i, by_renames) in [false, true].into_iter().enumerate() {
+            let (a, b) = (
+                scratch(&format!("swap-a{i}")),
+                scratch(&format!("swap-b{i}")),
+            );
+            fs::create_dir_all(&a).unwrap();
+            fs::create_dir_all(&b).unwrap();
+            fs::write(a.join("new"), b"").unwrap();
+            fs::write(b.join("old"), b"").unwrap();
+            if by_renames {
+                swap_by_renames(&a, &b).unwrap();
+            } else {
+                swap(&a, &b).unwrap();
+            }
+            assert_eq!(names(&b), ["new"]);
+            assert_eq!(names(&a), ["old"]);
+            let tag = b.file_name().unwrap().to_string_lossy().into_owned();
+            let left: Vec<String> = names(b.parent().unwrap())
+                .into_iter()
+                .filter(|n| n.starts_with(&format!("{tag}.")))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+            fs::remove_dir_all(a).unwrap();
+            fs::remove_dir_all(b).unwrap();
+        }
     }
 
     #[test]
