@@ -170,6 +170,33 @@ fn force_replaces_the_old_run_whole_and_keeps_foreign_files() {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+#[test]
+fn a_failing_run_leaves_no_trace_and_the_old_run_stays_until_replaced() {
+    let out = tmp("fails");
+    let o = out.to_str().unwrap();
+    // Refused by the adapter after the directory was opened.
+    let too_big = ["lattice", "--grid", "4096", "--steps", "2", "--out", o];
+    let (code, err) = run(&too_big, 60);
+    assert_eq!(code, 1, "{err:?}");
+    assert!(!out.exists(), "the directory it created is removed");
+    assert!(siblings(&out).is_empty(), "{:?}", siblings(&out));
+    // Over an earlier run with --force: the old run is untouched until the new one
+    // writes, so a failing one keeps it.
+    let (code, err) = run(&with(NN_SMALL, &["--out", o]), 60);
+    assert_eq!(code, 0, "{err:?}");
+    let before = std::fs::read_to_string(out.join("nn/loss.csv")).unwrap();
+    let (code, _) = run(&[&too_big[..], &["--force"]].concat(), 60);
+    assert_eq!(code, 1);
+    assert_eq!(names(&out), ["nn", "report.json"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("nn/loss.csv")).unwrap(),
+        before
+    );
+    assert_eq!(report(&out)["status"], "complete");
+    assert!(siblings(&out).is_empty(), "{:?}", siblings(&out));
+    std::fs::remove_dir_all(out).unwrap();
+}
+
 /// A long nn run into `out` (killed by the caller): `steps` steps recorded every
 /// `every`, its outputs rewritten every `rewrite_s` seconds.
 fn long_nn(out: &str, rewrite_s: &str, points: &str, steps: &str, every: &str) -> Child {
