@@ -121,6 +121,8 @@ fn tiny_run_writes_the_contract() {
     ] {
         assert!(!r[k].is_null(), "report.json lacks {k}");
     }
+    assert_eq!(r["status"], "complete");
+    assert_eq!(r["last_step"], 150);
     let c = &r["config"];
     for k in common::REPORT_CONFIG_KEYS {
         assert!(!c[k].is_null(), "config lacks {k}");

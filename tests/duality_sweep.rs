@@ -149,6 +149,9 @@ fn width_sweep_measures_the_spread_law() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep/report.json")).unwrap())
             .unwrap();
+    // Complete, after every one of the three (point, repeat) runs.
+    assert_eq!(r["status"], "complete");
+    assert_eq!(r["last_step"], 3);
     let spread = &r["finite_width_laws"]["ntk_spread"];
     let p = spread["exponent"].as_f64().unwrap();
     assert!((p + 0.5).abs() <= 0.15, "spread exponent {p}: {spread}");

@@ -17,9 +17,9 @@ use super::plan::{DualPlan, plan};
 use super::plots;
 use crate::config::run::{Dual, RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
-use crate::lattice::{Lattice, LatticeResults, output as lat_out};
-use crate::nn::run::{NnResults, Prepared, RunError, train, write_tables};
-use crate::report::{prepare_out_dir, write_atomic, write_json};
+use crate::lattice::{Lattice, LatticeError, LatticeResults, output as lat_out};
+use crate::nn::run::{NnResults, Prepared, RunError, train, write_all, write_tables};
+use crate::report::{RunDir, RunStatus, write_atomic, write_json};
 
 /// What a finished run hands back (tests and sweeps read it).
 pub struct RunOutcome {
@@ -51,33 +51,35 @@ pub struct Phases {
     pub total_s: f64,
 }
 
-/// Trains the network and returns it with its series and fits; a diverged run
-/// keeps its nn tables on disk (when `out` is given) and is an error.
+/// Trains the network and returns it with its series and fits. With a run
+/// directory, the nn outputs are published now and then while training (status
+/// `interrupted`), and a diverged run keeps its good steps there (status
+/// `diverged`) and is an error.
 pub fn train_and_fit(
     cfg: &crate::config::nn::NnConfig,
     prep: Prepared,
     ctx: &GpuContext,
-    out: Option<&Path>,
+    mut dir: Option<&mut RunDir>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    let mut last = Instant::now();
     let res = train(cfg, prep, ctx, &mut |r| {
-        if let Some(o) = out
-            && last.elapsed().as_secs_f64() > 10.0
+        if let Some(d) = dir.as_deref_mut()
+            && d.due()
         {
-            write_tables(r, o)?;
-            last = Instant::now();
+            d.publish(RunStatus::Interrupted, r.last_step(), |p| write_all(r, p))?;
         }
         Ok(())
     })?;
     if let Some((step, value)) = res.diverged {
-        if let Some(o) = out {
-            write_tables(&res, o)?;
+        let mut out = String::new();
+        if let Some(d) = dir {
+            d.publish(RunStatus::Diverged, res.last_step(), |p| write_all(&res, p))?;
+            out = cfg.out.display().to_string();
         }
         return Err(RunError::Diverged {
             step,
             value,
-            last_good: res.records.last().map(|r| r.step).unwrap_or(0),
-            out: out.map(|o| o.display().to_string()).unwrap_or_default(),
+            last_good: res.last_step(),
+            out,
         }
         .into());
     }
@@ -86,7 +88,8 @@ pub fn train_and_fit(
     Ok((res, series, fits))
 }
 
-/// The pipeline on a given device; writes everything under `cfg.nn.out`.
+/// The pipeline on a given device; writes everything under `cfg.nn.out`, replacing
+/// whatever run it held.
 pub fn run_pipeline(
     rc: &RunConfig,
     prep: Prepared,
@@ -94,8 +97,20 @@ pub fn run_pipeline(
     ctx: &GpuContext,
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
+    let mut dir = RunDir::create(&rc.nn.out, true)?;
+    run_pipeline_in(rc, prep, plan, ctx, progress, &mut dir)
+}
+
+/// The pipeline on a given device, publishing its outputs into `dir`.
+pub fn run_pipeline_in(
+    rc: &RunConfig,
+    prep: Prepared,
+    plan: DualPlan,
+    ctx: &GpuContext,
+    progress: bool,
+    dir: &mut RunDir,
+) -> Result<RunOutcome, DualityError> {
     let t_all = Instant::now();
-    let out = rc.nn.out.clone();
     let mut ph = Phases::default();
     // The lattice is allocated first so that a grid too large for the adapter is
     // refused before any training.
@@ -104,8 +119,12 @@ pub fn run_pipeline(
     ph.lattice_setup_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&out))?;
+    let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&mut *dir))?;
     ph.train_s = t.elapsed().as_secs_f64();
+    // The trained network is kept whatever happens to the duals.
+    dir.publish(RunStatus::Interrupted, res.last_step(), |p| {
+        write_all(&res, p)
+    })?;
 
     let t = Instant::now();
     let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, &res.modes.kappa);
@@ -127,75 +146,85 @@ pub fn run_pipeline(
     lres.timings.setup_s = ph.lattice_setup_s;
     (ph.lattice_s, ph.compare_s, ph.disorder_s) = timings;
 
-    let t = Instant::now();
-    write_tables(&res, &out)?;
-    lat_out::background_table(&lres).write(&out.join("lattice/background.csv"))?;
-    lat_out::spectrum_table(&lres).write(&out.join("lattice/spectrum.csv"))?;
-    lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
-    cmp.background.write(&out.join("compare/background.csv"))?;
-    cmp.modes.write(&out.join("compare/modes.csv"))?;
-    if let Some((table, _)) = &finite {
-        table.write(&out.join("compare/finite_width.csv"))?;
-    }
-    let figures = plots::run_plots(&res, &plan, &cmp);
-    for (name, svg, _) in &figures {
-        write_atomic(&out.join(name), svg.as_bytes())?;
-    }
-    ph.write_s = t.elapsed().as_secs_f64();
-    ph.total_s = t_all.elapsed().as_secs_f64();
+    let mut report = serde_json::Value::Null;
+    dir.publish(RunStatus::Complete, res.last_step(), |out: &Path| {
+        let t = Instant::now();
+        write_tables(&res, out)?;
+        lat_out::background_table(&lres).write(&out.join("lattice/background.csv"))?;
+        lat_out::spectrum_table(&lres).write(&out.join("lattice/spectrum.csv"))?;
+        lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
+        cmp.background.write(&out.join("compare/background.csv"))?;
+        cmp.modes.write(&out.join("compare/modes.csv"))?;
+        if let Some((table, _)) = &finite {
+            table.write(&out.join("compare/finite_width.csv"))?;
+        }
+        let figures = plots::run_plots(&res, &plan, &cmp);
+        for (name, svg, _) in &figures {
+            write_atomic(&out.join(name), svg.as_bytes())?;
+        }
+        ph.write_s = t.elapsed().as_secs_f64();
+        ph.total_s = t_all.elapsed().as_secs_f64();
 
-    let mut lattice_cfg = serde_json::to_value(&plan.config).unwrap_or_default();
-    if let (Some(o), Ok(serde_json::Value::Object(p))) =
-        (lattice_cfg.as_object_mut(), serde_json::to_value(&plan))
-    {
-        o.extend(p);
-    }
-    let mut config = serde_json::to_value(&rc.nn).unwrap_or_default();
-    if let Some(o) = config.as_object_mut() {
-        o.insert("lattice".into(), lattice_cfg);
-    }
-    // The comparison's blocks at the top level of `metrics`, the finite-width
-    // decomposition beside them.
-    let mut metrics = serde_json::to_value(&cmp.metrics).unwrap_or_default();
-    if let Some(o) = metrics.as_object_mut() {
-        o.insert(
-            "finite_width".into(),
-            serde_json::to_value(finite.as_ref().map(|f| &f.1)).unwrap_or_default(),
+        let mut lattice_cfg = serde_json::to_value(&plan.config).unwrap_or_default();
+        if let (Some(o), Ok(serde_json::Value::Object(p))) =
+            (lattice_cfg.as_object_mut(), serde_json::to_value(&plan))
+        {
+            o.extend(p);
+        }
+        let mut config = serde_json::to_value(&rc.nn).unwrap_or_default();
+        if let Some(o) = config.as_object_mut() {
+            o.insert("lattice".into(), lattice_cfg);
+        }
+        // The comparison's blocks at the top level of `metrics`, the finite-width
+        // decomposition beside them.
+        let mut metrics = serde_json::to_value(&cmp.metrics).unwrap_or_default();
+        if let Some(o) = metrics.as_object_mut() {
+            o.insert(
+                "finite_width".into(),
+                serde_json::to_value(finite.as_ref().map(|f| &f.1)).unwrap_or_default(),
+            );
+        }
+        let mut rep = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "config": config,
+            "dictionary": dict,
+            "fits": {
+                "network": fits,
+                "network_members": member_fits,
+                "lattice": cmp.lattice_fits,
+            },
+            "metrics": metrics,
+            "adapter": res.adapter,
+            "timings": {
+                "phases": &ph,
+                "nn": res.timings,
+                "lattice": lres.timings,
+                "gflop_per_s": res.timings.gflop_per_s,
+                "site_updates_per_s": lres.timings.site_updates_per_s,
+            },
+            "nn": res.summary(),
+            "lattice": lat_out::lattice_section(&plan.config, &lres),
+        });
+        // The same stamp the run directory gives report.json, for the page and callers.
+        if let Some(o) = rep.as_object_mut() {
+            o.insert("status".into(), json!(RunStatus::Complete));
+            o.insert("last_step".into(), json!(res.last_step()));
+        }
+        write_json(&out.join("report.json"), &rep)?;
+        let html = plots::index_html(
+            &rep,
+            &dict,
+            &fits,
+            &member_fits,
+            &plan,
+            &cmp,
+            finite.as_ref().map(|f| &f.1),
+            &figures,
         );
-    }
-    let report = json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "config": config,
-        "dictionary": dict,
-        "fits": {
-            "network": fits,
-            "network_members": member_fits,
-            "lattice": cmp.lattice_fits,
-        },
-        "metrics": metrics,
-        "adapter": res.adapter,
-        "timings": {
-            "phases": &ph,
-            "nn": res.timings,
-            "lattice": lres.timings,
-            "gflop_per_s": res.timings.gflop_per_s,
-            "site_updates_per_s": lres.timings.site_updates_per_s,
-        },
-        "nn": res.summary(),
-        "lattice": lat_out::lattice_section(&plan.config, &lres),
-    });
-    write_json(&out.join("report.json"), &report)?;
-    let html = plots::index_html(
-        &report,
-        &dict,
-        &fits,
-        &member_fits,
-        &plan,
-        &cmp,
-        finite.as_ref().map(|f| &f.1),
-        &figures,
-    );
-    write_atomic(&out.join("index.html"), html.as_bytes())?;
+        write_atomic(&out.join("index.html"), html.as_bytes())?;
+        report = rep;
+        Ok::<(), DualityError>(())
+    })?;
     Ok(RunOutcome {
         nn: res,
         dictionary: dict,
@@ -225,6 +254,15 @@ fn start_free_dual(
     Ok(lat)
 }
 
+/// A dual lattice must reach the network's last step to be compared with it:
+/// its overflow is an error (as `plan` refuses an a³ overflow up front).
+fn finished(lres: LatticeResults) -> Result<LatticeResults, DualityError> {
+    match lres.diverged {
+        Some(d) => Err(LatticeError::NonFinite(d.reason).into()),
+        None => Ok(lres),
+    }
+}
+
 /// What the duals of a trained run produce.
 pub struct Duals {
     pub lattice: LatticeResults,
@@ -247,7 +285,7 @@ fn evolve_duals(
     progress: bool,
 ) -> Result<Duals, DualityError> {
     let t = Instant::now();
-    let lres = lat.run(progress)?;
+    let lres = finished(lat.run(progress)?)?;
     let lattice_s = t.elapsed().as_secs_f64();
     let samples = lattice_samples(&lres, plan.substeps, plan.config.grid.pow(3));
     let t = Instant::now();
@@ -314,7 +352,7 @@ fn disorder_run(
     let mut lat = Lattice::new(ctx, &cfg)?;
     lat.set_mass_matrices(&ds.matrices, &ds.patch_of_site)?;
     lat.set_initial_fields(&ds.phi, &ds.dphi)?;
-    let lres = lat.run(progress)?;
+    let lres = finished(lat.run(progress)?)?;
     let sites = cfg.grid.pow(3);
     let mut s = lattice_samples(&lres, plan.substeps, sites);
     // Copies of a member are one sample: the statistics are over the members.
@@ -360,12 +398,13 @@ pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared, DualPlan), Dualit
 /// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
     let (rc, prep, plan) = prepare(args)?;
-    prepare_out_dir(&rc.nn.out, rc.nn.force)?;
+    let mut dir = RunDir::create(&rc.nn.out, rc.nn.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline(&rc, prep, plan, &ctx, true)?;
+    let o = run_pipeline_in(&rc, prep, plan, &ctx, true, &mut dir)?;
+    drop(dir);
     for line in summary_lines(&rc, &o) {
         println!("{line}");
     }

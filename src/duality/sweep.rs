@@ -15,7 +15,7 @@ use crate::config::sweep::{SweepArgs, SweepConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::report::html::Page;
 use crate::report::plots::{Plot, Series, Style};
-use crate::report::{CsvTable, prepare_out_dir, write_atomic, write_json};
+use crate::report::{CsvTable, RunDir, RunStatus, write_atomic, write_json};
 use crate::row;
 
 pub const EFT_HEADER: &[&str] = &[
@@ -114,14 +114,15 @@ fn table(rows: &[EftRow]) -> CsvTable {
 /// finite-width rows.
 pub type SweepResults = (Vec<EftRow>, Vec<PointResult>, Vec<WidthRow>);
 
-/// Runs the sweep on a device; rewrites `sweep/eft.csv` (and with a width axis
-/// `sweep/finite_width.csv`) after every point.
+/// Runs the sweep on a device; publishes `sweep/eft.csv` (and with a width axis
+/// `sweep/finite_width.csv`) into `dir` after every point, as a generation whose
+/// `last_step` is the number of finished (point, repeat) runs.
 pub fn run_sweep(
     sc: &SweepConfig,
     ctx: &GpuContext,
     progress: bool,
+    dir: &mut RunDir,
 ) -> Result<SweepResults, DualityError> {
-    let out = sc.base.nn.out.join("sweep");
     let mut rows: Vec<EftRow> = Vec::new();
     let mut points = Vec::new();
     let mut width_rows: Vec<WidthRow> = Vec::new();
@@ -196,8 +197,6 @@ pub fn run_sweep(
                                     finite.as_ref(),
                                     &super::members::member_fits(&res, false),
                                 ));
-                                width_laws::table(&width_rows)
-                                    .write(&out.join("finite_width.csv"))?;
                             }
                             let dict = Dictionary::new(c.lr, c.momentum, &res.modes.kappa);
                             for (j, fl) in fits.fluctuations.iter().enumerate() {
@@ -262,10 +261,25 @@ pub fn run_sweep(
                 ntk_final_drift: drift,
                 seconds: t0.elapsed().as_secs_f64(),
             });
-            table(&rows).write(&out.join("eft.csv"))?;
+            dir.publish(RunStatus::Interrupted, points.len(), |d| {
+                write_rows(&d.join("sweep"), &rows, &width_rows)
+            })?;
         }
     }
     Ok((rows, points, width_rows))
+}
+
+/// `eft.csv`, and `finite_width.csv` once it has rows, into `sweep`.
+fn write_rows(
+    sweep: &std::path::Path,
+    rows: &[EftRow],
+    width_rows: &[WidthRow],
+) -> Result<(), DualityError> {
+    table(rows).write(&sweep.join("eft.csv"))?;
+    if !width_rows.is_empty() {
+        width_laws::table(width_rows).write(&sweep.join("finite_width.csv"))?;
+    }
+    Ok(())
 }
 
 /// The more precise of a mode's two fits (smaller standard error of m²): the mean
@@ -595,13 +609,14 @@ fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, 
 pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
     let sc = args.resolve()?;
     let out = sc.base.nn.out.clone();
-    prepare_out_dir(&out, sc.base.nn.force)?;
+    let mut dir = RunDir::create(&out, sc.base.nn.force)?;
+    dir.set_report("sweep/report.json");
     let ctx = GpuContext::new(&BackendChoice {
         backend: sc.base.nn.backend.clone(),
         adapter: sc.base.nn.adapter.clone(),
     })?;
     let t0 = Instant::now();
-    let (rows, points, width_rows) = run_sweep(&sc, &ctx, true)?;
+    let (rows, points, width_rows) = run_sweep(&sc, &ctx, true, &mut dir)?;
     let metrics = sweep_metrics(&rows, &points);
     let mut figs = sweep_plots(&rows, &points);
     let laws = (!width_rows.is_empty()).then(|| width_laws::laws(&width_rows));
@@ -612,30 +627,35 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
             "Member-to-member NTK spread, per-member NTK drift and the ensemble mean's deviation from infinite-width theory against width, with fitted power laws. Agreement with the expected laws looks like slopes −1/2, −1/2 and −1.".to_string(),
         ));
     }
-    for (name, svg, _) in &figs {
-        write_atomic(&out.join("sweep").join(name), svg.as_bytes())?;
-    }
-    let report = json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "config": sc.base.nn,
-        "axes": sc.axes.iter().map(|a| json!({"key": a.key, "values": a.values.iter().map(|v| v.to_string()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-        "repeats": sc.repeats,
-        "points": points,
-        "metrics": &metrics,
-        "finite_width_laws": &laws,
-        "finite_width_rows": &width_rows,
-        "adapter": ctx.adapter,
-        "timings": {"total_s": t0.elapsed().as_secs_f64()},
-    });
-    write_json(&out.join("sweep/report.json"), &report)?;
-    let mut pg = Page::new("nncosmo-gpu sweep");
-    pg.heading("Metrics");
-    pg.preformatted(&serde_json::to_string_pretty(&metrics).unwrap_or_default());
-    pg.heading("Plots");
-    for (_, svg, cap) in &figs {
-        pg.figure(svg, cap);
-    }
-    write_atomic(&out.join("sweep/index.html"), pg.render().as_bytes())?;
+    dir.publish(RunStatus::Complete, points.len(), |d| {
+        write_rows(&d.join("sweep"), &rows, &width_rows)?;
+        for (name, svg, _) in &figs {
+            write_atomic(&d.join("sweep").join(name), svg.as_bytes())?;
+        }
+        let report = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "config": sc.base.nn,
+            "axes": sc.axes.iter().map(|a| json!({"key": a.key, "values": a.values.iter().map(|v| v.to_string()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "repeats": sc.repeats,
+            "points": points,
+            "metrics": &metrics,
+            "finite_width_laws": &laws,
+            "finite_width_rows": &width_rows,
+            "adapter": ctx.adapter,
+            "timings": {"total_s": t0.elapsed().as_secs_f64()},
+        });
+        write_json(&d.join("sweep/report.json"), &report)?;
+        let mut pg = Page::new("nncosmo-gpu sweep");
+        pg.heading("Metrics");
+        pg.preformatted(&serde_json::to_string_pretty(&metrics).unwrap_or_default());
+        pg.heading("Plots");
+        for (_, svg, cap) in &figs {
+            pg.figure(svg, cap);
+        }
+        write_atomic(&d.join("sweep/index.html"), pg.render().as_bytes())?;
+        Ok::<(), DualityError>(())
+    })?;
+    drop(dir);
     println!(
         "sweep: {} points × {} repeats in {:.1} s ({} failed); H_eff (mean fits) within {:.2}% of (1−β)/(3√η) in the continuum regime; pooled-fluctuation fits within {:.2}%",
         sc.points().len(),

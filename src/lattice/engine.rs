@@ -175,6 +175,16 @@ pub struct LatticeResults {
     /// The same per field, with its own m²: field_theory[b][output] (λ = 0 only).
     pub field_theory: Vec<Vec<(f64, f64)>>,
     pub timings: Timings,
+    /// Set when the evolution overflowed: the results stop at the last finite output.
+    pub diverged: Option<Divergence>,
+}
+
+/// Where and why a run stopped early on NaN or infinity.
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    /// The step at which the non-finite value was seen.
+    pub step: usize,
+    pub reason: String,
 }
 
 /// The energy residual of d(a³ρ)/dt + 3H·a³p = 0 (the fixed-background continuity
@@ -1357,6 +1367,7 @@ impl Lattice {
     pub fn run(&mut self, progress: bool) -> Result<LatticeResults, LatticeError> {
         let cfg = self.cfg.clone();
         let nf = self.fields;
+        let step0 = self.step;
         let bar = progress.then(|| crate::report::progress::step_bar(cfg.steps as u64, "lattice"));
         let mut res = LatticeResults {
             fields: nf,
@@ -1386,7 +1397,17 @@ impl Lattice {
             let t0 = Instant::now();
             self.advance(k)?;
             evolve += t0.elapsed().as_secs_f64();
-            record(self, &mut evolve, &mut spec)?;
+            // An overflow ends the run but keeps every output before it.
+            match record(self, &mut evolve, &mut spec) {
+                Err(LatticeError::NonFinite(reason)) => {
+                    res.diverged = Some(Divergence {
+                        step: self.step,
+                        reason,
+                    });
+                    break;
+                }
+                r => r?,
+            }
             if let Some(b) = &bar {
                 b.set_position(self.step as u64);
                 b.set_message(format!("{:.2} e-folds", cfg.hubble * self.t));
@@ -1480,7 +1501,7 @@ impl Lattice {
                 }
             }
         }
-        let sites = (nf * self.sites()) as f64 * cfg.steps as f64;
+        let sites = (nf * self.sites()) as f64 * (self.step - step0) as f64;
         let forces = match cfg.integrator {
             crate::config::lattice::Integrator::Leapfrog => 1.0,
             crate::config::lattice::Integrator::Yoshida4 => 3.0,

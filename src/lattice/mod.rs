@@ -13,7 +13,7 @@ pub mod scheme;
 pub mod spectrum;
 pub mod theory;
 
-pub use engine::{FieldRow, Lattice, LatticeResults, Observables};
+pub use engine::{Divergence, FieldRow, Lattice, LatticeResults, Observables};
 
 use thiserror::Error;
 
@@ -32,6 +32,15 @@ pub enum LatticeError {
     /// The initial spectrum or the evolution produced NaN or infinity.
     #[error("{0}")]
     NonFinite(String),
+    /// The evolution overflowed; the outputs up to `last_good` were kept.
+    #[error(
+        "the lattice diverged: {reason}; results up to step {last_good} are in {out} (status diverged)"
+    )]
+    Diverged {
+        reason: String,
+        last_good: usize,
+        out: String,
+    },
     /// An array handed to the engine is not F·N³ long.
     #[error("{what} holds {got} values, but the lattice has {expected} (fields × N³, field-major)")]
     Length {

@@ -5,12 +5,12 @@ use std::time::Instant;
 use super::{Lattice, LatticeError, output};
 use crate::config::lattice::LatticeArgs;
 use crate::gpu::{BackendChoice, GpuContext};
-use crate::report::prepare_out_dir;
+use crate::report::{RunDir, RunStatus};
 
 pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     let cfg = args.resolve()?;
-    // Refuse an existing run before spending any time.
-    prepare_out_dir(&cfg.out, cfg.force)?;
+    // Refuse an existing run, a busy or unwritable --out before spending any time.
+    let mut dir = RunDir::create(&cfg.out, cfg.force)?;
     let t0 = Instant::now();
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
@@ -24,8 +24,22 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     let mut res = lat.run(true)?;
     res.timings.setup_s = setup;
     res.timings.initial_conditions_s = ic;
-    output::write_all(&cfg.out, &cfg, &ctx.adapter, &res, &res.timings)?;
     let last = res.background.last().expect("step 0 is always recorded");
+    let status = match res.diverged {
+        Some(_) => RunStatus::Diverged,
+        None => RunStatus::Complete,
+    };
+    dir.publish(status, last.step, |d| {
+        output::write_all(d, &cfg, &ctx.adapter, &res, &res.timings)
+    })?;
+    drop(dir);
+    if let Some(d) = &res.diverged {
+        return Err(LatticeError::Diverged {
+            reason: d.reason.clone(),
+            last_good: last.step,
+            out: cfg.out.display().to_string(),
+        });
+    }
     let fields = if cfg.fields > 1 {
         format!(" × {} fields", cfg.fields)
     } else {

@@ -11,7 +11,7 @@ use super::engine::{Ensemble, EnsembleSpec, NnError, RECORD_SLOTS, Record};
 use super::layout::NetShape;
 use crate::config::nn::{DataSource, NnArgs, NnConfig};
 use crate::gpu::{AdapterSummary, BackendChoice, GpuContext, GpuError};
-use crate::report::{self, CsvTable, ReportError, prepare_out_dir, write_json};
+use crate::report::{self, CsvTable, ReportError, RunDir, RunStatus, write_json};
 use crate::row;
 use crate::theory::kernels::{NetSpec, infinite_width_kernels};
 use crate::theory::modes::{Modes, eigen_modes, ring_modes};
@@ -38,7 +38,7 @@ pub enum RunError {
         max: f64,
     },
     #[error(
-        "training diverged at step {step}: the statistics overflowed (ensemble-mean loss {value}); results up to step {last_good} are in {out}"
+        "training diverged at step {step}: the statistics overflowed (ensemble-mean loss {value}); results up to step {last_good} are in {out} (status diverged)"
     )]
     Diverged {
         step: usize,
@@ -101,6 +101,11 @@ pub struct NnResults {
 }
 
 impl NnResults {
+    /// The last step whose statistics were recorded (0 before the first batch).
+    pub fn last_step(&self) -> usize {
+        self.records.last().map(|r| r.step).unwrap_or(0)
+    }
+
     /// Per mode j of a record: (signed mean residual, power per basis vector).
     pub fn mode_values(&self, rec: &Record) -> Vec<(f64, f64)> {
         mode_values(&self.modes, &rec.proj_mean, &rec.proj_power)
@@ -588,33 +593,39 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
     let cfg = args
         .resolve()
         .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
-    // Validate the data and the step before touching the output directory or the GPU.
+    // Validate the data and the step before touching the output directory, and
+    // the output directory (lock, writability, an earlier run) before the GPU.
     let prep = prepare(&cfg)?;
-    prepare_out_dir(&cfg.out, cfg.force)?;
+    let mut dir = RunDir::create(&cfg.out, cfg.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
         adapter: cfg.adapter.clone(),
     })?;
     let out = cfg.out.clone();
-    let mut last_write = Instant::now();
     let mut res = train(&cfg, prep, &ctx, &mut |r| {
-        // Rewrite the tables now and then so an interrupted run keeps its results.
-        if last_write.elapsed().as_secs_f64() > 10.0 {
-            write_all(r, &out)?;
-            last_write = Instant::now();
+        // Rewrite the outputs now and then so an interrupted run keeps its results.
+        if dir.due() {
+            dir.publish(RunStatus::Interrupted, r.last_step(), |d| write_all(r, d))?;
         }
         Ok(())
     })?;
-    // The tables are timed; report.json, which carries that time, is written last.
-    let t = Instant::now();
-    write_tables(&res, &out)?;
-    res.timings.write_s = t.elapsed().as_secs_f64();
-    write_report(&res, &out)?;
+    let status = match res.diverged {
+        Some(_) => RunStatus::Diverged,
+        None => RunStatus::Complete,
+    };
+    dir.publish(status, res.last_step(), |d| {
+        // The tables are timed; report.json, which carries that time, is written last.
+        let t = Instant::now();
+        write_tables(&res, d)?;
+        res.timings.write_s = t.elapsed().as_secs_f64();
+        write_report(&res, d)
+    })?;
+    drop(dir);
     if let Some((step, value)) = res.diverged {
         return Err(RunError::Diverged {
             step,
             value,
-            last_good: res.records.last().map(|r| r.step).unwrap_or(0),
+            last_good: res.last_step(),
             out: out.display().to_string(),
         });
     }

@@ -6,10 +6,14 @@ pub mod html;
 pub mod outdir;
 pub mod plots;
 pub mod progress;
+pub mod rundir;
+pub mod status;
 
 pub use atomic::{write_atomic, write_json};
 pub use csv::CsvTable;
 pub use outdir::prepare_out_dir;
+pub use rundir::RunDir;
+pub use status::RunStatus;
 
 use thiserror::Error;
 
@@ -24,6 +28,12 @@ pub enum ReportError {
         "--out {0} already holds a run (report.json or a results folder); pass --force to overwrite it, or choose another --out"
     )]
     OutExists(String),
+    #[error(
+        "--out {out} is in use by {holder}, which is writing a run there; wait for it to finish or choose another --out"
+    )]
+    Locked { out: String, holder: String },
+    #[error("{0}")]
+    OutPath(String),
     #[error("cannot serialise {what}: {message}")]
     Serialise { what: String, message: String },
 }
