@@ -1,6 +1,7 @@
 //! nncosmo-gpu: wide-network ensembles and a de Sitter lattice field, simulated in
 //! WGSL compute kernels and compared through the NN–cosmology dictionary.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod duality;
@@ -10,4 +11,5 @@ pub mod nn;
 pub mod par;
 pub mod reference;
 pub mod report;
+pub mod signals;
 pub mod theory;

@@ -18,8 +18,10 @@ use super::plots;
 use crate::config::run::{Dual, RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::lattice::{Lattice, LatticeResults, output as lat_out};
-use crate::nn::run::{NnResults, Prepared, RunError, train, write_tables};
-use crate::report::{prepare_out_dir, write_atomic, write_json};
+use crate::nn::checkpoint::CheckpointPlan;
+use crate::nn::run::{NnResults, Prepared, RunError, train_with, write_tables};
+use crate::report::status::RunStatus;
+use crate::report::{write_atomic, write_json};
 
 /// What a finished run hands back (tests and sweeps read it).
 pub struct RunOutcome {
@@ -59,8 +61,44 @@ pub fn train_and_fit(
     ctx: &GpuContext,
     out: Option<&Path>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
+    train_and_fit_with(cfg, prep, ctx, out, None)
+}
+
+/// report.json of a run stopped by a signal in `phase` (`training`, or `duals` when
+/// the signal came during training's last batch): the network's summary so far.
+fn write_interrupted_report(
+    rc_nn: &crate::config::nn::NnConfig,
+    res: &NnResults,
+    out: &Path,
+    phase: &str,
+    step: usize,
+) -> Result<(), DualityError> {
+    write_tables(res, out)?;
+    let report = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "status": RunStatus::Interrupted,
+        "last_step": step,
+        "phase": phase,
+        "config": rc_nn,
+        "adapter": res.adapter,
+        "timings": { "nn": res.timings },
+        "nn": res.summary(),
+    });
+    write_json(&out.join("report.json"), &report)?;
+    Ok(())
+}
+
+/// `train_and_fit` with checkpoints (see `train_with`); a run stopped by a signal
+/// writes its tables and an `interrupted` report.json, and is an error.
+pub fn train_and_fit_with(
+    cfg: &crate::config::nn::NnConfig,
+    prep: Prepared,
+    ctx: &GpuContext,
+    out: Option<&Path>,
+    ckpt: Option<&CheckpointPlan>,
+) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
     let mut last = Instant::now();
-    let res = train(cfg, prep, ctx, &mut |r| {
+    let res = train_with(cfg, prep, ctx, ckpt, &mut |r| {
         if let Some(o) = out
             && last.elapsed().as_secs_f64() > 10.0
         {
@@ -69,6 +107,10 @@ pub fn train_and_fit(
         }
         Ok(())
     })?;
+    if let (Some((step, signal)), Some(o), Some(p)) = (res.interrupted, out, ckpt) {
+        write_interrupted_report(cfg, &res, o, "training", step)?;
+        return Err(crate::nn::run::interrupted(step, signal, o, p).into());
+    }
     if let Some((step, value)) = res.diverged {
         if let Some(o) = out {
             write_tables(&res, o)?;
@@ -94,6 +136,21 @@ pub fn run_pipeline(
     ctx: &GpuContext,
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
+    run_pipeline_with(rc, prep, plan, ctx, progress, None)
+}
+
+/// `run_pipeline` with checkpoints of the training phase. A signal during training
+/// stops it after the batch in flight; one that arrives by the end of training stops
+/// the run before the duals (the last step's checkpoint lets a resumed run redo them,
+/// which are deterministic). The duals themselves run to the end once started.
+pub fn run_pipeline_with(
+    rc: &RunConfig,
+    prep: Prepared,
+    plan: DualPlan,
+    ctx: &GpuContext,
+    progress: bool,
+    ckpt: Option<&CheckpointPlan>,
+) -> Result<RunOutcome, DualityError> {
     let t_all = Instant::now();
     let out = rc.nn.out.clone();
     let mut ph = Phases::default();
@@ -104,8 +161,13 @@ pub fn run_pipeline(
     ph.lattice_setup_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&out))?;
+    let (res, _, fits) = train_and_fit_with(&rc.nn, prep, ctx, Some(&out), ckpt)?;
     ph.train_s = t.elapsed().as_secs_f64();
+    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt) {
+        let step = rc.nn.steps;
+        write_interrupted_report(&rc.nn, &res, &out, "duals", step)?;
+        return Err(crate::nn::run::interrupted(step, signal, &out, p).into());
+    }
 
     let t = Instant::now();
     let dict = Dictionary::new(rc.nn.lr, rc.nn.momentum, &res.modes.kappa);
@@ -359,13 +421,16 @@ pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared, DualPlan), Dualit
 
 /// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
+    crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
-    prepare_out_dir(&rc.nn.out, rc.nn.force)?;
+    let config = serde_json::to_value(&rc).unwrap_or_default();
+    let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config, true)?;
+    crate::nn::run::open_out_dir(&rc.nn.out, rc.nn.force, ckpt.resume.is_some())?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline(&rc, prep, plan, &ctx, true)?;
+    let o = run_pipeline_with(&rc, prep, plan, &ctx, true, Some(&ckpt))?;
     for line in summary_lines(&rc, &o) {
         println!("{line}");
     }

@@ -6,6 +6,7 @@ pub mod html;
 pub mod outdir;
 pub mod plots;
 pub mod progress;
+pub mod status;
 
 pub use atomic::{write_atomic, write_json};
 pub use csv::CsvTable;

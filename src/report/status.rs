@@ -1,0 +1,11 @@
+//! How a run ended, as recorded in `report.json` (`status`, with `last_step`).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Complete,
+    Interrupted,
+    Diverged,
+}
