@@ -479,6 +479,29 @@ impl Checkpoint {
     }
 }
 
+/// Marks a written report.json as `interrupted` at `last_step` (the outputs beside
+/// it hold the steps up to there).
+pub fn mark_interrupted(report: &Path, last_step: usize) -> Result<(), CheckpointError> {
+    let rerr = |message: String| CheckpointError::Read {
+        path: report.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(report).map_err(|e| rerr(e.to_string()))?;
+    let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| rerr(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "status".into(),
+            serde_json::to_value(crate::report::status::RunStatus::Interrupted)
+                .unwrap_or_default(),
+        );
+        o.insert("last_step".into(), last_step.into());
+    }
+    crate::report::write_json(report, &v).map_err(|e| CheckpointError::Write {
+        path: report.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
