@@ -88,8 +88,7 @@ pub fn resume_command(checkpoint: &std::path::Path) -> String {
 
 fn quote(a: &str) -> String {
     let plain = !a.is_empty()
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
     if plain {
         a.to_string()

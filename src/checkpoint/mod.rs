@@ -48,7 +48,9 @@ pub enum CheckpointError {
     },
     #[error("cannot read checkpoint {path}: {message}")]
     Read { path: String, message: String },
-    #[error("--resume {0}: no checkpoint there (no manifest.json in it or in its checkpoint/ folder)")]
+    #[error(
+        "--resume {0}: no checkpoint there (no manifest.json in it or in its checkpoint/ folder)"
+    )]
     Missing(String),
     /// The checkpoint belongs to another program version, command or configuration.
     #[error("--resume {path}: {message}")]
@@ -163,10 +165,7 @@ fn show(v: Option<&serde_json::Value>) -> String {
 
 /// The first computation-relevant key whose value differs, as a sentence naming its
 /// flag; nested tables (the run's `lattice`) are named by their key.
-pub fn config_difference(
-    written: &serde_json::Value,
-    now: &serde_json::Value,
-) -> Option<String> {
+pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -> Option<String> {
     let (a, b) = (canonical(written), canonical(now));
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return (a != b).then(|| "the configuration differs".to_string());
@@ -442,9 +441,7 @@ impl Checkpoint {
         }
         let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| rerr(format!("{name}: {e}")))?;
         let shape = npy.shape().to_vec();
-        let data: Vec<T> = npy
-            .into_vec()
-            .map_err(|e| rerr(format!("{name}: {e}")))?;
+        let data: Vec<T> = npy.into_vec().map_err(|e| rerr(format!("{name}: {e}")))?;
         if shape != entry.shape || shape.iter().product::<u64>() != data.len() as u64 {
             return Err(rerr(format!(
                 "{name} has shape {shape:?}, the manifest says {:?}",
@@ -491,8 +488,7 @@ pub fn mark_interrupted(report: &Path, last_step: usize) -> Result<(), Checkpoin
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "status".into(),
-            serde_json::to_value(crate::report::status::RunStatus::Interrupted)
-                .unwrap_or_default(),
+            serde_json::to_value(crate::report::status::RunStatus::Interrupted).unwrap_or_default(),
         );
         o.insert("last_step".into(), last_step.into());
     }
@@ -530,7 +526,8 @@ mod tests {
         let got: Vec<f64> = c.vec("b", 3).unwrap();
         assert!(got[0].is_nan() && got[1] == 1e300 && got[2].to_bits() == (-0.0f64).to_bits());
         assert_eq!(c.manifest.arrays["a"].dtype, "<f4");
-        c.check("nn", &json!({"lr": 0.5, "out": "elsewhere"})).unwrap();
+        c.check("nn", &json!({"lr": 0.5, "out": "elsewhere"}))
+            .unwrap();
         let e = c.check("nn", &json!({"lr": 0.25})).unwrap_err().to_string();
         assert!(
             e.ends_with("checkpoint was written with --lr 0.5, this run has --lr 0.25"),
@@ -558,7 +555,10 @@ mod tests {
             config_difference(&a, &b).unwrap(),
             "checkpoint was written with --grid 8, this run has --grid 16"
         );
-        assert_eq!(config_hash(&a), config_hash(&json!({"lattice": {"grid": 8}, "lr": 0.5})));
+        assert_eq!(
+            config_hash(&a),
+            config_hash(&json!({"lattice": {"grid": 8}, "lr": 0.5}))
+        );
         assert_ne!(config_hash(&a), config_hash(&b));
     }
 }

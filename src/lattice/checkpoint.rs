@@ -177,9 +177,7 @@ pub fn snapshot(out: &Path, config: &serde_json::Value, lat: &Lattice) -> Result
     } else {
         vec![lat.fields as u64, n, n, n]
     };
-    let dir = out
-        .join("snapshots")
-        .join(format!("step-{:06}", lat.step));
+    let dir = out.join("snapshots").join(format!("step-{:06}", lat.step));
     let mut w = CheckpointWriter::new(&dir)?;
     w.array("phi", &shape, &phi)?;
     w.array("dphi", &shape, &dphi)?;

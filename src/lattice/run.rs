@@ -44,7 +44,10 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     let mut interrupted = None;
     // Snapshots and checkpoints are taken at output steps.
     let mut res = lat.run_with(true, start, &mut |lat, p| {
-        if cfg.snapshot_every.is_some_and(|e| lat.step.is_multiple_of(e)) {
+        if cfg
+            .snapshot_every
+            .is_some_and(|e| lat.step.is_multiple_of(e))
+        {
             checkpoint::snapshot(&cfg.out, &config, lat)?;
         }
         if lat.step >= cfg.steps {

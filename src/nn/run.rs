@@ -357,41 +357,39 @@ pub fn train_with(
     }
     let start = s;
     // Only s = 0 and the current measurement are held (E·N² floats each).
-    let measure = |res: &mut NnResults,
-                   ntk0: &mut Option<Vec<f64>>,
-                   step: usize|
-     -> Result<(), RunError> {
-        let t = Instant::now();
-        let m = ens.measure_ntk()?;
-        let th = &m.mean;
-        let n = res.data.points();
-        let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
-        let base = ntk0.get_or_insert_with(|| th.clone());
-        let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
-        if step == 0 {
-            res.ntk_members0 = m.members.clone();
-        }
-        let nan = (f64::NAN, f64::NAN);
-        let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
-            (Some(now), Some(first)) => member_drift(now, first, n),
-            _ => nan,
+    let measure =
+        |res: &mut NnResults, ntk0: &mut Option<Vec<f64>>, step: usize| -> Result<(), RunError> {
+            let t = Instant::now();
+            let m = ens.measure_ntk()?;
+            let th = &m.mean;
+            let n = res.data.points();
+            let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
+            let base = ntk0.get_or_insert_with(|| th.clone());
+            let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
+            if step == 0 {
+                res.ntk_members0 = m.members.clone();
+            }
+            let nan = (f64::NAN, f64::NAN);
+            let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
+                (Some(now), Some(first)) => member_drift(now, first, n),
+                _ => nan,
+            };
+            let (offdiag_rel_sd, diag_rel_sd) = m
+                .members
+                .as_ref()
+                .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
+            res.ntk.push(NtkSample {
+                step,
+                trace,
+                drift: frob(&diff) / frob(base),
+                drift_member_mean,
+                drift_member_sd,
+                offdiag_rel_sd,
+                diag_rel_sd,
+            });
+            res.timings.ntk_s += t.elapsed().as_secs_f64();
+            Ok(())
         };
-        let (offdiag_rel_sd, diag_rel_sd) = m
-            .members
-            .as_ref()
-            .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
-        res.ntk.push(NtkSample {
-            step,
-            trace,
-            drift: frob(&diff) / frob(base),
-            drift_member_mean,
-            drift_member_sd,
-            offdiag_rel_sd,
-            diag_rel_sd,
-        });
-        res.timings.ntk_s += t.elapsed().as_secs_f64();
-        Ok(())
-    };
     if start == 0 {
         measure(&mut res, &mut ntk0, 0)?;
     }
@@ -720,7 +718,12 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         .resolve()
         .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
     crate::signals::install();
-    let plan = checkpoint_plan(&cfg, "nn", serde_json::to_value(&cfg).unwrap_or_default(), false)?;
+    let plan = checkpoint_plan(
+        &cfg,
+        "nn",
+        serde_json::to_value(&cfg).unwrap_or_default(),
+        false,
+    )?;
     // Validate the data and the step before touching the output directory or the GPU.
     let prep = prepare(&cfg)?;
     open_out_dir(&cfg.out, cfg.force, plan.resume.is_some())?;

@@ -41,7 +41,10 @@ impl Lattice {
     pub fn load_state(&mut self, st: LatticeState) -> Result<(), LatticeError> {
         self.check_len("φ", st.phi.len())?;
         self.check_len("π", st.pi.len())?;
-        for (what, got) in [("flux integrals", st.flux.len()), ("shifts", st.shifts.len())] {
+        for (what, got) in [
+            ("flux integrals", st.flux.len()),
+            ("shifts", st.shifts.len()),
+        ] {
             if got != self.fields {
                 return Err(LatticeError::Count {
                     what: what.into(),
