@@ -134,7 +134,10 @@ fn nn_killed_after_a_checkpoint_resumes_to_the_same_files() {
     child.kill().unwrap(); // SIGKILL: nothing is flushed on the way out
     let _ = wait(child, Duration::from_secs(30));
     let step = checkpoint_step(&killed).max(step);
-    assert!(step > 0 && step < 3000 && step % 700 == 0, "{step}");
+    assert!(
+        step > 0 && step < 3000 && step.is_multiple_of(700),
+        "{step}"
+    );
 
     // Another --lr is refused, naming the flag and both values.
     let (code, err) = run(&with(&[
@@ -291,7 +294,7 @@ fn lattice_killed_after_a_checkpoint_resumes_to_the_same_files_and_snapshots_rea
     child.kill().unwrap();
     let _ = wait(child, Duration::from_secs(30));
     let step = checkpoint_step(&killed).max(step);
-    assert!(step > 0 && step < 400 && step % 100 == 0, "{step}");
+    assert!(step > 0 && step < 400 && step.is_multiple_of(100), "{step}");
     let (code, err) = run(&with(&[
         "--dt",
         "0.04",

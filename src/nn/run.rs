@@ -89,6 +89,9 @@ pub struct NnTimings {
     pub train_s: f64,
     pub ntk_s: f64,
     pub write_s: f64,
+    /// Writing checkpoints (inside `train_s`), and how many were written.
+    pub checkpoint_s: f64,
+    pub checkpoints: usize,
     pub steps_per_s: f64,
     pub flops_per_step: f64,
     pub gflop_per_s: f64,
@@ -401,7 +404,8 @@ pub fn train_with(
     let ntk_before = res.timings.ntk_s;
     let every = plan.and_then(|p| p.every);
     // The run loop's whole state at step s, as the checkpoint keeps it.
-    let save = |res: &NnResults, ntk0: &Option<Vec<f64>>, s: usize| -> Result<(), RunError> {
+    let save = |res: &mut NnResults, ntk0: &Option<Vec<f64>>, s: usize| -> Result<(), RunError> {
+        let t = Instant::now();
         match plan {
             Some(p) => checkpoint::save(
                 p,
@@ -412,9 +416,12 @@ pub fn train_with(
                 &res.ntk,
                 ntk0.as_deref().unwrap_or(&[]),
                 res.ntk_members0.as_deref(),
-            ),
-            None => Ok(()),
+            )?,
+            None => return Ok(()),
         }
+        res.timings.checkpoint_s += t.elapsed().as_secs_f64();
+        res.timings.checkpoints += 1;
+        Ok(())
     };
     while s < steps {
         let next_ntk = (s + 1..=steps).find(|&t| ntk_at(t)).unwrap_or(steps);
@@ -462,16 +469,16 @@ pub fn train_with(
         on_batch(&res)?;
         if let Some(sig) = crate::signals::pending() {
             if s < steps {
-                save(&res, &ntk0, s)?;
+                save(&mut res, &ntk0, s)?;
                 res.interrupted = Some((s, sig));
                 break;
             }
         } else if every.is_some_and(|e| s.is_multiple_of(e)) && s < steps {
-            save(&res, &ntk0, s)?;
+            save(&mut res, &ntk0, s)?;
         }
     }
     if s == steps && s > start && res.diverged.is_none() && plan.is_some_and(|p| p.at_end) {
-        save(&res, &ntk0, s)?;
+        save(&mut res, &ntk0, s)?;
     }
     bar.finish_and_clear();
     // NTK measurements inside the loop are timed separately.
