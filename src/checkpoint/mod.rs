@@ -209,8 +209,9 @@ impl<W: Write> Write for CrcWriter<W> {
     }
 }
 
-/// Element types stored in checkpoints.
-pub trait Element: npyz::AutoSerialize + npyz::Deserialize + Copy {}
+/// Element types stored in checkpoints (plain numbers: their in-memory bytes on a
+/// little-endian host are the `.npy` little-endian data).
+pub trait Element: npyz::AutoSerialize + npyz::Deserialize + bytemuck::Pod {}
 impl Element for f32 {}
 impl Element for f64 {}
 impl Element for u64 {}
@@ -269,13 +270,17 @@ impl CheckpointWriter {
             crc: crc32fast::Hasher::new(),
         };
         let io = |e| werr(&path, e);
-        {
-            let mut npy = npyz::WriteOptions::<T>::new()
-                .default_dtype()
-                .shape(shape)
-                .writer(&mut w)
-                .begin_nd()
-                .map_err(io)?;
+        let options = npyz::WriteOptions::<T>::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(&mut w);
+        if cfg!(target_endian = "little") {
+            // The header from npyz, then the data as one block: element-wise
+            // serialisation costs seconds for the E·P parameters of a large ensemble.
+            options.write_header_only().map_err(io)?;
+            w.write_all(bytemuck::cast_slice(data)).map_err(io)?;
+        } else {
+            let mut npy = options.begin_nd().map_err(io)?;
             npy.extend(data.iter().copied()).map_err(io)?;
             npy.finish().map_err(io)?;
         }
