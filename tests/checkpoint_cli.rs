@@ -371,3 +371,96 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every CSV file under `dir`, relative to it.
+fn csv_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["nn", "lattice", "compare"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".csv") {
+                out.push(format!("{sub}/{name}"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn run_interrupted_in_training_resumes_to_the_same_files() {
+    let root = tmp("run");
+    let (full, cut) = (root.join("full"), root.join("cut"));
+    let args = |out: &Path, extra: &[&str]| -> Vec<String> {
+        [
+            "run",
+            "--width",
+            "16",
+            "--ensemble",
+            "8",
+            "--points",
+            "8",
+            "--steps",
+            "150",
+            "--lr",
+            "0.05",
+            "--momentum",
+            "0.97",
+            "--ntk-every",
+            "50",
+            "--grid",
+            "4",
+            "--lattice-outputs",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (code, err) = run(&args(&full, &[]));
+    assert_eq!(code, 0, "{err}");
+    let child = bin()
+        .args(args(&cut, &["--checkpoint-every", "10"]))
+        .spawn()
+        .unwrap();
+    checkpoint_step(&cut);
+    signal(&child, "-INT");
+    let (code, err) = wait(child, Duration::from_secs(60));
+    assert_eq!(code, 130, "{err}");
+    // Training is usually still running when the signal lands; if it has just
+    // finished, the run stops before the duals with the last step's checkpoint.
+    let rep = report(&cut);
+    assert_eq!(rep["status"], "interrupted");
+    let last = rep["last_step"].as_u64().unwrap();
+    match rep["phase"].as_str() {
+        Some("training") => assert!(last < 150, "{last}"),
+        Some("duals") => assert_eq!(last, 150),
+        other => panic!("phase {other:?}"),
+    }
+    let lines = error_lines(&err);
+    let (_, cmd) = lines[0]
+        .split_once("resume with: ")
+        .expect("a resume command");
+    let (code, err) = wait(
+        Command::new("sh")
+            .args(["-c", &format!("exec {cmd}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "{err}");
+    let files = csv_files(&full);
+    assert!(files.len() >= 8, "{files:?}");
+    assert_eq!(files, csv_files(&cut));
+    same_files(
+        &full,
+        &cut,
+        &files.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}

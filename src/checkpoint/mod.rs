@@ -377,6 +377,16 @@ impl Checkpoint {
         Ok(Checkpoint { dir, manifest })
     }
 
+    /// Whether this checkpoint belongs to the run in `out` (is its `checkpoint/`):
+    /// a resumed run may write into its own directory, but not over another run.
+    pub fn belongs_to(&self, out: &Path) -> bool {
+        let canon = |p: &Path| std::fs::canonicalize(p).ok();
+        match (self.dir.parent().and_then(canon), canon(out)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// Refuses a checkpoint of another format, program version, command or
     /// configuration, naming what differs.
     pub fn check(&self, command: &str, config: &serde_json::Value) -> Result<(), CheckpointError> {
@@ -479,6 +489,16 @@ impl Checkpoint {
                 message: format!("the manifest has no scalar {name}"),
             })
     }
+}
+
+/// The output directory: refused when it holds a run (unless --force), except that a
+/// resumed run writes into the directory whose checkpoint it continues.
+pub fn open_out_dir(
+    out: &Path,
+    force: bool,
+    resume: Option<&Checkpoint>,
+) -> Result<(), crate::report::ReportError> {
+    crate::report::prepare_out_dir(out, force || resume.is_some_and(|c| c.belongs_to(out)))
 }
 
 /// Marks a written report.json as `interrupted` at `last_step` (the outputs beside

@@ -425,7 +425,7 @@ pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
     let (rc, prep, plan) = prepare(args)?;
     let config = serde_json::to_value(&rc).unwrap_or_default();
     let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config, true)?;
-    crate::nn::run::open_out_dir(&rc.nn.out, rc.nn.force, ckpt.resume.is_some())?;
+    crate::checkpoint::open_out_dir(&rc.nn.out, rc.nn.force, ckpt.resume.as_ref())?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),

@@ -7,7 +7,6 @@ use super::{Lattice, LatticeError, checkpoint, output};
 use crate::checkpoint::{Checkpoint, mark_interrupted};
 use crate::config::lattice::LatticeArgs;
 use crate::gpu::{BackendChoice, GpuContext};
-use crate::report::prepare_out_dir;
 
 pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     crate::signals::install();
@@ -22,7 +21,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         None => None,
     };
     // Refuse an existing run before spending any time (a resumed run continues its own).
-    prepare_out_dir(&cfg.out, cfg.force || resume.is_some())?;
+    crate::checkpoint::open_out_dir(&cfg.out, cfg.force, resume.as_ref())?;
     let t0 = Instant::now();
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),

@@ -13,7 +13,7 @@ use super::layout::NetShape;
 use crate::config::nn::{DataSource, NnArgs, NnConfig};
 use crate::gpu::{AdapterSummary, BackendChoice, GpuContext, GpuError};
 use crate::report::status::RunStatus;
-use crate::report::{self, CsvTable, ReportError, prepare_out_dir, write_json};
+use crate::report::{self, CsvTable, ReportError, write_json};
 use crate::row;
 use crate::theory::kernels::{NetSpec, infinite_width_kernels};
 use crate::theory::modes::{Modes, eigen_modes, ring_modes};
@@ -702,12 +702,6 @@ pub fn checkpoint_plan(
     })
 }
 
-/// The output directory: refused when it holds a run (unless --force), except that a
-/// resumed run writes into the directory it continues.
-pub fn open_out_dir(out: &Path, force: bool, resuming: bool) -> Result<(), ReportError> {
-    prepare_out_dir(out, force || resuming)
-}
-
 /// The error of a run stopped by `signal` after `step`, with its resume command.
 pub fn interrupted(step: usize, signal: i32, out: &Path, plan: &CheckpointPlan) -> RunError {
     crate::signals::mark_handled(signal);
@@ -733,7 +727,7 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
     )?;
     // Validate the data and the step before touching the output directory or the GPU.
     let prep = prepare(&cfg)?;
-    open_out_dir(&cfg.out, cfg.force, plan.resume.is_some())?;
+    crate::checkpoint::open_out_dir(&cfg.out, cfg.force, plan.resume.as_ref())?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
         adapter: cfg.adapter.clone(),
