@@ -163,12 +163,40 @@ fn show(v: Option<&serde_json::Value>) -> String {
     }
 }
 
-/// The first computation-relevant key whose value differs, as a sentence naming its
-/// flag; nested tables (the run's `lattice`) are named by their key.
+/// The computation-relevant keys whose values differ, as one sentence naming their
+/// flags (derived keys such as m² differ along with the flag they come from);
+/// nested tables (the run's `nn` and `lattice`) are named by their keys.
 pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -> Option<String> {
-    let (a, b) = (canonical(written), canonical(now));
+    let mut diffs = Vec::new();
+    differing(&canonical(written), &canonical(now), &mut diffs);
+    if diffs.is_empty() {
+        return None;
+    }
+    let side = |pick: fn(&(String, String, String)) -> &String| {
+        diffs
+            .iter()
+            .map(|d| format!("{} {}", d.0, pick(d)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(format!(
+        "checkpoint was written with {}, this run has {}",
+        side(|d| &d.1),
+        side(|d| &d.2)
+    ))
+}
+
+/// (flag, written value, current value) of every differing leaf key.
+fn differing(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return (a != b).then(|| "the configuration differs".to_string());
+        if a != b {
+            out.push(("the configuration".into(), a.to_string(), b.to_string()));
+        }
+        return;
     };
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for k in keys {
@@ -178,18 +206,12 @@ pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -
         }
         if let (Some(x @ serde_json::Value::Object(_)), Some(y @ serde_json::Value::Object(_))) =
             (x, y)
-            && let Some(inner) = config_difference(x, y)
         {
-            return Some(inner);
+            differing(x, y, out);
+            continue;
         }
-        let flag = format!("--{}", k.replace('_', "-"));
-        return Some(format!(
-            "checkpoint was written with {flag} {}, this run has {flag} {}",
-            show(x),
-            show(y)
-        ));
+        out.push((format!("--{}", k.replace('_', "-")), show(x), show(y)));
     }
-    None
 }
 
 /// A writer that keeps the CRC-32 of everything written through it.
