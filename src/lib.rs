@@ -1,6 +1,7 @@
 //! nncosmo-gpu: wide-network ensembles and a de Sitter lattice field, simulated in
 //! WGSL compute kernels and compared through the NN–cosmology dictionary.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod duality;
@@ -12,4 +13,5 @@ pub mod philox;
 pub mod reference;
 pub mod report;
 pub mod shader_activation;
+pub mod signals;
 pub mod theory;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line, causes joined; no backtrace.
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(nncosmo_gpu::signals::exit_status().unwrap_or(1))
         }
     }
 }

@@ -103,6 +103,21 @@ pub struct LatticeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub force: bool,
+    /// Write a checkpoint (OUT/checkpoint) at the first output step past every this
+    /// many steps, and on SIGINT/SIGTERM.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<i64>,
+    /// Continue from a checkpoint (its directory, or the run's --out); the flags must
+    /// describe the same run.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<PathBuf>,
+    /// Write φ and φ̇ of every field (OUT/snapshots/step-S/*.npy) at output steps that
+    /// are multiples of this.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_every: Option<i64>,
     /// Accept a negative H or a negative m².
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -213,6 +228,15 @@ pub struct LatticeConfig {
     pub seed: u64,
     pub out: PathBuf,
     pub force: bool,
+    /// Steps between checkpoints (taken at output steps; None: only on signals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
+    /// The checkpoint to continue from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<PathBuf>,
+    /// Steps between field snapshots (a multiple of `output_every`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_every: Option<usize>,
     pub allow_tachyonic: bool,
     pub backend: Option<String>,
     pub adapter: Option<String>,
@@ -486,6 +510,26 @@ impl LatticeArgs {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("out/lattice")),
             force: self.force,
+            checkpoint_every: self
+                .checkpoint_every
+                .map(|c| positive("checkpoint-every", c))
+                .transpose()?,
+            resume: self.resume.clone(),
+            snapshot_every: match self.snapshot_every {
+                None => None,
+                Some(v) => {
+                    let s = positive("snapshot-every", v)?;
+                    if !s.is_multiple_of(output_every) {
+                        return Err(ConfigError::invalid(
+                            "snapshot-every",
+                            format!(
+                                "{s} must be a multiple of --output-every {output_every} (snapshots are taken at output steps)"
+                            ),
+                        ));
+                    }
+                    Some(s)
+                }
+            },
             allow_tachyonic: self.allow_tachyonic,
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),

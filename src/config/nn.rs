@@ -106,6 +106,15 @@ pub struct NnArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_traces: Option<i64>,
+    /// Write a checkpoint (OUT/checkpoint) every this many steps, and on SIGINT/SIGTERM.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<i64>,
+    /// Continue from a checkpoint (its directory, or the run's --out); the flags must
+    /// describe the same run.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<PathBuf>,
     /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +165,10 @@ pub struct NnConfig {
     /// N is known (`member_traces_for`: a CSV file's N is only known once it is read).
     #[serde(skip)]
     pub member_traces_flag: Option<usize>,
+    /// Steps between checkpoints (None: only on SIGINT/SIGTERM).
+    pub checkpoint_every: Option<usize>,
+    /// The checkpoint to continue from.
+    pub resume: Option<PathBuf>,
     pub backend: Option<String>,
     pub adapter: Option<String>,
 }
@@ -290,6 +303,11 @@ impl NnArgs {
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,
             member_traces: 0,
             member_traces_flag,
+            checkpoint_every: self
+                .checkpoint_every
+                .map(|c| positive("checkpoint-every", c))
+                .transpose()?,
+            resume: self.resume.clone(),
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),
         };

@@ -160,6 +160,18 @@ fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
 
 impl SweepArgs {
     pub fn resolve(&self) -> Result<SweepConfig, ConfigError> {
+        // A sweep is many short runs; checkpoints belong to nn, lattice and run.
+        for (flag, given) in [
+            ("checkpoint-every", self.run.nn.checkpoint_every.is_some()),
+            ("resume", self.run.nn.resume.is_some()),
+        ] {
+            if given {
+                return Err(ConfigError::invalid(
+                    flag,
+                    "is not supported by sweep (only by nn, lattice and run)",
+                ));
+            }
+        }
         let file = match self.run.nn.config.as_deref() {
             Some(p) => read_sweep_table(p)?,
             None => SweepTable::default(),

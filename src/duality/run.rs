@@ -18,7 +18,8 @@ use super::plots;
 use crate::config::run::{Dual, RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::lattice::{Lattice, LatticeError, LatticeResults, output as lat_out};
-use crate::nn::run::{NnResults, Prepared, RunError, train, write_all, write_tables};
+use crate::nn::checkpoint::CheckpointPlan;
+use crate::nn::run::{NnResults, Prepared, RunError, train_with, write_all, write_tables};
 use crate::report::{RunDir, RunStatus, write_atomic, write_json};
 
 /// What a finished run hands back (tests and sweeps read it).
@@ -59,9 +60,45 @@ pub fn train_and_fit(
     cfg: &crate::config::nn::NnConfig,
     prep: Prepared,
     ctx: &GpuContext,
-    mut dir: Option<&mut RunDir>,
+    dir: Option<&mut RunDir>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    let res = train(cfg, prep, ctx, &mut |r| {
+    train_and_fit_with(cfg, prep, ctx, dir, None)
+}
+
+/// The tables and report.json of a run stopped by a signal in `phase` (`training`,
+/// or `duals` when the signal came during training's last batch): the network's
+/// summary so far.
+fn write_interrupted_report(
+    rc_nn: &crate::config::nn::NnConfig,
+    res: &NnResults,
+    out: &Path,
+    phase: &str,
+) -> Result<(), DualityError> {
+    write_tables(res, out)?;
+    let report = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "status": RunStatus::Interrupted,
+        "last_step": res.last_step(),
+        "phase": phase,
+        "config": rc_nn,
+        "adapter": res.adapter,
+        "timings": { "nn": res.timings },
+        "nn": res.summary(),
+    });
+    write_json(&out.join("report.json"), &report)?;
+    Ok(())
+}
+
+/// `train_and_fit` with checkpoints (see `train_with`); a run stopped by a signal
+/// publishes its tables with an `interrupted` report.json, and is an error.
+pub fn train_and_fit_with(
+    cfg: &crate::config::nn::NnConfig,
+    prep: Prepared,
+    ctx: &GpuContext,
+    mut dir: Option<&mut RunDir>,
+    ckpt: Option<&CheckpointPlan>,
+) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
+    let res = train_with(cfg, prep, ctx, ckpt, &mut |r| {
         if let Some(d) = dir.as_deref_mut()
             && d.due()
         {
@@ -69,6 +106,14 @@ pub fn train_and_fit(
         }
         Ok(())
     })?;
+    if let (Some((step, signal)), Some(p)) = (res.interrupted, ckpt) {
+        if let Some(d) = dir.as_deref_mut() {
+            d.publish(RunStatus::Interrupted, res.last_step(), |o| {
+                write_interrupted_report(cfg, &res, o, "training")
+            })?;
+        }
+        return Err(crate::nn::run::interrupted(step, signal, &cfg.out, p).into());
+    }
     if let Some((step, value)) = res.diverged {
         let mut out = String::new();
         if let Some(d) = dir {
@@ -98,10 +143,14 @@ pub fn run_pipeline(
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
     let mut dir = RunDir::create(&rc.nn.out, true)?;
-    run_pipeline_in(rc, prep, plan, ctx, progress, &mut dir)
+    run_pipeline_in(rc, prep, plan, ctx, progress, &mut dir, None)
 }
 
-/// The pipeline on a given device, publishing its outputs into `dir`.
+/// The pipeline on a given device, publishing its outputs into `dir`, with
+/// checkpoints of the training phase. A signal during training stops it after the
+/// batch in flight; one that arrives by the end of training stops the run before
+/// the duals (the last step's checkpoint lets a resumed run redo them, which are
+/// deterministic). The duals themselves run to the end once started.
 pub fn run_pipeline_in(
     rc: &RunConfig,
     prep: Prepared,
@@ -109,6 +158,7 @@ pub fn run_pipeline_in(
     ctx: &GpuContext,
     progress: bool,
     dir: &mut RunDir,
+    ckpt: Option<&CheckpointPlan>,
 ) -> Result<RunOutcome, DualityError> {
     let t_all = Instant::now();
     let mut ph = Phases::default();
@@ -119,8 +169,14 @@ pub fn run_pipeline_in(
     ph.lattice_setup_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (res, _, fits) = train_and_fit(&rc.nn, prep, ctx, Some(&mut *dir))?;
+    let (res, _, fits) = train_and_fit_with(&rc.nn, prep, ctx, Some(&mut *dir), ckpt)?;
     ph.train_s = t.elapsed().as_secs_f64();
+    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt) {
+        dir.publish(RunStatus::Interrupted, res.last_step(), |o| {
+            write_interrupted_report(&rc.nn, &res, o, "duals")
+        })?;
+        return Err(crate::nn::run::interrupted(res.last_step(), signal, &rc.nn.out, p).into());
+    }
     // The trained network is kept whatever happens to the duals.
     dir.publish(RunStatus::Interrupted, res.last_step(), |p| {
         write_all(&res, p)
@@ -397,13 +453,18 @@ pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared, DualPlan), Dualit
 
 /// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
+    crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
-    let mut dir = RunDir::create(&rc.nn.out, rc.nn.force)?;
+    let config = serde_json::to_value(&rc).unwrap_or_default();
+    let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config, true)?;
+    // Refuse an existing, busy or unwritable --out before the GPU (a resumed run
+    // continues in its own directory).
+    let mut dir = crate::checkpoint::open_run_dir(&rc.nn.out, rc.nn.force, ckpt.resume.as_ref())?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline_in(&rc, prep, plan, &ctx, true, &mut dir)?;
+    let o = run_pipeline_in(&rc, prep, plan, &ctx, true, &mut dir, Some(&ckpt))?;
     drop(dir);
     for line in summary_lines(&rc, &o) {
         println!("{line}");

@@ -16,6 +16,8 @@
 //! mass matrices the kernels are built with COUPLED = false and `force` is a
 //! 16-byte placeholder, so uncoupled runs execute the code they always did.
 
+pub mod state;
+
 use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
@@ -185,6 +187,17 @@ pub struct Divergence {
     /// The step at which the non-finite value was seen.
     pub step: usize,
     pub reason: String,
+}
+
+/// What `Lattice::run_with` has accumulated: the outputs so far and their timings.
+#[derive(Clone, Debug, Default)]
+pub struct RunProgress {
+    /// Per output: (step, t, per-field observables, per-field flux integral).
+    pub obs: Vec<(usize, f64, Vec<Observables>, Vec<f64>)>,
+    /// Per spectrum output: (step, t, per-field binned P(k)).
+    pub spectra: Vec<(usize, f64, Vec<Vec<f64>>)>,
+    pub evolve_s: f64,
+    pub spectra_s: f64,
 }
 
 /// The energy residual of d(a³ρ)/dt + 3H·a³p = 0 (the fixed-background continuity
@@ -1365,6 +1378,19 @@ impl Lattice {
 
     /// The whole run: outputs at step 0, every `output_every` steps and at the end.
     pub fn run(&mut self, progress: bool) -> Result<LatticeResults, LatticeError> {
+        self.run_with(progress, RunProgress::default(), &mut |_, _| Ok(false))
+    }
+
+    /// `run` from `start` (the outputs of a resumed run; empty for a fresh one, which
+    /// records step 0 first), calling `after_output` after every output with the
+    /// outputs so far. It returns true to stop the run there; the results then hold
+    /// the outputs up to that step.
+    pub fn run_with(
+        &mut self,
+        progress: bool,
+        start: RunProgress,
+        after_output: &mut dyn FnMut(&mut Self, &RunProgress) -> Result<bool, LatticeError>,
+    ) -> Result<LatticeResults, LatticeError> {
         let cfg = self.cfg.clone();
         let nf = self.fields;
         let step0 = self.step;
@@ -1373,32 +1399,32 @@ impl Lattice {
             fields: nf,
             ..Default::default()
         };
-        // (step, t, per-field observables, per-field flux integral)
-        let mut obs: Vec<(usize, f64, Vec<Observables>, Vec<f64>)> = Vec::new();
-        let mut spectra: Vec<(usize, f64, Vec<Vec<f64>>)> = Vec::new();
-        let (mut evolve, mut spec) = (0.0, 0.0);
-        let mut record =
-            |lat: &mut Self, evolve: &mut f64, spec: &mut f64| -> Result<(), LatticeError> {
-                let t0 = Instant::now();
-                let o = lat.field_observables()?;
-                *evolve += t0.elapsed().as_secs_f64();
-                obs.push((lat.step, lat.t, o, lat.flux.clone()));
-                let every = lat.cfg.spectrum_every.unwrap_or(1).max(1);
-                if lat.step.is_multiple_of(every) || lat.step == lat.cfg.steps {
-                    let t1 = Instant::now();
-                    spectra.push((lat.step, lat.t, lat.power()?));
-                    *spec += t1.elapsed().as_secs_f64();
-                }
-                Ok(())
-            };
-        record(self, &mut evolve, &mut spec)?;
-        while self.step < cfg.steps {
+        let mut p = start;
+        let record = |lat: &mut Self, p: &mut RunProgress| -> Result<(), LatticeError> {
+            let t0 = Instant::now();
+            let o = lat.field_observables()?;
+            p.evolve_s += t0.elapsed().as_secs_f64();
+            p.obs.push((lat.step, lat.t, o, lat.flux.clone()));
+            let every = lat.cfg.spectrum_every.unwrap_or(1).max(1);
+            if lat.step.is_multiple_of(every) || lat.step == lat.cfg.steps {
+                let t1 = Instant::now();
+                p.spectra.push((lat.step, lat.t, lat.power()?));
+                p.spectra_s += t1.elapsed().as_secs_f64();
+            }
+            Ok(())
+        };
+        let mut stop = false;
+        if p.obs.is_empty() {
+            record(self, &mut p)?;
+            stop = after_output(self, &p)?;
+        }
+        while self.step < cfg.steps && !stop {
             let k = cfg.output_every.min(cfg.steps - self.step);
             let t0 = Instant::now();
             self.advance(k)?;
-            evolve += t0.elapsed().as_secs_f64();
+            p.evolve_s += t0.elapsed().as_secs_f64();
             // An overflow ends the run but keeps every output before it.
-            match record(self, &mut evolve, &mut spec) {
+            match record(self, &mut p) {
                 Err(LatticeError::NonFinite(reason)) => {
                     res.diverged = Some(Divergence {
                         step: self.step,
@@ -1412,10 +1438,17 @@ impl Lattice {
                 b.set_position(self.step as u64);
                 b.set_message(format!("{:.2} e-folds", cfg.hubble * self.t));
             }
+            stop = after_output(self, &p)?;
         }
         if let Some(b) = bar {
             b.finish_and_clear();
         }
+        let RunProgress {
+            obs,
+            spectra,
+            evolve_s: evolve,
+            spectra_s: spec,
+        } = p;
         let t_theory = Instant::now();
         // The total's budget is Σ_b a³ρ_b against Σ_b of the flux integrals; for
         // F = 1 it is the field's own.

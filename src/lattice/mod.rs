@@ -5,6 +5,7 @@
 //! matrix per patch (the disorder dual, DESIGN §4.4).
 
 pub mod bench;
+pub mod checkpoint;
 pub mod engine;
 pub mod initial;
 pub mod output;
@@ -29,6 +30,18 @@ pub enum LatticeError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// SIGINT or SIGTERM: the outputs so far and a checkpoint were written.
+    #[error(
+        "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
+    )]
+    Interrupted {
+        signal: &'static str,
+        step: usize,
+        out: String,
+        command: String,
+    },
     /// The initial spectrum or the evolution produced NaN or infinity.
     #[error("{0}")]
     NonFinite(String),

@@ -5,6 +5,8 @@
 //! times into one compute pass. Statistics are reduced on the GPU into a ring of
 //! records, read back once per submission.
 
+mod state;
+
 use thiserror::Error;
 
 use super::data::Dataset;

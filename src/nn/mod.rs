@@ -1,6 +1,7 @@
 //! The ensemble engine: wide MLPs trained by heavy-ball gradient descent in WGSL.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod engine;
 pub mod layout;

@@ -6,12 +6,13 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::checkpoint::{self, CheckpointPlan};
 use super::data::{DataError, Dataset};
 use super::engine::{Ensemble, EnsembleSpec, NnError, RECORD_SLOTS, Record};
 use super::layout::NetShape;
 use crate::config::nn::{DataSource, NnArgs, NnConfig};
 use crate::gpu::{AdapterSummary, BackendChoice, GpuContext, GpuError};
-use crate::report::{self, CsvTable, ReportError, RunDir, RunStatus, write_json};
+use crate::report::{self, CsvTable, ReportError, RunStatus, write_json};
 use crate::row;
 use crate::theory::kernels::{NetSpec, infinite_width_kernels};
 use crate::theory::modes::{Modes, eigen_modes, ring_modes};
@@ -36,6 +37,18 @@ pub enum RunError {
         bound: f64,
         kappa: f64,
         max: f64,
+    },
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// SIGINT or SIGTERM: the outputs so far and a checkpoint were written.
+    #[error(
+        "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
+    )]
+    Interrupted {
+        signal: &'static str,
+        step: usize,
+        out: String,
+        command: String,
     },
     #[error(
         "training diverged at step {step}: the statistics overflowed (ensemble-mean loss {value}); results up to step {last_good} are in {out} (status diverged)"
@@ -75,6 +88,9 @@ pub struct NnTimings {
     pub train_s: f64,
     pub ntk_s: f64,
     pub write_s: f64,
+    /// Writing checkpoints (inside `train_s`), and how many were written.
+    pub checkpoint_s: f64,
+    pub checkpoints: usize,
     pub steps_per_s: f64,
     pub flops_per_step: f64,
     pub gflop_per_s: f64,
@@ -98,6 +114,8 @@ pub struct NnResults {
     pub fused: bool,
     pub params_per_member: usize,
     pub diverged: Option<(usize, f32)>,
+    /// (step, signal) when SIGINT or SIGTERM stopped the run after that step.
+    pub interrupted: Option<(usize, i32)>,
 }
 
 impl NnResults {
@@ -252,6 +270,19 @@ pub fn train(
     ctx: &GpuContext,
     on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
 ) -> Result<NnResults, RunError> {
+    train_with(cfg, prep, ctx, None, on_batch)
+}
+
+/// `train` with checkpoints: written every `plan.every` steps (segments end there),
+/// and when SIGINT or SIGTERM arrives (the run then stops after the batch in flight,
+/// with `interrupted` set); a run with `plan.resume` continues from its checkpoint.
+pub fn train_with(
+    cfg: &NnConfig,
+    prep: Prepared,
+    ctx: &GpuContext,
+    plan: Option<&CheckpointPlan>,
+    on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
+) -> Result<NnResults, RunError> {
     let t0 = Instant::now();
     let Prepared { data, modes, nngp } = prep;
     // The default K depends on N, which a CSV data set fixes only now.
@@ -310,55 +341,98 @@ pub fn train(
         fused: ens.is_fused(),
         params_per_member: p,
         diverged: None,
+        interrupted: None,
     };
 
     let t = Instant::now();
-    ens.initialize()?;
+    let resumed = match plan.and_then(|p| p.resume.as_ref()) {
+        Some(c) => Some(checkpoint::restore(c, &ens, res.data.points())?),
+        None => {
+            ens.initialize()?;
+            None
+        }
+    };
     res.timings.init_s = t.elapsed().as_secs_f64();
     let mut ntk0: Option<Vec<f64>> = None;
+    let mut s = 0;
+    if let Some(r) = resumed {
+        s = r.step;
+        res.records = r.records;
+        res.ntk = r.ntk;
+        res.ntk_members0 = r.ntk_members0;
+        ntk0 = Some(r.ntk0);
+    }
+    let start = s;
     // Only s = 0 and the current measurement are held (E·N² floats each).
-    let mut measure = |res: &mut NnResults, step: usize| -> Result<(), RunError> {
-        let t = Instant::now();
-        let m = ens.measure_ntk()?;
-        let th = &m.mean;
-        let n = res.data.points();
-        let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
-        let base = ntk0.get_or_insert_with(|| th.clone());
-        let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
-        if step == 0 {
-            res.ntk_members0 = m.members.clone();
-        }
-        let nan = (f64::NAN, f64::NAN);
-        let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
-            (Some(now), Some(first)) => member_drift(now, first, n),
-            _ => nan,
+    let measure =
+        |res: &mut NnResults, ntk0: &mut Option<Vec<f64>>, step: usize| -> Result<(), RunError> {
+            let t = Instant::now();
+            let m = ens.measure_ntk()?;
+            let th = &m.mean;
+            let n = res.data.points();
+            let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
+            let base = ntk0.get_or_insert_with(|| th.clone());
+            let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
+            if step == 0 {
+                res.ntk_members0 = m.members.clone();
+            }
+            let nan = (f64::NAN, f64::NAN);
+            let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
+                (Some(now), Some(first)) => member_drift(now, first, n),
+                _ => nan,
+            };
+            let (offdiag_rel_sd, diag_rel_sd) = m
+                .members
+                .as_ref()
+                .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
+            res.ntk.push(NtkSample {
+                step,
+                trace,
+                drift: frob(&diff) / frob(base),
+                drift_member_mean,
+                drift_member_sd,
+                offdiag_rel_sd,
+                diag_rel_sd,
+            });
+            res.timings.ntk_s += t.elapsed().as_secs_f64();
+            Ok(())
         };
-        let (offdiag_rel_sd, diag_rel_sd) = m
-            .members
-            .as_ref()
-            .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
-        res.ntk.push(NtkSample {
-            step,
-            trace,
-            drift: frob(&diff) / frob(base),
-            drift_member_mean,
-            drift_member_sd,
-            offdiag_rel_sd,
-            diag_rel_sd,
-        });
-        res.timings.ntk_s += t.elapsed().as_secs_f64();
-        Ok(())
-    };
-    measure(&mut res, 0)?;
+    if start == 0 {
+        measure(&mut res, &mut ntk0, 0)?;
+    }
 
     let bar = report::progress::step_bar(steps as u64, "nn");
+    bar.set_position(s as u64);
     let mut batch = cfg.record_every.min(steps);
-    let mut s = 0;
     let train_t = Instant::now();
     let ntk_before = res.timings.ntk_s;
+    let every = plan.and_then(|p| p.every);
+    // The run loop's whole state at step s, as the checkpoint keeps it.
+    let save = |res: &mut NnResults, ntk0: &Option<Vec<f64>>, s: usize| -> Result<(), RunError> {
+        let t = Instant::now();
+        match plan {
+            Some(p) => checkpoint::save(
+                p,
+                &ens,
+                cfg.seed,
+                s,
+                &res.records,
+                &res.ntk,
+                ntk0.as_deref().unwrap_or(&[]),
+                res.ntk_members0.as_deref(),
+            )?,
+            None => return Ok(()),
+        }
+        res.timings.checkpoint_s += t.elapsed().as_secs_f64();
+        res.timings.checkpoints += 1;
+        Ok(())
+    };
     while s < steps {
         let next_ntk = (s + 1..=steps).find(|&t| ntk_at(t)).unwrap_or(steps);
-        let end = (s + batch).min(next_ntk).min(steps);
+        // Segments end at checkpoint steps; the records do not depend on where
+        // segments end (each step's statistics are taken before its update).
+        let next_ckpt = every.map_or(steps, |e| (s / e + 1) * e);
+        let end = (s + batch).min(next_ntk).min(next_ckpt).min(steps);
         let t = Instant::now();
         let recs = ens.run_segment(s, end, &|t| record(t) && (t < end || end == steps))?;
         let dt = t.elapsed().as_secs_f64();
@@ -394,15 +468,26 @@ pub fn train(
             break;
         }
         if ntk_at(s) {
-            measure(&mut res, s)?;
+            measure(&mut res, &mut ntk0, s)?;
         }
         on_batch(&res)?;
+        if let Some(sig) = crate::signals::pending() {
+            if s < steps {
+                save(&mut res, &ntk0, s)?;
+                res.interrupted = Some((s, sig));
+                break;
+            }
+        } else if every.is_some_and(|e| s.is_multiple_of(e)) && s < steps {
+            save(&mut res, &ntk0, s)?;
+        }
+    }
+    if s == steps && s > start && res.diverged.is_none() && plan.is_some_and(|p| p.at_end) {
+        save(&mut res, &ntk0, s)?;
     }
     bar.finish_and_clear();
     // NTK measurements inside the loop are timed separately.
     res.timings.train_s = train_t.elapsed().as_secs_f64() - (res.timings.ntk_s - ntk_before);
-    let done = res.records.last().map(|r| r.step).unwrap_or(0);
-    res.timings.steps_per_s = done as f64 / res.timings.train_s.max(1e-9);
+    res.timings.steps_per_s = (s - start) as f64 / res.timings.train_s.max(1e-9);
     res.timings.gflop_per_s = res.timings.steps_per_s * flops_per_step / 1e9;
     Ok(res)
 }
@@ -562,6 +647,11 @@ impl NnResults {
 #[derive(Serialize)]
 struct NnReport<'a> {
     version: &'static str,
+    /// Set for an interrupted run (SIGINT/SIGTERM), with the last step it reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<RunStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_step: Option<usize>,
     config: &'a NnConfig,
     adapter: &'a AdapterSummary,
     timings: &'a NnTimings,
@@ -580,6 +670,8 @@ fn write_report(res: &NnResults, out: &Path) -> Result<(), ReportError> {
         &out.join("report.json"),
         &NnReport {
             version: env!("CARGO_PKG_VERSION"),
+            status: res.interrupted.map(|_| RunStatus::Interrupted),
+            last_step: res.interrupted.map(|i| i.0),
             config: &res.config,
             adapter: &res.adapter,
             timings: &res.timings,
@@ -588,30 +680,76 @@ fn write_report(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     )
 }
 
+/// The checkpoint plan of a run configured by `cfg` (OUT/checkpoint), with the
+/// checkpoint to resume from opened and checked against `config`.
+pub fn checkpoint_plan(
+    cfg: &NnConfig,
+    command: &'static str,
+    config: serde_json::Value,
+    at_end: bool,
+) -> Result<CheckpointPlan, RunError> {
+    let resume = match &cfg.resume {
+        Some(dir) => {
+            let c = crate::checkpoint::Checkpoint::open(dir)?;
+            c.check(command, &config)?;
+            Some(c)
+        }
+        None => None,
+    };
+    Ok(CheckpointPlan {
+        dir: cfg.out.join("checkpoint"),
+        command,
+        config,
+        every: cfg.checkpoint_every,
+        at_end,
+        resume,
+    })
+}
+
+/// The error of a run stopped by `signal` after `step`, with its resume command.
+pub fn interrupted(step: usize, signal: i32, out: &Path, plan: &CheckpointPlan) -> RunError {
+    crate::signals::mark_handled(signal);
+    RunError::Interrupted {
+        signal: crate::signals::name(signal),
+        step,
+        out: out.display().to_string(),
+        command: crate::signals::resume_command(&plan.dir),
+    }
+}
+
 /// `nncosmo-gpu nn`.
 pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
     let cfg = args
         .resolve()
         .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
+    crate::signals::install();
+    let plan = checkpoint_plan(
+        &cfg,
+        "nn",
+        serde_json::to_value(&cfg).unwrap_or_default(),
+        false,
+    )?;
     // Validate the data and the step before touching the output directory, and
-    // the output directory (lock, writability, an earlier run) before the GPU.
+    // the output directory (lock, writability, an earlier run) before the GPU; a
+    // resumed run continues in its own directory.
     let prep = prepare(&cfg)?;
-    let mut dir = RunDir::create(&cfg.out, cfg.force)?;
+    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, plan.resume.as_ref())?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
         adapter: cfg.adapter.clone(),
     })?;
     let out = cfg.out.clone();
-    let mut res = train(&cfg, prep, &ctx, &mut |r| {
+    let mut res = train_with(&cfg, prep, &ctx, Some(&plan), &mut |r| {
         // Rewrite the outputs now and then so an interrupted run keeps its results.
         if dir.due() {
             dir.publish(RunStatus::Interrupted, r.last_step(), |d| write_all(r, d))?;
         }
         Ok(())
     })?;
-    let status = match res.diverged {
-        Some(_) => RunStatus::Diverged,
-        None => RunStatus::Complete,
+    let status = match (res.interrupted, res.diverged) {
+        (Some(_), _) => RunStatus::Interrupted,
+        (None, Some(_)) => RunStatus::Diverged,
+        (None, None) => RunStatus::Complete,
     };
     dir.publish(status, res.last_step(), |d| {
         // The tables are timed; report.json, which carries that time, is written last.
@@ -621,6 +759,9 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         write_report(&res, d)
     })?;
     drop(dir);
+    if let Some((step, signal)) = res.interrupted {
+        return Err(interrupted(step, signal, &out, &plan));
+    }
     if let Some((step, value)) = res.diverged {
         return Err(RunError::Diverged {
             step,

@@ -41,6 +41,9 @@ pub const RUN_ENTRIES: &[&str] = &[
     "snapshots",
 ];
 
+/// Run entries a run writes into `OUT` itself, between generations.
+const RESTART_ENTRIES: [&str; 2] = ["checkpoint", "snapshots"];
+
 /// The lock file inside `OUT`.
 pub const LOCK_FILE: &str = ".lock";
 
@@ -86,6 +89,15 @@ impl RunDir {
                 return Err(ReportError::OutExists(out.display().to_string()));
             }
             dir.replace = true;
+            // The old run's restart files go now: this run writes its own checkpoints
+            // and snapshots straight into OUT (carried from generation to generation),
+            // and the first generation must not drop them as the old run's.
+            for name in RESTART_ENTRIES {
+                let p = dir.out.join(name);
+                if fs::symlink_metadata(&p).is_ok() {
+                    fs::remove_dir_all(&p).map_err(|e| io_err(&p, e))?;
+                }
+            }
         }
         Ok(dir)
     }

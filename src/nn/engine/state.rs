@@ -1,0 +1,47 @@
+//! The ensemble's training state for checkpoints: every member's parameters and
+//! heavy-ball velocities, member-major (E × P each), independent of the chunking.
+
+use super::{Ensemble, NnError};
+use crate::gpu::read_buffers;
+
+impl Ensemble {
+    /// (parameters, velocities), E·P floats each, member-major. One read-back per chunk.
+    pub fn save_state(&self) -> Result<(Vec<f32>, Vec<f32>), NnError> {
+        let p = self.params_per_member;
+        let total = self.spec.ensemble * p;
+        let (mut params, mut vel) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        for c in &self.chunks {
+            let n = c.members * p;
+            let mut got: Vec<Vec<f32>> =
+                read_buffers(&self.ctx, &[(&c.params, 0, n), (&c.vel, 0, n)])?;
+            vel.extend(got.pop().unwrap_or_default());
+            params.extend(got.pop().unwrap_or_default());
+        }
+        Ok((params, vel))
+    }
+
+    /// Replaces every member's parameters and velocities (as `save_state` returns
+    /// them); used in place of `initialize` when a run resumes.
+    pub fn load_state(&self, params: &[f32], vel: &[f32]) -> Result<(), NnError> {
+        let p = self.params_per_member;
+        let total = self.spec.ensemble * p;
+        if params.len() != total || vel.len() != total {
+            return Err(NnError::Invalid(format!(
+                "the checkpoint holds {} parameters and {} velocities, this ensemble has E·P = {total}",
+                params.len(),
+                vel.len()
+            )));
+        }
+        for c in &self.chunks {
+            let r = c.base * p..(c.base + c.members) * p;
+            self.ctx
+                .queue
+                .write_buffer(&c.params, 0, bytemuck::cast_slice(&params[r.clone()]));
+            self.ctx
+                .queue
+                .write_buffer(&c.vel, 0, bytemuck::cast_slice(&vel[r]));
+        }
+        self.ctx.wait()?;
+        Ok(())
+    }
+}
