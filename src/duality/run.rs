@@ -163,7 +163,13 @@ pub fn run_pipeline_with(
     let t = Instant::now();
     let (res, _, fits) = train_and_fit_with(&rc.nn, prep, ctx, Some(&out), ckpt)?;
     ph.train_s = t.elapsed().as_secs_f64();
-    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt) {
+    // Stop before the duals only when the last step's checkpoint is there to resume
+    // from (a signal after training's final check lets the run complete).
+    let at_end = |p: &CheckpointPlan| {
+        crate::checkpoint::Checkpoint::open(&p.dir)
+            .is_ok_and(|c| c.manifest.step == rc.nn.steps as u64)
+    };
+    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt.filter(|p| at_end(p))) {
         let step = rc.nn.steps;
         write_interrupted_report(&rc.nn, &res, &out, "duals", step)?;
         return Err(crate::nn::run::interrupted(step, signal, &out, p).into());
