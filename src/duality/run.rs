@@ -171,7 +171,13 @@ pub fn run_pipeline_in(
     let t = Instant::now();
     let (res, _, fits) = train_and_fit_with(&rc.nn, prep, ctx, Some(&mut *dir), ckpt)?;
     ph.train_s = t.elapsed().as_secs_f64();
-    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt) {
+    // Stop before the duals only when the last step's checkpoint is there to resume
+    // from (a signal after training's final check lets the run complete).
+    let at_end = |p: &CheckpointPlan| {
+        crate::checkpoint::Checkpoint::open(&p.dir)
+            .is_ok_and(|c| c.manifest.step == rc.nn.steps as u64)
+    };
+    if let (Some(signal), Some(p)) = (crate::signals::pending(), ckpt.filter(|p| at_end(p))) {
         dir.publish(RunStatus::Interrupted, res.last_step(), |o| {
             write_interrupted_report(&rc.nn, &res, o, "duals")
         })?;

@@ -19,7 +19,8 @@ pub struct CheckpointPlan {
     pub config: serde_json::Value,
     /// Steps between checkpoints (None: only on a signal, or at the end).
     pub every: Option<usize>,
-    /// Also checkpoint the last step (so a later phase of `run` can resume from it).
+    /// Also checkpoint the last step when checkpoints were asked for or a signal is
+    /// pending there (so a later phase of `run` can resume from it).
     pub at_end: bool,
     /// The checkpoint a resumed run starts from (already checked).
     pub resume: Option<Checkpoint>,

@@ -481,7 +481,11 @@ pub fn train_with(
             save(&mut res, &ntk0, s)?;
         }
     }
-    if s == steps && s > start && res.diverged.is_none() && plan.is_some_and(|p| p.at_end) {
+    // The last step's checkpoint, for a later phase (`run`'s duals) to resume from:
+    // kept when checkpoints were asked for, or when a signal stops the run there.
+    let keep_end =
+        |p: &CheckpointPlan| p.at_end && (p.every.is_some() || crate::signals::pending().is_some());
+    if s == steps && s > start && res.diverged.is_none() && plan.is_some_and(keep_end) {
         save(&mut res, &ntk0, s)?;
     }
     bar.finish_and_clear();
