@@ -374,6 +374,34 @@ impl Ensemble {
             }
         }
 
+        // Refuse what cannot fit before allocating anything: parameters and velocities
+        // (2·4·P bytes per member) plus per-member outputs and NTK slots, and the
+        // shared scratch activations.
+        if let Some(budget) = device_memory(ctx) {
+            let per_member = 8 * p as u64
+                + f32s_of(points * (4 + blocks))
+                + if e * points * points * 4 <= max as usize {
+                    f32s_of(points * points)
+                } else {
+                    0
+                };
+            let fixed = 3 * shape.depth as u64 * scratch_members as u64 * act_bytes
+                + f32s_of(RECORD_SLOTS * record_size(points))
+                + max.min(TRACE_RING_BYTES);
+            let need = per_member * e as u64 + fixed;
+            if need > budget {
+                let fits = budget.saturating_sub(fixed) / per_member;
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                return Err(NnError::Invalid(format!(
+                    "--ensemble {e} at --depth {} --width {} needs {:.1} GiB of device memory, \
+                     more than the adapter's {:.1} GiB; the largest ensemble that fits is {fits}",
+                    shape.depth,
+                    shape.width,
+                    gib(need),
+                    gib(budget)
+                )));
+            }
+        }
         let tiles = Tiles::for_adapter(
             ctx.is_cpu(),
             ctx.has_subgroups()
@@ -853,6 +881,28 @@ impl Builder<'_> {
             groups,
         }
     }
+}
+
+fn f32s_of(n: usize) -> u64 {
+    4 * n as u64
+}
+
+/// Memory a CPU adapter can use: the host's physical memory. None on GPUs, whose
+/// memory wgpu does not report (an allocation past it fails as a device error).
+fn device_memory(ctx: &GpuContext) -> Option<u64> {
+    if !ctx.is_cpu() {
+        return None;
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// Workgroup size of the fused forward pass: one invocation per two points, in
