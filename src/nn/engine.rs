@@ -404,9 +404,11 @@ impl Ensemble {
         }
         let tiles = Tiles::for_adapter(
             ctx.is_cpu(),
-            ctx.has_subgroups()
-                .then_some(ctx.adapter.min_subgroup_size)
-                .unwrap_or(0),
+            if ctx.has_subgroups() {
+                ctx.adapter.min_subgroup_size
+            } else {
+                0
+            },
             points,
         );
         let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points, tiles)?;
