@@ -118,11 +118,12 @@ impl Tiles {
     /// shuffle: 16-point tiles make each streamed weight feed 16 multiply-adds, and
     /// registers spill only to cache-resident stack. GPUs get 8-point tiles (the
     /// accumulators stay in registers).
-    pub fn for_adapter(is_cpu: bool, min_subgroup: u32, points: usize) -> Self {
+    /// Depth 1 has no hidden-to-hidden layer, so its dense kernels are not built.
+    pub fn for_adapter(is_cpu: bool, min_subgroup: u32, depth: usize, points: usize) -> Self {
         let cap = if is_cpu { MAX_TILE_POINTS } else { 8 };
         let tp = if points <= 8 { 8 } else { cap };
         Tiles {
-            dense: min_subgroup >= 8,
+            dense: min_subgroup >= 8 && depth >= 2,
             wg: 64,
             points: tp as u32,
             gram_wg: points.next_multiple_of(8).clamp(8, 64) as u32,
@@ -409,6 +410,7 @@ impl Ensemble {
             } else {
                 0
             },
+            shape.depth,
             points,
         );
         let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points, tiles)?;
