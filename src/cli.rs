@@ -63,7 +63,8 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchTarget {
-    /// Ensemble training step: (E=64, n=1024, N=64) and (E=1024, n=4096, N=64) by default.
+    /// Ensemble training step: (E=64, n=1024, N=64) and (E=1024, n=4096, N=64) by default,
+    /// then depth 2 and 3 at (E=256, n=1024, N=16) and depth 2 at (E=64, n=4096, N=16).
     Nn(BenchNnArgs),
     /// Lattice leapfrog step at 128³ and 256³.
     Lattice,

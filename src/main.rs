@@ -110,12 +110,17 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
     })?;
     match b.target {
         BenchTarget::Nn(a) => {
-            let cases = match (a.ensemble, a.width) {
-                (Some(e), Some(w)) => vec![(e, w)],
-                (None, None) => nncosmo_gpu::nn::bench::DEFAULT_CASES.to_vec(),
+            use nncosmo_gpu::nn::bench::{DEFAULT_CASES, run_cases, run_deep_cases};
+            match (a.ensemble, a.width) {
+                (Some(e), Some(w)) => {
+                    run_cases(&ctx, &[(e, w)], a.depth, a.points, a.steps, b.json)?;
+                }
+                (None, None) => {
+                    run_cases(&ctx, &DEFAULT_CASES, a.depth, a.points, a.steps, b.json)?;
+                    run_deep_cases(&ctx, a.steps, b.json)?;
+                }
                 _ => anyhow::bail!("bench nn: give both --ensemble and --width, or neither"),
-            };
-            nncosmo_gpu::nn::bench::run_cases(&ctx, &cases, a.depth, a.points, a.steps, b.json)?;
+            }
         }
         BenchTarget::Lattice => {
             drop(ctx);

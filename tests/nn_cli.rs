@@ -192,6 +192,31 @@ fn more_member_traces_than_members_are_refused() {
 }
 
 #[test]
+fn an_ensemble_too_large_for_the_device_is_refused_with_the_largest_that_fits() {
+    // 10⁶ members of a depth-3, width-1024 network need ~16 TiB: far past any adapter
+    // this runs on (lavapipe's budget is the host's memory), refused before allocating.
+    let args = small(&[
+        "--depth",
+        "3",
+        "--width",
+        "1024",
+        "--ensemble",
+        "1000000",
+        "--out",
+        "/nonexistent/never-written",
+    ]);
+    let (ok, err) = run(&args);
+    assert!(!ok, "{args:?} should fail");
+    let fits: usize = err
+        .rsplit("the largest ensemble that fits is ")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no largest ensemble in `{err}`"));
+    assert!(err.contains("--ensemble 1000000"), "{err}");
+    assert!(fits > 0 && fits < 1_000_000, "{err}");
+}
+
+#[test]
 fn unstable_lr_is_refused_with_the_largest_stable_one() {
     let args = small(&["--lr", "100", "--out", "/nonexistent/never-written"]);
     refused(&args, "the largest stable --lr is");

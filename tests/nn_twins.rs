@@ -14,7 +14,9 @@ fn check(depth: usize, width: usize, act: Activation, param: Parametrization) {
 
 fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: Parametrization) {
     let ctx = common::ctx();
-    let basis = common::fourier_basis(6);
+    let np = data.points();
+    let n2 = np * np;
+    let basis = common::fourier_basis(np);
     let shape = NetShape {
         input_dim: data.input_dim(),
         width,
@@ -55,12 +57,12 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
     // every member (chunks of 2: slots must follow the global member index, not the
     // position within a chunk) and for the mean.
     let ntk_gpu = ens.measure_ntk().unwrap();
-    let members = ntk_gpu.members.as_ref().expect("5·36 floats fit a binding");
-    assert_eq!(members.len(), 5 * 36);
-    let mut ntk_cpu = vec![0.0; 36];
+    let members = ntk_gpu.members.as_ref().expect("5·N² floats fit a binding");
+    assert_eq!(members.len(), 5 * n2);
+    let mut ntk_cpu = vec![0.0; n2];
     for (m, p) in params.iter().enumerate() {
         let th: Vec<f64> = twin::ntk(&shape, &sc, act, p, &data.x).concat();
-        let e = common::rel_err(&members[m * 36..(m + 1) * 36], &th);
+        let e = common::rel_err(&members[m * n2..(m + 1) * n2], &th);
         assert!(e < 1e-4, "{label}: ntk_gram member {m}: {e}");
         for (acc, v) in ntk_cpu.iter_mut().zip(&th) {
             *acc += v / 5.0;
@@ -152,6 +154,26 @@ fn depth2_generic_path() {
     }
     check(2, 24, Activation::Relu, Parametrization::Standard);
     check(3, 12, Activation::Erf, Parametrization::Standard);
+}
+
+#[test]
+fn dense_kernels_ragged_tiles_depth3_both_parametrisations() {
+    // The register-tiled hidden-to-hidden kernels (dense_forward, dense_backward with
+    // the fused update, dense_gram) at widths that fill neither a 64-lane workgroup
+    // nor a group of 8 lanes, with N = 6 and 13 ragged in tiles of 8 and 16 points, and
+    // N = 20 past one tile (δ propagated tile by tile, then hidden_grad_update).
+    let ring = |n| Dataset::ring(n, 0.3, 1.0);
+    use Activation::{Erf, Relu, Tanh};
+    use Parametrization::{Ntk, Standard};
+    for (points, depth, width, act, param) in [
+        (13, 2, 36, Erf, Ntk),
+        (13, 3, 20, Relu, Standard),
+        (6, 3, 36, Tanh, Ntk),
+        (20, 2, 12, Tanh, Standard),
+        (20, 3, 8, Erf, Ntk),
+    ] {
+        check_on(&ring(points), depth, width, act, param);
+    }
 }
 
 #[test]

@@ -84,3 +84,38 @@ pub fn measure_stream(ctx: &GpuContext) -> Result<Stream, GpuError> {
         gb_per_s: 2.0 * bytes as f64 * passes as f64 / seconds / 1e9,
     })
 }
+
+/// The adapter's f32 FMA peak in GFLOP/s, where it can be estimated: for a CPU driver,
+/// one SIMD FMA per core per cycle (2 FLOPs per lane) at the highest clock, with the
+/// SIMD width read from the adapter name ("…, 256 bits)" for llvmpipe on AVX2). GPUs
+/// do not report their clocks or cores through wgpu: None.
+pub fn fma_peak_gflops(ctx: &GpuContext) -> Option<f64> {
+    if !ctx.is_cpu() {
+        return None;
+    }
+    let name = &ctx.adapter.name;
+    let bits: f64 = name
+        .split(", ")
+        .find_map(|s| s.strip_suffix(" bits)"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let cores = std::thread::available_parallelism().ok()?.get() as f64;
+    Some(2.0 * bits / 32.0 * cores * cpu_ghz()?)
+}
+
+/// Highest clock of the host's cores in GHz (cpufreq's maximum, else /proc/cpuinfo).
+fn cpu_ghz() -> Option<f64> {
+    if let Ok(khz) =
+        std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+        && let Ok(k) = khz.trim().parse::<f64>()
+    {
+        return Some(k / 1e6);
+    }
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .filter(|l| l.starts_with("cpu MHz"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .reduce(f64::max)
+        .map(|mhz| mhz / 1e3)
+}

@@ -8,6 +8,7 @@ use super::data::Dataset;
 use super::engine::{Ensemble, EnsembleSpec, NnError};
 use super::layout::NetShape;
 use crate::gpu::GpuContext;
+use crate::gpu::roofline::fma_peak_gflops;
 use crate::gpu::timing::steps_for;
 use crate::theory::{Activation, Parametrization};
 
@@ -21,6 +22,10 @@ pub struct NnBench {
     pub seconds: f64,
     pub steps_per_s: f64,
     pub gflop_per_s: f64,
+    /// The adapter's estimated f32 FMA peak (None where it cannot be estimated).
+    pub peak_gflop_per_s: Option<f64>,
+    /// GFLOP/s as a percentage of that peak.
+    pub percent_of_peak: Option<f64>,
 }
 
 /// Times `steps` training steps (one hidden erf layer on the ring unless `depth` > 1),
@@ -81,6 +86,8 @@ pub fn bench_nn(
     };
     let seconds = segment(steps)?;
     let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
+    let gflop_per_s = steps as f64 * flops / seconds / 1e9;
+    let peak = fma_peak_gflops(ctx);
     Ok(NnBench {
         ensemble,
         width,
@@ -89,7 +96,9 @@ pub fn bench_nn(
         steps,
         seconds,
         steps_per_s: steps as f64 / seconds,
-        gflop_per_s: steps as f64 * flops / seconds / 1e9,
+        gflop_per_s,
+        peak_gflop_per_s: peak,
+        percent_of_peak: peak.map(|p| 100.0 * gflop_per_s / p),
     })
 }
 
@@ -106,26 +115,54 @@ pub fn run_cases(
     let mut out = Vec::new();
     for &(e, w) in cases {
         let r = bench_nn(ctx, e, w, depth, points, steps)?;
-        if json {
-            println!("{}", serde_json::to_string(&r).unwrap_or_default());
-        } else {
-            println!(
-                "nn E={} n={} L={} N={} on {}: {} steps in {:.3} s = {:.2} steps/s, {:.2} GFLOP/s",
-                r.ensemble,
-                r.width,
-                r.depth,
-                r.points,
-                ctx.adapter.name,
-                r.steps,
-                r.seconds,
-                r.steps_per_s,
-                r.gflop_per_s
-            );
-        }
+        print_case(ctx, &r, json);
         out.push(r);
     }
     Ok(out)
 }
 
+/// The deep cases, [`DEEP_CASES`]; one line (or JSON) per case.
+pub fn run_deep_cases(
+    ctx: &GpuContext,
+    steps: Option<usize>,
+    json: bool,
+) -> Result<Vec<NnBench>, NnError> {
+    let mut out = Vec::new();
+    for &(depth, e, w, points) in &DEEP_CASES {
+        let r = bench_nn(ctx, e, w, depth, points, steps)?;
+        print_case(ctx, &r, json);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn print_case(ctx: &GpuContext, r: &NnBench, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(r).unwrap_or_default());
+        return;
+    }
+    let peak = match (r.peak_gflop_per_s, r.percent_of_peak) {
+        (Some(p), Some(f)) => format!(" ({f:.1} % of the {p:.0} GFLOP/s FMA peak)"),
+        _ => " (FMA peak unknown for this adapter)".into(),
+    };
+    println!(
+        "nn E={} n={} L={} N={} on {}: {} steps in {:.3} s = {:.2} steps/s, {:.2} GFLOP/s{peak}",
+        r.ensemble,
+        r.width,
+        r.depth,
+        r.points,
+        ctx.adapter.name,
+        r.steps,
+        r.seconds,
+        r.steps_per_s,
+        r.gflop_per_s
+    );
+}
+
 /// The default cases of `nncosmo-gpu bench nn` and `cargo bench --bench nn`.
 pub const DEFAULT_CASES: [(usize, usize); 2] = [(64, 1024), (1024, 4096)];
+
+/// Deep cases, (depth, E, n, N), where the work is batched hidden-to-hidden matrix
+/// multiplies; run after the default ones.
+pub const DEEP_CASES: [(usize, usize, usize, usize); 3] =
+    [(2, 256, 1024, 16), (3, 256, 1024, 16), (2, 64, 4096, 16)];

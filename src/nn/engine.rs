@@ -11,8 +11,8 @@ use thiserror::Error;
 
 use super::data::Dataset;
 use super::layout::{
-    FLAG_NTK_MEMBERS, FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform, StatsUniform,
-    layer_scales, record_size,
+    FLAG_NO_UPDATE, FLAG_NTK_MEMBERS, FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform,
+    StatsUniform, layer_scales, record_size,
 };
 use crate::gpu::kernel::grid;
 use crate::gpu::{
@@ -96,6 +96,43 @@ pub const RECORD_SLOTS: usize = 256;
 /// hold more memory, since 128 MiB per read-back already amortises the host sync.
 pub const TRACE_RING_BYTES: u64 = 128 << 20;
 
+/// Tile shapes of the register-tiled hidden-to-hidden kernels (dense_forward,
+/// dense_backward, dense_gram), pipeline constants chosen per adapter type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiles {
+    /// Whether the dense kernels run at all: they share rows through subgroups of at
+    /// least 8 lanes; without those the 4×4-tiled `hidden_*` kernels and `ntk_gram` do.
+    pub dense: bool,
+    /// Invocations per workgroup along the neurons (4 neurons each).
+    pub wg: u32,
+    /// Points per register tile (8 or 16); the fused update needs N ≤ `points`.
+    pub points: u32,
+    /// Invocations per workgroup of the Gram kernel (one per point j).
+    pub gram_wg: u32,
+}
+
+/// Largest point tile the dense kernels unroll into registers.
+pub const MAX_TILE_POINTS: usize = 16;
+
+impl Tiles {
+    /// CPU drivers run a workgroup as SIMD loops over 8-wide subgroups, where every
+    /// storage load is a per-lane scalar loop while a subgroup broadcast is a register
+    /// shuffle: 16-point tiles make each streamed weight feed 16 multiply-adds, and
+    /// registers spill only to cache-resident stack. GPUs get 8-point tiles (the
+    /// accumulators stay in registers).
+    /// Depth 1 has no hidden-to-hidden layer, so its dense kernels are not built.
+    pub fn for_adapter(is_cpu: bool, min_subgroup: u32, depth: usize, points: usize) -> Self {
+        let cap = if is_cpu { MAX_TILE_POINTS } else { 8 };
+        let tp = if points <= 8 { 8 } else { cap };
+        Tiles {
+            dense: min_subgroup >= 8 && depth >= 2,
+            wg: 64,
+            points: tp as u32,
+            gram_wg: points.next_multiple_of(8).clamp(8, 64) as u32,
+        }
+    }
+}
+
 struct Kernels {
     init: Kernel,
     forward_hidden1: Kernel,
@@ -112,6 +149,10 @@ struct Kernels {
     stats_modes: Kernel,
     member_modes: Kernel,
     ntk_gram: Kernel,
+    /// Built only when `Tiles::dense`.
+    dense_forward: Option<Kernel>,
+    dense_backward: Option<Kernel>,
+    dense_gram: Option<Kernel>,
 }
 
 #[derive(Clone, Copy)]
@@ -131,6 +172,9 @@ enum K {
     StatsModes,
     MemberModes,
     NtkGram,
+    DenseForward,
+    DenseBackward,
+    DenseGram,
 }
 
 impl Kernels {
@@ -139,6 +183,7 @@ impl Kernels {
         act: Activation,
         input_dim: usize,
         points: usize,
+        tiles: Tiles,
     ) -> Result<Self, GpuError> {
         use Binding::{Read as R, ReadWrite as W, Uniform as U};
         let a = act_code(act) as f64;
@@ -153,6 +198,16 @@ impl Kernels {
             ("FWD_WG", forward_wg(points) as f64),
         ];
         let upd = [("WG", wg), ("ACT", a), ("IN_DIM", d)];
+        let tp = tiles.points as f64;
+        let dense_fwd = [("WG", tiles.wg as f64), ("ACT", a), ("TP", tp)];
+        let dense = [("WG", tiles.wg as f64), ("TP", tp)];
+        let gram = [("WG", tiles.gram_wg as f64), ("TP", tp)];
+        let dense_kernel = |name, bindings: &[Binding], constants: &[(&str, f64)]| {
+            tiles
+                .dense
+                .then(|| Kernel::new(ctx, name, bindings, constants))
+                .transpose()
+        };
         Ok(Self {
             init: Kernel::new(ctx, "nn/init_params", &[U, W], &plain)?,
             forward_hidden1: Kernel::new(ctx, "nn/forward_hidden1", &[U, R, R, W], &fwd)?,
@@ -174,6 +229,9 @@ impl Kernels {
             stats_modes: Kernel::new(ctx, "nn/stats_modes", &[U, R, R, R, W], &plain)?,
             member_modes: Kernel::new(ctx, "nn/member_modes", &[U, R, R, R, W], &plain)?,
             ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, R, W], &plain)?,
+            dense_forward: dense_kernel("nn/dense_forward", &[U, R, R, W, W], &dense_fwd)?,
+            dense_backward: dense_kernel("nn/dense_backward", &[U, W, W, R, R, R, W], &dense)?,
+            dense_gram: dense_kernel("nn/dense_gram", &[U, R, R, R, W], &gram)?,
         })
     }
 
@@ -194,6 +252,9 @@ impl Kernels {
             K::StatsModes => &self.stats_modes,
             K::MemberModes => &self.member_modes,
             K::NtkGram => &self.ntk_gram,
+            K::DenseForward => self.dense_forward.as_ref().expect("dense kernels built"),
+            K::DenseBackward => self.dense_backward.as_ref().expect("dense kernels built"),
+            K::DenseGram => self.dense_gram.as_ref().expect("dense kernels built"),
         }
     }
 }
@@ -316,7 +377,45 @@ impl Ensemble {
             }
         }
 
-        let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points)?;
+        // Refuse what cannot fit before allocating anything: parameters and velocities
+        // (2·4·P bytes per member) plus per-member outputs and NTK slots, and the
+        // shared scratch activations.
+        if let Some(budget) = device_memory(ctx) {
+            let per_member = 8 * p as u64
+                + f32s_of(points * (4 + blocks))
+                + if e * points * points * 4 <= max as usize {
+                    f32s_of(points * points)
+                } else {
+                    0
+                };
+            let fixed = 3 * shape.depth as u64 * scratch_members as u64 * act_bytes
+                + f32s_of(RECORD_SLOTS * record_size(points))
+                + max.min(TRACE_RING_BYTES);
+            let need = per_member * e as u64 + fixed;
+            if need > budget {
+                let fits = budget.saturating_sub(fixed) / per_member;
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                return Err(NnError::Invalid(format!(
+                    "--ensemble {e} at --depth {} --width {} needs {:.1} GiB of device memory, \
+                     more than the adapter's {:.1} GiB; the largest ensemble that fits is {fits}",
+                    shape.depth,
+                    shape.width,
+                    gib(need),
+                    gib(budget)
+                )));
+            }
+        }
+        let tiles = Tiles::for_adapter(
+            ctx.is_cpu(),
+            if ctx.has_subgroups() {
+                ctx.adapter.min_subgroup_size
+            } else {
+                0
+            },
+            shape.depth,
+            points,
+        );
+        let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points, tiles)?;
         let scales = layer_scales(&shape, spec.parametrization, spec.sigma_w, spec.sigma_b);
         let layers = shape.layers();
 
@@ -493,12 +592,12 @@ impl Ensemble {
                     chunk: c,
                     scratch: &scratch,
                     x: &x_buf,
+                    tiles,
                 };
                 if !fused {
                     let forward = g.forward(&partial, &y_buf, &outputs, &delta_out, &loss);
                     train_ops.extend(forward.iter().cloned());
-                    train_ops.extend(g.backward(&delta_out));
-                    train_ops.extend(g.update(&delta_out));
+                    train_ops.extend(g.train(&delta_out));
                     eval_ops.extend(forward);
                 }
                 ntk_ops.extend(g.ntk(&ones, &ntk, ntk_members));
@@ -790,6 +889,28 @@ impl Builder<'_> {
     }
 }
 
+fn f32s_of(n: usize) -> u64 {
+    4 * n as u64
+}
+
+/// Memory a CPU adapter can use: the host's physical memory. None on GPUs, whose
+/// memory wgpu does not report (an allocation past it fails as a device error).
+fn device_memory(ctx: &GpuContext) -> Option<u64> {
+    if !ctx.is_cpu() {
+        return None;
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 /// Workgroup size of the fused forward pass: one invocation per two points, in
 /// whole SIMD groups of 8, at most 256.
 fn forward_wg(points: usize) -> u32 {
@@ -808,6 +929,7 @@ struct Generic<'a> {
     chunk: &'a Chunk,
     scratch: &'a Scratch,
     x: &'a wgpu::Buffer,
+    tiles: Tiles,
 }
 
 impl Generic<'_> {
@@ -850,7 +972,10 @@ impl Generic<'_> {
                     &self.scratch.z[l],
                     &self.scratch.dphi[l],
                 ];
-                if l > 0 {
+                if l > 0 && self.tiles.dense {
+                    let groups = self.tiled_grid(n / 4, self.tiles.wg);
+                    self.b.op_grid(K::DenseForward, &u, &bufs, groups)
+                } else if l > 0 {
                     self.b
                         .op(K::HiddenForward, &u, &bufs, m * np.div_ceil(4) * (n / 4))
                 } else {
@@ -891,44 +1016,92 @@ impl Generic<'_> {
     }
 
     /// δ for every hidden layer, from the output gradient `up` ([member][point], global).
-    fn backward(&self, up: &wgpu::Buffer) -> Vec<Op> {
+    /// With `update` (dense kernels only), each hidden-to-hidden weight layer is updated
+    /// in the same pass that propagates δ through it (needs N ≤ the point tile); the
+    /// input and output layers are left to `update`.
+    fn backward(&self, up: &wgpu::Buffer, update: bool) -> Vec<Op> {
         let (m, n, np) = (self.m, self.shape.width, self.points);
         let d = self.shape.depth;
         let mut ops = Vec::new();
         for l in (0..d).rev() {
             let above = self.layers[l + 1];
+            if l == d - 1 {
+                let u = NetUniform {
+                    n_in: n as u32,
+                    n_out: above.n_out as u32,
+                    up_off: above.w_off as u32,
+                    wm: self.scales[l + 1].wm as f32,
+                    flags: FLAG_OUTPUT,
+                    ..self.sub
+                };
+                let bufs = [
+                    &self.chunk.params,
+                    up,
+                    &self.scratch.dphi[l],
+                    &self.scratch.delta[l],
+                ];
+                ops.push(self.b.op(K::LayerBackward, &u, &bufs, m * np * n));
+                continue;
+            }
+            if !self.tiles.dense {
+                let u = NetUniform {
+                    n_in: n as u32,
+                    n_out: above.n_out as u32,
+                    up_off: above.w_off as u32,
+                    wm: self.scales[l + 1].wm as f32,
+                    ..self.sub
+                };
+                let bufs = [
+                    &self.chunk.params,
+                    &self.scratch.delta[l + 1],
+                    &self.scratch.dphi[l],
+                    &self.scratch.delta[l],
+                ];
+                let threads = m * np.div_ceil(4) * (n / 4);
+                ops.push(self.b.op(K::HiddenBackward, &u, &bufs, threads));
+                continue;
+            }
             let u = NetUniform {
-                n_in: n as u32,
-                n_out: above.n_out as u32,
-                up_off: above.w_off as u32,
-                wm: self.scales[l + 1].wm as f32,
-                flags: if l == d - 1 { FLAG_OUTPUT } else { 0 },
-                ..self.sub
-            };
-            let upstream = if l == d - 1 {
-                up
-            } else {
-                &self.scratch.delta[l + 1]
+                flags: if update { 0 } else { FLAG_NO_UPDATE },
+                ..self.layer_uniform(l + 1)
             };
             let bufs = [
                 &self.chunk.params,
-                upstream,
+                &self.chunk.vel,
+                &self.scratch.delta[l + 1],
+                &self.scratch.z[l],
                 &self.scratch.dphi[l],
                 &self.scratch.delta[l],
             ];
-            ops.push(if l < d - 1 {
-                self.b
-                    .op(K::HiddenBackward, &u, &bufs, m * np.div_ceil(4) * (n / 4))
-            } else {
-                self.b.op(K::LayerBackward, &u, &bufs, m * np * n)
-            });
+            let groups = self.tiled_grid(n / 4, self.tiles.wg);
+            ops.push(self.b.op_grid(K::DenseBackward, &u, &bufs, groups));
         }
         ops
     }
 
-    fn update(&self, delta_out: &wgpu::Buffer) -> Vec<Op> {
+    /// Workgroups of a register-tiled kernel: `lanes` invocations along x in groups of
+    /// `wg`, and (member, point tile) pairs along y, folded into z past the limit.
+    fn tiled_grid(&self, lanes: usize, wg: u32) -> [u32; 3] {
+        let tiles = self.points.div_ceil(self.tiles.points as usize);
+        let rows = grid((self.m * tiles) as u32, self.b.max_groups);
+        [(lanes as u32).div_ceil(wg), rows[0], rows[1]]
+    }
+
+    /// A training step after the forward pass. When the point tile holds every point,
+    /// the hidden-to-hidden layers are updated inside the backward pass (one read and
+    /// write of W and v); otherwise δ is propagated first and every layer updated after.
+    fn train(&self, delta_out: &wgpu::Buffer) -> Vec<Op> {
+        let fuse = self.tiles.dense && self.points <= self.tiles.points as usize;
+        let mut ops = self.backward(delta_out, fuse);
+        ops.extend(self.update(delta_out, fuse));
+        ops
+    }
+
+    /// Gradient steps of every layer, or (`outer_only`) of the input and output layers.
+    fn update(&self, delta_out: &wgpu::Buffer, outer_only: bool) -> Vec<Op> {
         let d = self.shape.depth;
         (0..=d)
+            .filter(|&l| !outer_only || l == 0 || l == d)
             .map(|l| {
                 let spec = self.layers[l];
                 let out = l == d;
@@ -965,7 +1138,7 @@ impl Generic<'_> {
     fn ntk(&self, ones: &wgpu::Buffer, ntk: &wgpu::Buffer, per_member: bool) -> Vec<Op> {
         let (d, np) = (self.shape.depth, self.points);
         let mut ops = self.hidden_forward();
-        ops.extend(self.backward(ones));
+        ops.extend(self.backward(ones, false));
         for l in 0..=d {
             let out = l == d;
             let u = NetUniform {
@@ -975,13 +1148,14 @@ impl Generic<'_> {
             };
             // The output layer's D is 1 and its buffer is never read; bind any.
             let dmat = if out { ones } else { &self.scratch.delta[l] };
-            let tiles = np.div_ceil(4);
-            ops.push(self.b.op(
-                K::NtkGram,
-                &u,
-                &[dmat, self.input(l), self.input(l), ntk],
-                self.m * tiles * tiles,
-            ));
+            let bufs = [dmat, self.input(l), self.input(l), ntk];
+            ops.push(if self.tiles.dense {
+                let groups = self.tiled_grid(np, self.tiles.gram_wg);
+                self.b.op_grid(K::DenseGram, &u, &bufs, groups)
+            } else {
+                let tiles = np.div_ceil(4);
+                self.b.op(K::NtkGram, &u, &bufs, self.m * tiles * tiles)
+            });
         }
         ops
     }

@@ -55,6 +55,8 @@ pub const FLAG_OUTPUT: u32 = 1;
 /// Bit 1 of `flags` (ntk_gram only): accumulate into the global member's own N×N slot
 /// (`member_base + m`) instead of the sub-chunk position's shared sum.
 pub const FLAG_NTK_MEMBERS: u32 = 2;
+/// Bit 2 of `flags` (hidden_backward only): propagate δ without updating the weights.
+pub const FLAG_NO_UPDATE: u32 = 4;
 
 /// Sizes of one MLP with scalar output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
