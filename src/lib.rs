@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod lattice;
 pub mod nn;
 pub mod par;
+pub mod preflight;
 pub mod reference;
 pub mod report;
 pub mod theory;

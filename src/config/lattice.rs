@@ -348,7 +348,10 @@ impl LatticeArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<LatticeConfig, ConfigError> {
         let file = match &self.config {
-            Some(p) => Some((p.as_path(), read_table(p, "lattice")?)),
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Lattice)?;
+                Some((p.as_path(), read_table(p, "lattice")?))
+            }
             None => None,
         };
         merge_args(self, file)?.validate()
@@ -362,7 +365,7 @@ impl LatticeArgs {
                 format!("must be at least 4 (got {grid})"),
             ));
         }
-        let dx = positive_real("dx", self.dx.unwrap_or(1.0))?;
+        let dx = spacing("dx", self.dx.unwrap_or(1.0))?;
         let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
         let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
         let fields = positive("fields", self.fields.unwrap_or(1))?;
@@ -481,18 +484,47 @@ impl LatticeArgs {
             steps,
             output_every,
             seed: self.seed.unwrap_or(0),
-            out: self
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("out/lattice")),
+            out: super::out_dir(
+                self.out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("out/lattice")),
+            )?,
             force: self.force,
             allow_tachyonic: self.allow_tachyonic,
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),
         };
         cfg.check_courant()?;
+        // The lattice holds π = a³φ̇ in f32 and kicks with coefficients ∝ a³, so a³
+        // must stay far from f32's 3.4e38 (= e^88.7): the same e-fold cap as `run`.
+        let efolds = hubble.abs() * dt * steps as f64;
+        if efolds > MAX_EFOLDS {
+            let max_steps = (MAX_EFOLDS / (hubble.abs() * dt)).floor();
+            return Err(ConfigError::invalid(
+                "steps",
+                format!(
+                    "{steps} spans {efolds:.1} e-folds (|H|·dt·steps with H = {hubble}, dt = {dt}); the lattice keeps a³φ̇ in f32 and follows at most {MAX_EFOLDS} e-folds: the largest --steps is {max_steps}"
+                ),
+            ));
+        }
         Ok(cfg)
     }
+}
+
+/// Most e-folds a lattice run may span: a³ in f32 overflows at e^{88.7/3} ≈ 29.6.
+pub const MAX_EFOLDS: f64 = 20.0;
+
+/// A lattice spacing: the f32 kernels multiply by 1/dx², which must be a normal f32
+/// far from overflow, so dx lies in [1e-15, 1e15].
+pub fn spacing(flag: &str, v: f64) -> Result<f64, ConfigError> {
+    let v = positive_real(flag, v)?;
+    if !(1e-15..=1e15).contains(&v) {
+        return Err(ConfigError::invalid(
+            flag,
+            format!("must lie in [1e-15, 1e15] (got {v:?}): the f32 kernels hold 1/dx²"),
+        ));
+    }
+    Ok(v)
 }
 
 fn is_one(v: &usize) -> bool {
@@ -503,7 +535,7 @@ fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !(v.is_finite() && v >= 0.0) {
         Err(ConfigError::invalid(
             flag,
-            format!("must be finite and ≥ 0 (got {v})"),
+            format!("must be finite and ≥ 0 (got {v:?})"),
         ))
     } else {
         Ok(v)
@@ -514,8 +546,13 @@ fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
 mod tests {
     use super::*;
 
+    /// Defaults, over 40 steps: the large dt of the Courant cases stays within the
+    /// e-fold cap.
     fn args() -> LatticeArgs {
-        LatticeArgs::default()
+        LatticeArgs {
+            steps: Some(40),
+            ..LatticeArgs::default()
+        }
     }
 
     fn err(a: LatticeArgs) -> String {

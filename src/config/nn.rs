@@ -191,7 +191,10 @@ impl NnArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<NnConfig, ConfigError> {
         let file = match &self.config {
-            Some(p) => Some((p.as_path(), read_table(p, "nn")?)),
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Nn)?;
+                Some((p.as_path(), read_table(p, "nn")?))
+            }
             None => None,
         };
         merge_args(self, file)?.validate()
@@ -220,7 +223,7 @@ impl NnArgs {
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
-                format!("must lie in [0, 1) (got {momentum})"),
+                format!("must lie in [0, 1) (got {momentum:?})"),
             ));
         }
         let sigma_w = positive_real("sigma-w", self.sigma_w.unwrap_or(1.0))?;
@@ -228,7 +231,7 @@ impl NnArgs {
         if !(sigma_b.is_finite() && sigma_b >= 0.0) {
             return Err(ConfigError::invalid(
                 "sigma-b",
-                format!("must be finite and ≥ 0 (got {sigma_b})"),
+                format!("must be finite and ≥ 0 (got {sigma_b:?})"),
             ));
         }
         let record_every = positive("record-every", self.record_every.unwrap_or(10))?;
@@ -284,7 +287,7 @@ impl NnArgs {
             record_every,
             ntk_every,
             seed: self.seed.unwrap_or(0),
-            out: self.out.clone().unwrap_or_else(|| PathBuf::from("out/nn")),
+            out: super::out_dir(self.out.clone().unwrap_or_else(|| PathBuf::from("out/nn")))?,
             force: self.force,
             allow_unstable: self.allow_unstable,
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,

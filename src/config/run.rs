@@ -201,7 +201,10 @@ impl RunArgs {
     pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
         let path = self.nn.config.as_deref();
         let (nn_t, lat_t) = match path {
-            Some(p) => read_run_file(p)?,
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Run)?;
+                read_run_file(p)?
+            }
             None => (toml::Table::new(), toml::Table::new()),
         };
         let nn_args = merged_nn_args(&self.nn, path, nn_t, extra)?;
@@ -292,7 +295,10 @@ impl LatticeKnobs {
             dual_gradient,
             eft_cubic: self.eft_cubic,
             grid,
-            dx: self.dx.map(|d| positive_real("dx", d)).transpose()?,
+            dx: self
+                .dx
+                .map(|d| super::lattice::spacing("dx", d))
+                .transpose()?,
             stencil,
             integrator,
             substeps: self.substeps.map(|s| positive("substeps", s)).transpose()?,
@@ -361,7 +367,7 @@ impl DictionaryArgs {
             if !(mass.is_finite() && mass >= 0.0) {
                 return Err(ConfigError::invalid(
                     "mass",
-                    format!("must be finite and ≥ 0 (got {mass})"),
+                    format!("must be finite and ≥ 0 (got {mass:?})"),
                 ));
             }
             let lr = self.lr.map(|l| positive_real("lr", l)).transpose()?;
@@ -381,14 +387,14 @@ impl DictionaryArgs {
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
-                format!("must lie in [0, 1) (got {momentum})"),
+                format!("must lie in [0, 1) (got {momentum:?})"),
             ));
         }
         for &k in &self.kappa {
             if !(k.is_finite() && k >= 0.0) {
                 return Err(ConfigError::invalid(
                     "kappa",
-                    format!("must be finite and ≥ 0 (got {k})"),
+                    format!("must be finite and ≥ 0 (got {k:?})"),
                 ));
             }
         }

@@ -136,9 +136,10 @@ pub fn parse_axis(spec: &str) -> Result<Axis, ConfigError> {
     Ok(Axis { key, values })
 }
 
+/// The `[sweep]` table of a config file.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SweepTable {
+pub(crate) struct SweepTable {
     #[serde(default)]
     vary: Vec<String>,
     repeats: Option<i64>,
@@ -161,7 +162,10 @@ fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
 impl SweepArgs {
     pub fn resolve(&self) -> Result<SweepConfig, ConfigError> {
         let file = match self.run.nn.config.as_deref() {
-            Some(p) => read_sweep_table(p)?,
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Run)?;
+                read_sweep_table(p)?
+            }
             None => SweepTable::default(),
         };
         // Flags replace the file's list for the same key.

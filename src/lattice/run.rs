@@ -9,6 +9,7 @@ use crate::report::prepare_out_dir;
 
 pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     let cfg = args.resolve()?;
+    crate::preflight::check_lattice_config(&cfg)?;
     // Refuse an existing run before spending any time.
     prepare_out_dir(&cfg.out, cfg.force)?;
     let t0 = Instant::now();

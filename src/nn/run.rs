@@ -173,7 +173,17 @@ pub struct Prepared {
 }
 
 pub fn prepare(cfg: &NnConfig) -> Result<Prepared, RunError> {
+    // Sizes and cost are checked before the data are drawn (a CSV file's size only
+    // once it is read) and before the analytic kernels are built.
+    let check = |points, dim| {
+        crate::preflight::check_nn_data(cfg, points, dim)
+            .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))
+    };
+    if !matches!(cfg.data, DataSource::Csv(_)) {
+        check(cfg.points, cfg.input_dim)?;
+    }
     let data = load_dataset(cfg)?;
+    check(data.points(), data.input_dim())?;
     let (modes, nngp) = analytic(cfg, &data)?;
     Ok(Prepared { data, modes, nngp })
 }
@@ -277,6 +287,8 @@ pub fn train(
     let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
         .map(|b| modes.basis.row(b).iter().cloned().collect())
         .collect();
+    crate::preflight::check_nn_device(cfg, &data, ctx)
+        .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     let steps = cfg.steps;
     let record = |s: usize| s.is_multiple_of(cfg.record_every) || s == steps;
