@@ -180,7 +180,10 @@ fn check_bench_nn(a: &nncosmo_gpu::cli::BenchNnArgs) -> anyhow::Result<()> {
         record_every: 1,
         member_traces: Some(0),
     };
-    check_nn(&sizes, &Budget::of_machine(), None)?;
+    // The adapter is not open yet: its memory is taken as the host's (exact for
+    // CPU adapters, whose buffers live in host memory).
+    let budget = Budget::of_machine();
+    check_nn(&sizes, &budget, Some(budget.host))?;
     Ok(())
 }
 

@@ -425,9 +425,26 @@ pub fn check_nn_device(
     check_nn(&sizes, &budget, device_memory(ctx, &budget))
 }
 
-/// The host and analytic budget of a lattice run, before anything is allocated.
-pub fn check_lattice_config(cfg: &LatticeConfig) -> Result<(), ConfigError> {
-    check_lattice(&LatticeSizes::of(cfg), &Budget::of_machine(), None)
+/// A lattice run against the adapter's binding limit (F·N³ f32 in one buffer: the
+/// engine's own message, naming the largest grid and field count), then against the
+/// host, FFT and device budgets: after the adapter is opened, before any buffer.
+pub fn check_lattice_run(
+    cfg: &LatticeConfig,
+    ctx: &crate::gpu::GpuContext,
+) -> Result<(), crate::lattice::LatticeError> {
+    let n = cfg.grid as u64;
+    let bytes = (cfg.fields as u64)
+        .saturating_mul(n.saturating_pow(3))
+        .saturating_mul(4);
+    let limit = ctx.max_binding();
+    if bytes > limit {
+        return Err(crate::lattice::engine::too_large(
+            cfg.grid, cfg.fields, limit,
+        ));
+    }
+    let budget = Budget::of_machine();
+    check_lattice(&LatticeSizes::of(cfg), &budget, device_memory(ctx, &budget))?;
+    Ok(())
 }
 
 /// The device memory of an adapter when it can be known: a CPU adapter (lavapipe,

@@ -62,8 +62,8 @@ fn reproductions_of_crashes_and_hangs_are_refused_up_front() {
     let l = refused(
         &d,
         &["lattice", "--grid", "2097152", "--steps", "5", "--out", &o1],
-        "--grid 2097152",
-        &["largest --grid"],
+        "a 2097152³ field (--grid 2097152)",
+        &["largest grid"],
     );
     assert!(
         !Path::new(&o1).exists(),

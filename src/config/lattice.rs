@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ConfigError, finite, merge_args, parse_named, positive, positive_real, read_table};
+use super::{
+    ConfigError, finite, finite32, merge_args, parse_named, positive, positive_real, read_table,
+};
 
 /// Raw flags of `nncosmo-gpu lattice`; every one is also a config key.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -384,7 +386,8 @@ impl LatticeArgs {
             ));
         }
         for &m in &masses {
-            finite("mass", m)?;
+            finite32("mass", m)?;
+            finite32("mass", m * m.abs())?;
         }
         let mass = masses[0];
         let m2 = mass * mass.abs();
@@ -418,7 +421,7 @@ impl LatticeArgs {
                 })
                 .collect()
         };
-        let lambda = finite("lambda", self.lambda.unwrap_or(0.0))?;
+        let lambda = finite32("lambda", self.lambda.unwrap_or(0.0))?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "lambda",
@@ -427,8 +430,10 @@ impl LatticeArgs {
                 ),
             ));
         }
-        let amplitude = self.amplitude.unwrap_or(1e-4);
-        let tilt = self.tilt.unwrap_or(-3.0);
+        // Checked even when the spectrum does not use them: a bad value is never
+        // silently ignored.
+        let amplitude = non_negative("amplitude", self.amplitude.unwrap_or(1e-4))?;
+        let tilt = finite32("tilt", self.tilt.unwrap_or(-3.0))?;
         let spectrum = match self.spectrum.as_deref().unwrap_or("bunch-davies") {
             "bunch-davies" => Spectrum::BunchDavies,
             "power-law" => Spectrum::PowerLaw {
@@ -474,9 +479,9 @@ impl LatticeArgs {
             m2s,
             spectrum_every: None,
             lambda,
-            phi_min: finite("phi-min", self.phi_min.unwrap_or(0.0))?,
-            phi_init: finite("phi-init", self.phi_init.unwrap_or(1.0))?,
-            dphi_init: finite("dphi-init", self.dphi_init.unwrap_or(0.0))?,
+            phi_min: finite32("phi-min", self.phi_min.unwrap_or(0.0))?,
+            phi_init: finite32("phi-init", self.phi_init.unwrap_or(1.0))?,
+            dphi_init: finite32("dphi-init", self.dphi_init.unwrap_or(0.0))?,
             spectrum,
             velocity,
             integrator,
@@ -532,7 +537,7 @@ fn is_one(v: &usize) -> bool {
 }
 
 fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
-    if !(v.is_finite() && v >= 0.0) {
+    if !(v.is_finite() && (0.0..=f32::MAX as f64).contains(&v)) {
         Err(ConfigError::invalid(
             flag,
             format!("must be finite and ≥ 0 (got {v:?})"),

@@ -127,6 +127,18 @@ pub fn out_dir(v: std::path::PathBuf) -> Result<std::path::PathBuf, ConfigError>
     Ok(v)
 }
 
+/// A real flag the f32 kernels hold: finite and within f32's range.
+pub fn finite32(flag: &str, v: f64) -> Result<f64, ConfigError> {
+    finite(flag, v)?;
+    if v.abs() > f32::MAX as f64 {
+        return Err(ConfigError::invalid(
+            flag,
+            format!("must lie within f32's range ±3.4e38, which the GPU kernels use (got {v:?})"),
+        ));
+    }
+    Ok(v)
+}
+
 /// A finite real flag.
 pub fn finite(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !v.is_finite() {

@@ -111,6 +111,10 @@ pub enum Matching {
     Continuum,
 }
 
+/// Most lattice steps per network step that `--substeps` may ask for (16 times the
+/// automatic choice's cap).
+pub const MAX_GIVEN_SUBSTEPS: usize = 4096;
+
 /// The validated configuration of a duality run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunConfig {
@@ -301,7 +305,21 @@ impl LatticeKnobs {
                 .transpose()?,
             stencil,
             integrator,
-            substeps: self.substeps.map(|s| positive("substeps", s)).transpose()?,
+            substeps: self
+                .substeps
+                .map(|s| {
+                    let s = positive("substeps", s)?;
+                    // The plan steps the host's twin of the lattice through every
+                    // substep; beyond this the lattice's dt is far below any error.
+                    if s > MAX_GIVEN_SUBSTEPS {
+                        return Err(ConfigError::invalid(
+                            "substeps",
+                            format!("{s} is more than any dual needs: the largest --substeps is {MAX_GIVEN_SUBSTEPS}"),
+                        ));
+                    }
+                    Ok(s)
+                })
+                .transpose()?,
             outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(8))?,
             seed: self.lattice_seed.unwrap_or(nn_seed),
         })

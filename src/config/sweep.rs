@@ -27,6 +27,9 @@ pub struct SweepArgs {
     pub repeats: Option<i64>,
 }
 
+/// Most runs (grid points × repeats) one sweep may ask for.
+pub const MAX_SWEEP_RUNS: usize = 10_000;
+
 /// Network keys a sweep may vary.
 pub const VARIABLE_KEYS: &[&str] = &[
     "width",
@@ -198,6 +201,18 @@ impl SweepArgs {
             }
         }
         let repeats = super::positive("repeats", self.repeats.or(file.repeats).unwrap_or(1))?;
+        let grid_points = axes
+            .iter()
+            .fold(1usize, |n, a| n.saturating_mul(a.values.len()));
+        if grid_points.saturating_mul(repeats) > MAX_SWEEP_RUNS {
+            return Err(ConfigError::invalid(
+                "repeats",
+                format!(
+                    "{repeats} × {grid_points} grid points is more than {MAX_SWEEP_RUNS} runs: the largest --repeats is {}",
+                    (MAX_SWEEP_RUNS / grid_points).max(1)
+                ),
+            ));
+        }
         let mut base_args = self.run.clone();
         // Default the output directory only when neither the flags nor the file's
         // [nn] table name one (the flag would otherwise shadow the file's value).

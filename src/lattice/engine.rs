@@ -346,7 +346,7 @@ fn energy_slots(fields: usize) -> usize {
 }
 
 /// The error for F fields of N³ sites that do not fit one binding of `limit` bytes.
-fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
+pub(crate) fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
     let bytes = (fields as u64)
         .saturating_mul((n as u64).saturating_pow(3))
         .saturating_mul(4);

@@ -9,14 +9,16 @@ use crate::report::prepare_out_dir;
 
 pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     let cfg = args.resolve()?;
-    crate::preflight::check_lattice_config(&cfg)?;
-    // Refuse an existing run before spending any time.
-    prepare_out_dir(&cfg.out, cfg.force)?;
     let t0 = Instant::now();
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
         adapter: cfg.adapter.clone(),
     })?;
+    // Sizes against the adapter and the budgets before the output directory or any
+    // buffer.
+    crate::preflight::check_lattice_run(&cfg, &ctx)?;
+    // Refuse an existing run before spending any time.
+    prepare_out_dir(&cfg.out, cfg.force)?;
     let mut lat = Lattice::new(&ctx, &cfg)?;
     let setup = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();

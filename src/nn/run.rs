@@ -48,6 +48,9 @@ pub enum RunError {
     },
 }
 
+/// Most training steps encoded into one submission.
+const MAX_SEGMENT_STEPS: usize = 4096;
+
 /// One empirical-NTK measurement. The member columns are NaN when the engine could
 /// not hold every member's NTK (E·N² floats past one binding).
 #[derive(Clone, Debug, Serialize)]
@@ -359,7 +362,7 @@ pub fn train(
     measure(&mut res, 0)?;
 
     let bar = report::progress::step_bar(steps as u64, "nn");
-    let mut batch = cfg.record_every.min(steps);
+    let mut batch = cfg.record_every.min(steps).min(MAX_SEGMENT_STEPS);
     let mut s = 0;
     let train_t = Instant::now();
     let ntk_before = res.timings.ntk_s;
@@ -371,7 +374,9 @@ pub fn train(
         let dt = t.elapsed().as_secs_f64();
         // Aim for submissions of ~0.5–2 s: long enough to amortise the read-back,
         // short enough for a live progress bar and a responsive interrupt.
-        let max_batch = (RECORD_SLOTS - 1) * cfg.record_every;
+        // Capped in steps too: a segment's dispatches are encoded into one
+        // submission, whose memory grows with its steps (--record-every 10⁶).
+        let max_batch = ((RECORD_SLOTS - 1) * cfg.record_every).min(MAX_SEGMENT_STEPS);
         if dt < 0.5 {
             batch = (batch * 2).min(max_batch);
         } else if dt > 2.0 {
