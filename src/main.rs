@@ -120,7 +120,7 @@ fn mib(b: u64) -> String {
 }
 
 /// Timed steps a benchmark may ask for.
-const MAX_BENCH_STEPS: usize = 10_000_000;
+const MAX_BENCH_STEPS: usize = 100_000;
 
 /// `bench nn`'s sizes, checked before the GPU is touched: the same rules and
 /// budgets as `nn`.

@@ -214,6 +214,21 @@ fn reproductions_of_crashes_and_hangs_are_refused_up_front() {
         "--steps 2000",
         &["e-folds", "largest --steps is 800"],
     );
+    // 2³² fields: the per-field mass list alone was a 32 GiB allocation (abort).
+    refused(
+        &d,
+        &[
+            "lattice",
+            "--grid",
+            "4",
+            "--fields",
+            "4294967296",
+            "--out",
+            &out("f"),
+        ],
+        "--fields is 4294967296",
+        &["largest --fields is 65535"],
+    );
     // bench checks its sizes as nn does.
     refused(
         &d,

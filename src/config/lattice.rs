@@ -371,6 +371,16 @@ impl LatticeArgs {
         let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
         let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
         let fields = positive("fields", self.fields.unwrap_or(1))?;
+        // Each field is one workgroup along z, whose count WebGPU caps at 65535; the
+        // per-field lists below are built only for counts within it.
+        if fields > MAX_FIELDS {
+            return Err(ConfigError::invalid(
+                "fields",
+                format!(
+                    "is {fields}, but the kernels dispatch one field per workgroup along z: the largest --fields is {MAX_FIELDS}"
+                ),
+            ));
+        }
         let masses = if self.mass.is_empty() {
             vec![1.0]
         } else {
@@ -515,6 +525,9 @@ impl LatticeArgs {
         Ok(cfg)
     }
 }
+
+/// Most fields a lattice may hold (WebGPU's default workgroups per dimension).
+pub const MAX_FIELDS: usize = 65535;
 
 /// Most e-folds a lattice run may span: a³ in f32 overflows at e^{88.7/3} ≈ 29.6.
 pub const MAX_EFOLDS: f64 = 20.0;
