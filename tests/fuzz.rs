@@ -433,7 +433,8 @@ fn toml_value(rng: &mut ChaCha8Rng, d: Domain) -> (String, bool) {
     if rng.random_bool(0.35) {
         let w = pick(rng, wrong);
         // Strings are the right type for choices, text and paths; lists for mass.
-        let typed_ok = matches!(d, Choice(_) | Text | Out) && w.starts_with('"');
+        let typed_ok = (matches!(d, Choice(_) | Text | Out) && w.starts_with('"'))
+            || (matches!(d, Switch) && *w == "true");
         return (w.to_string(), !typed_ok);
     }
     let v = value_for(rng, d);
@@ -491,6 +492,13 @@ fn make_case(rng: &mut ChaCha8Rng, k: usize) -> Case {
         let shape = sub.config.unwrap();
         let (flag, d) = *pick(rng, sub.flags);
         let key = flag.replace('-', "_");
+        // Flags override the file: the base run's own value of this key gives way,
+        // so the file's value is the one used.
+        let name = format!("--{flag}");
+        if let Some(i) = args.iter().position(|a| *a == name) {
+            let with_value = !matches!(d, Switch);
+            args.drain(i..i + 1 + usize::from(with_value));
+        }
         let (text, bad) = match rng.random_range(0..10) {
             0 => ("bogus_key = 1".to_string(), true),
             1 => ("nn = 5".to_string(), true),
