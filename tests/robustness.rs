@@ -431,3 +431,89 @@ fn memory_is_flat_as_a_run_records_more_steps() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Peak RSS of a guarded run of `args` that must succeed.
+fn peak(d: &Path, args: &[&str]) -> u64 {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let o = run_guarded(&args, d, Duration::from_secs(120), 2048 * MIB);
+    assert!(
+        o.fault().is_none() && o.code == Some(0),
+        "{args:?}: {:?}\n{}",
+        o.fault(),
+        o.stderr
+    );
+    o.peak_rss
+}
+
+#[test]
+fn lattice_and_run_memory_is_flat_too() {
+    let d = scratch("robust-flat-lr");
+    let out = |n: &str| d.join(n).display().to_string();
+    let (o1, o2, o3, o4) = (out("l1"), out("l2"), out("r1"), out("r2"));
+    // Every step an output (observables and spectrum): 20 against 400.
+    let lat = |steps: &'static str, o: &str| {
+        peak(
+            &d,
+            &[
+                "lattice",
+                "--grid",
+                "4",
+                "--steps",
+                steps,
+                "--output-every",
+                "1",
+                "--out",
+                o,
+            ],
+        )
+    };
+    let (few, many) = (lat("20", &o1), lat("400", &o2));
+    eprintln!(
+        "lattice: {} MiB after 20 outputs, {} MiB after 400",
+        few / MIB,
+        many / MIB
+    );
+    assert!(
+        many.saturating_sub(few) < 24 * MIB,
+        "lattice grew {} MiB",
+        (many - few) / MIB
+    );
+    let run = |steps: &'static str, o: &str| {
+        peak(
+            &d,
+            &[
+                "run",
+                "--width",
+                "8",
+                "--ensemble",
+                "4",
+                "--points",
+                "4",
+                "--steps",
+                steps,
+                "--lr",
+                "0.05",
+                "--ntk-every",
+                "50",
+                "--grid",
+                "4",
+                "--lattice-outputs",
+                "1",
+                "--out",
+                o,
+            ],
+        )
+    };
+    let (few, many) = (run("50", &o3), run("400", &o4));
+    eprintln!(
+        "run: {} MiB after 50 steps, {} MiB after 400",
+        few / MIB,
+        many / MIB
+    );
+    assert!(
+        many.saturating_sub(few) < 24 * MIB,
+        "run grew {} MiB",
+        (many - few) / MIB
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
