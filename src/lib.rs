@@ -10,6 +10,7 @@ pub mod lattice;
 pub mod nn;
 pub mod par;
 pub mod philox;
+pub mod preflight;
 pub mod reference;
 pub mod report;
 pub mod shader_activation;

@@ -11,11 +11,28 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line, causes joined; no backtrace.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(nncosmo_gpu::signals::exit_status().unwrap_or(1))
         }
     }
+}
+
+/// The error and its causes on one line, each said once: library errors already
+/// quote their source (`cannot write X: <OS error>`), so a cause whose text is
+/// already in the line is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -103,7 +120,78 @@ fn mib(b: u64) -> String {
     format!("{b} B ({:.0} MiB)", b as f64 / 1048576.0)
 }
 
+/// Timed steps a benchmark may ask for.
+const MAX_BENCH_STEPS: usize = 100_000;
+
+/// `bench nn`'s sizes, checked before the GPU is touched: the same rules and
+/// budgets as `nn`.
+fn check_bench_nn(a: &nncosmo_gpu::cli::BenchNnArgs) -> anyhow::Result<()> {
+    use nncosmo_gpu::config::ConfigError;
+    use nncosmo_gpu::preflight::{Budget, NnSizes, check_nn};
+    let positive = |flag: &str, v: usize| {
+        if v == 0 {
+            Err(ConfigError::invalid(
+                flag,
+                "must be a positive integer (got 0)",
+            ))
+        } else {
+            Ok(v)
+        }
+    };
+    let points = positive("points", a.points)?;
+    if points < 2 {
+        anyhow::bail!(ConfigError::invalid(
+            "points",
+            "must be at least 2 (got 1): the statistics need two training points"
+        ));
+    }
+    let depth = positive("depth", a.depth)?;
+    if let Some(s) = a.steps {
+        positive("steps", s)?;
+        if s > MAX_BENCH_STEPS {
+            anyhow::bail!(ConfigError::invalid(
+                "steps",
+                format!(
+                    "{s} is more than a benchmark needs: the largest --steps is {MAX_BENCH_STEPS}"
+                )
+            ));
+        }
+    }
+    if let Some(e) = a.ensemble {
+        positive("ensemble", e)?;
+    }
+    if let Some(w) = a.width {
+        positive("width", w)?;
+        if w % 4 != 0 {
+            anyhow::bail!(ConfigError::invalid(
+                "width",
+                format!("must be a multiple of 4 (got {w}): the kernels read rows as vec4")
+            ));
+        }
+    }
+    let (e, w) = (a.ensemble.unwrap_or(1024), a.width.unwrap_or(4096));
+    let sizes = NnSizes {
+        width: w,
+        depth,
+        ensemble: e,
+        points,
+        input_dim: 2,
+        // Bench records nothing: one record slot's worth of steps.
+        steps: 1,
+        record_every: 1,
+        member_traces: Some(0),
+    };
+    // The adapter is not open yet: its memory is taken as the host's (exact for
+    // CPU adapters, whose buffers live in host memory).
+    let budget = Budget::of_machine();
+    check_nn(&sizes, &budget, Some(budget.host))?;
+    Ok(())
+}
+
 fn bench(b: BenchArgs) -> anyhow::Result<()> {
+    if let BenchTarget::Nn(a) = &b.target {
+        check_bench_nn(a)?;
+    }
     let ctx = GpuContext::new(&BackendChoice {
         backend: b.backend.clone(),
         adapter: b.adapter.clone(),

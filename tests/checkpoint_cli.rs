@@ -218,7 +218,10 @@ fn sigint_leaves_a_resumable_interrupted_run_and_sigterm_exits_143() {
     let last = rep["last_step"].as_u64().unwrap();
     let ckpt = checkpoint_step(&out);
     assert!(ckpt >= first && ckpt < 2_000_000, "{ckpt}");
-    assert!(ckpt > last && ckpt <= last + 1000, "checkpoint {ckpt}, last_step {last}");
+    assert!(
+        ckpt > last && ckpt <= last + 1000,
+        "checkpoint {ckpt}, last_step {last}"
+    );
     let loss = std::fs::read_to_string(out.join("nn/loss.csv")).unwrap();
     assert_eq!(loss.lines().count() as u64 - 1, last / 1000 + 1);
     // One error line, ending in the command that resumes the run.

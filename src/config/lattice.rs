@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ConfigError, finite, merge_args, parse_named, positive, positive_real, read_table};
+use super::{
+    ConfigError, finite, finite32, merge_args, parse_named, positive, positive_real, read_table,
+};
 
 /// Raw flags of `nncosmo-gpu lattice`; every one is also a config key.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -372,7 +374,10 @@ impl LatticeArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<LatticeConfig, ConfigError> {
         let file = match &self.config {
-            Some(p) => Some((p.as_path(), read_table(p, "lattice")?)),
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Lattice)?;
+                Some((p.as_path(), read_table(p, "lattice")?))
+            }
             None => None,
         };
         merge_args(self, file)?.validate()
@@ -386,10 +391,20 @@ impl LatticeArgs {
                 format!("must be at least 4 (got {grid})"),
             ));
         }
-        let dx = positive_real("dx", self.dx.unwrap_or(1.0))?;
+        let dx = spacing("dx", self.dx.unwrap_or(1.0))?;
         let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
         let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
         let fields = positive("fields", self.fields.unwrap_or(1))?;
+        // Each field is one workgroup along z, whose count WebGPU caps at 65535; the
+        // per-field lists below are built only for counts within it.
+        if fields > MAX_FIELDS {
+            return Err(ConfigError::invalid(
+                "fields",
+                format!(
+                    "is {fields}, but the kernels dispatch one field per workgroup along z: the largest --fields is {MAX_FIELDS}"
+                ),
+            ));
+        }
         let masses = if self.mass.is_empty() {
             vec![1.0]
         } else {
@@ -405,7 +420,8 @@ impl LatticeArgs {
             ));
         }
         for &m in &masses {
-            finite("mass", m)?;
+            finite32("mass", m)?;
+            finite32("mass", m * m.abs())?;
         }
         let mass = masses[0];
         let m2 = mass * mass.abs();
@@ -439,7 +455,7 @@ impl LatticeArgs {
                 })
                 .collect()
         };
-        let lambda = finite("lambda", self.lambda.unwrap_or(0.0))?;
+        let lambda = finite32("lambda", self.lambda.unwrap_or(0.0))?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "lambda",
@@ -448,8 +464,10 @@ impl LatticeArgs {
                 ),
             ));
         }
-        let amplitude = self.amplitude.unwrap_or(1e-4);
-        let tilt = self.tilt.unwrap_or(-3.0);
+        // Checked even when the spectrum does not use them: a bad value is never
+        // silently ignored.
+        let amplitude = non_negative("amplitude", self.amplitude.unwrap_or(1e-4))?;
+        let tilt = finite32("tilt", self.tilt.unwrap_or(-3.0))?;
         let spectrum = match self.spectrum.as_deref().unwrap_or("bunch-davies") {
             "bunch-davies" => Spectrum::BunchDavies,
             "power-law" => Spectrum::PowerLaw {
@@ -495,9 +513,9 @@ impl LatticeArgs {
             m2s,
             spectrum_every: None,
             lambda,
-            phi_min: finite("phi-min", self.phi_min.unwrap_or(0.0))?,
-            phi_init: finite("phi-init", self.phi_init.unwrap_or(1.0))?,
-            dphi_init: finite("dphi-init", self.dphi_init.unwrap_or(0.0))?,
+            phi_min: finite32("phi-min", self.phi_min.unwrap_or(0.0))?,
+            phi_init: finite32("phi-init", self.phi_init.unwrap_or(1.0))?,
+            dphi_init: finite32("dphi-init", self.dphi_init.unwrap_or(0.0))?,
             spectrum,
             velocity,
             integrator,
@@ -505,10 +523,11 @@ impl LatticeArgs {
             steps,
             output_every,
             seed: self.seed.unwrap_or(0),
-            out: self
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("out/lattice")),
+            out: super::out_dir(
+                self.out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("out/lattice")),
+            )?,
             force: self.force,
             checkpoint_every: self
                 .checkpoint_every
@@ -535,8 +554,39 @@ impl LatticeArgs {
             adapter: self.adapter.clone(),
         };
         cfg.check_courant()?;
+        // The lattice holds π = a³φ̇ in f32 and kicks with coefficients ∝ a³, so a³
+        // must stay far from f32's 3.4e38 (= e^88.7): the same e-fold cap as `run`.
+        let efolds = hubble.abs() * dt * steps as f64;
+        if efolds > MAX_EFOLDS {
+            let max_steps = (MAX_EFOLDS / (hubble.abs() * dt)).floor();
+            return Err(ConfigError::invalid(
+                "steps",
+                format!(
+                    "{steps} spans {efolds:.1} e-folds (|H|·dt·steps with H = {hubble}, dt = {dt}); the lattice keeps a³φ̇ in f32 and follows at most {MAX_EFOLDS} e-folds: the largest --steps is {max_steps}"
+                ),
+            ));
+        }
         Ok(cfg)
     }
+}
+
+/// Most fields a lattice may hold (WebGPU's default workgroups per dimension).
+pub const MAX_FIELDS: usize = 65535;
+
+/// Most e-folds a lattice run may span: a³ in f32 overflows at e^{88.7/3} ≈ 29.6.
+pub const MAX_EFOLDS: f64 = 20.0;
+
+/// A lattice spacing: the f32 kernels multiply by 1/dx², which must be a normal f32
+/// far from overflow, so dx lies in [1e-15, 1e15].
+pub fn spacing(flag: &str, v: f64) -> Result<f64, ConfigError> {
+    let v = positive_real(flag, v)?;
+    if !(1e-15..=1e15).contains(&v) {
+        return Err(ConfigError::invalid(
+            flag,
+            format!("must lie in [1e-15, 1e15] (got {v:?}): the f32 kernels hold 1/dx²"),
+        ));
+    }
+    Ok(v)
 }
 
 fn is_one(v: &usize) -> bool {
@@ -544,10 +594,10 @@ fn is_one(v: &usize) -> bool {
 }
 
 fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
-    if !(v.is_finite() && v >= 0.0) {
+    if !(v.is_finite() && (0.0..=f32::MAX as f64).contains(&v)) {
         Err(ConfigError::invalid(
             flag,
-            format!("must be finite and ≥ 0 (got {v})"),
+            format!("must be finite and ≥ 0 (got {v:?})"),
         ))
     } else {
         Ok(v)
@@ -558,8 +608,13 @@ fn non_negative(flag: &str, v: f64) -> Result<f64, ConfigError> {
 mod tests {
     use super::*;
 
+    /// Defaults, over 40 steps: the large dt of the Courant cases stays within the
+    /// e-fold cap.
     fn args() -> LatticeArgs {
-        LatticeArgs::default()
+        LatticeArgs {
+            steps: Some(40),
+            ..LatticeArgs::default()
+        }
     }
 
     fn err(a: LatticeArgs) -> String {

@@ -8,6 +8,7 @@
 pub mod lattice;
 pub mod nn;
 pub mod run;
+pub mod strict;
 pub mod sweep;
 
 use std::path::Path;
@@ -42,10 +43,7 @@ pub fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
         message: e.to_string(),
     })?;
     text.parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_string(),
-        })
+        .map_err(|e: toml::de::Error| strict::located(&path.display().to_string(), &text, &e))
 }
 
 /// Reads `path` as TOML and returns the table for `section` when the file has one,
@@ -98,7 +96,7 @@ pub fn positive_real(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !(v.is_finite() && v > 0.0) {
         Err(ConfigError::invalid(
             flag,
-            format!("must be a finite number > 0 (got {v})"),
+            format!("must be a finite number > 0 (got {v:?})"),
         ))
     } else {
         Ok(v)
@@ -118,12 +116,35 @@ pub(crate) fn parse_named<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The output directory (`--out` or a config's `out`): a non-empty path.
+pub fn out_dir(v: std::path::PathBuf) -> Result<std::path::PathBuf, ConfigError> {
+    if v.as_os_str().is_empty() {
+        return Err(ConfigError::invalid(
+            "out",
+            "must not be empty (give a directory, e.g. --out out/nn)",
+        ));
+    }
+    Ok(v)
+}
+
+/// A real flag the f32 kernels hold: finite and within f32's range.
+pub fn finite32(flag: &str, v: f64) -> Result<f64, ConfigError> {
+    finite(flag, v)?;
+    if v.abs() > f32::MAX as f64 {
+        return Err(ConfigError::invalid(
+            flag,
+            format!("must lie within f32's range ±3.4e38, which the GPU kernels use (got {v:?})"),
+        ));
+    }
+    Ok(v)
+}
+
 /// A finite real flag.
 pub fn finite(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !v.is_finite() {
         Err(ConfigError::invalid(
             flag,
-            format!("must be finite (got {v})"),
+            format!("must be finite (got {v:?})"),
         ))
     } else {
         Ok(v)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, finite, merge_args, parse_named, positive, positive_real, read_table};
+use super::{ConfigError, finite32, merge_args, parse_named, positive, positive_real, read_table};
 use crate::theory::{Activation, Parametrization};
 
 /// Raw flags of `nncosmo-gpu nn`; every one is also a config key.
@@ -204,7 +204,10 @@ impl NnArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<NnConfig, ConfigError> {
         let file = match &self.config {
-            Some(p) => Some((p.as_path(), read_table(p, "nn")?)),
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Nn)?;
+                Some((p.as_path(), read_table(p, "nn")?))
+            }
             None => None,
         };
         merge_args(self, file)?.validate()
@@ -228,20 +231,23 @@ impl NnArgs {
             }
         };
         let steps = positive("steps", self.steps.unwrap_or(1000))?;
-        let lr = positive_real("lr", self.lr.unwrap_or(0.5))?;
+        let lr = finite32("lr", positive_real("lr", self.lr.unwrap_or(0.5))?)?;
         let momentum = self.momentum.unwrap_or(0.9);
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
-                format!("must lie in [0, 1) (got {momentum})"),
+                format!("must lie in [0, 1) (got {momentum:?})"),
             ));
         }
-        let sigma_w = positive_real("sigma-w", self.sigma_w.unwrap_or(1.0))?;
+        let sigma_w = finite32(
+            "sigma-w",
+            positive_real("sigma-w", self.sigma_w.unwrap_or(1.0))?,
+        )?;
         let sigma_b = self.sigma_b.unwrap_or(0.1);
-        if !(sigma_b.is_finite() && sigma_b >= 0.0) {
+        if !(sigma_b.is_finite() && (0.0..=f32::MAX as f64).contains(&sigma_b)) {
             return Err(ConfigError::invalid(
                 "sigma-b",
-                format!("must be finite and ≥ 0 (got {sigma_b})"),
+                format!("must be finite and ≥ 0 (got {sigma_b:?})"),
             ));
         }
         let record_every = positive("record-every", self.record_every.unwrap_or(10))?;
@@ -249,8 +255,16 @@ impl NnArgs {
             Some(v) => positive("ntk-every", v)?,
             None => steps,
         };
-        let input_dim = match data {
-            DataSource::Ring => 2,
+        let input_dim = match (&data, self.input_dim) {
+            (DataSource::Ring, Some(d)) if d != 2 => {
+                return Err(ConfigError::invalid(
+                    "input-dim",
+                    format!(
+                        "is {d}, but the ring data set is 2-D (give --data teacher for other dimensions)"
+                    ),
+                ));
+            }
+            (DataSource::Ring, _) => 2,
             _ => positive("input-dim", self.input_dim.unwrap_or(2))?,
         };
         let ensemble = positive("ensemble", self.ensemble.unwrap_or(64))?;
@@ -289,15 +303,15 @@ impl NnArgs {
             data,
             points,
             input_dim,
-            target_offset: finite("target-offset", self.target_offset.unwrap_or(0.5))?,
-            target_amplitude: finite("target-amplitude", self.target_amplitude.unwrap_or(1.0))?,
+            target_offset: finite32("target-offset", self.target_offset.unwrap_or(0.5))?,
+            target_amplitude: finite32("target-amplitude", self.target_amplitude.unwrap_or(1.0))?,
             steps,
             lr,
             momentum,
             record_every,
             ntk_every,
             seed: self.seed.unwrap_or(0),
-            out: self.out.clone().unwrap_or_else(|| PathBuf::from("out/nn")),
+            out: super::out_dir(self.out.clone().unwrap_or_else(|| PathBuf::from("out/nn")))?,
             force: self.force,
             allow_unstable: self.allow_unstable,
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,

@@ -111,6 +111,10 @@ pub enum Matching {
     Continuum,
 }
 
+/// Most lattice steps per network step that `--substeps` may ask for (16 times the
+/// automatic choice's cap).
+pub const MAX_GIVEN_SUBSTEPS: usize = 4096;
+
 /// The validated configuration of a duality run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunConfig {
@@ -201,7 +205,10 @@ impl RunArgs {
     pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
         let path = self.nn.config.as_deref();
         let (nn_t, lat_t) = match path {
-            Some(p) => read_run_file(p)?,
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Run)?;
+                read_run_file(p)?
+            }
             None => (toml::Table::new(), toml::Table::new()),
         };
         let nn_args = merged_nn_args(&self.nn, path, nn_t, extra)?;
@@ -292,10 +299,27 @@ impl LatticeKnobs {
             dual_gradient,
             eft_cubic: self.eft_cubic,
             grid,
-            dx: self.dx.map(|d| positive_real("dx", d)).transpose()?,
+            dx: self
+                .dx
+                .map(|d| super::lattice::spacing("dx", d))
+                .transpose()?,
             stencil,
             integrator,
-            substeps: self.substeps.map(|s| positive("substeps", s)).transpose()?,
+            substeps: self
+                .substeps
+                .map(|s| {
+                    let s = positive("substeps", s)?;
+                    // The plan steps the host's twin of the lattice through every
+                    // substep; beyond this the lattice's dt is far below any error.
+                    if s > MAX_GIVEN_SUBSTEPS {
+                        return Err(ConfigError::invalid(
+                            "substeps",
+                            format!("{s} is more than any dual needs: the largest --substeps is {MAX_GIVEN_SUBSTEPS}"),
+                        ));
+                    }
+                    Ok(s)
+                })
+                .transpose()?,
             outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(8))?,
             seed: self.lattice_seed.unwrap_or(nn_seed),
         })
@@ -361,7 +385,7 @@ impl DictionaryArgs {
             if !(mass.is_finite() && mass >= 0.0) {
                 return Err(ConfigError::invalid(
                     "mass",
-                    format!("must be finite and ≥ 0 (got {mass})"),
+                    format!("must be finite and ≥ 0 (got {mass:?})"),
                 ));
             }
             let lr = self.lr.map(|l| positive_real("lr", l)).transpose()?;
@@ -381,14 +405,14 @@ impl DictionaryArgs {
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
-                format!("must lie in [0, 1) (got {momentum})"),
+                format!("must lie in [0, 1) (got {momentum:?})"),
             ));
         }
         for &k in &self.kappa {
             if !(k.is_finite() && k >= 0.0) {
                 return Err(ConfigError::invalid(
                     "kappa",
-                    format!("must be finite and ≥ 0 (got {k})"),
+                    format!("must be finite and ≥ 0 (got {k:?})"),
                 ));
             }
         }

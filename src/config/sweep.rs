@@ -27,6 +27,9 @@ pub struct SweepArgs {
     pub repeats: Option<i64>,
 }
 
+/// Most runs (grid points × repeats) one sweep may ask for.
+pub const MAX_SWEEP_RUNS: usize = 10_000;
+
 /// Network keys a sweep may vary.
 pub const VARIABLE_KEYS: &[&str] = &[
     "width",
@@ -136,9 +139,10 @@ pub fn parse_axis(spec: &str) -> Result<Axis, ConfigError> {
     Ok(Axis { key, values })
 }
 
+/// The `[sweep]` table of a config file.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SweepTable {
+pub(crate) struct SweepTable {
     #[serde(default)]
     vary: Vec<String>,
     repeats: Option<i64>,
@@ -173,7 +177,10 @@ impl SweepArgs {
             }
         }
         let file = match self.run.nn.config.as_deref() {
-            Some(p) => read_sweep_table(p)?,
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Run)?;
+                read_sweep_table(p)?
+            }
             None => SweepTable::default(),
         };
         // Flags replace the file's list for the same key.
@@ -206,6 +213,18 @@ impl SweepArgs {
             }
         }
         let repeats = super::positive("repeats", self.repeats.or(file.repeats).unwrap_or(1))?;
+        let grid_points = axes
+            .iter()
+            .fold(1usize, |n, a| n.saturating_mul(a.values.len()));
+        if grid_points.saturating_mul(repeats) > MAX_SWEEP_RUNS {
+            return Err(ConfigError::invalid(
+                "repeats",
+                format!(
+                    "{repeats} × {grid_points} grid points is more than {MAX_SWEEP_RUNS} runs: the largest --repeats is {}",
+                    (MAX_SWEEP_RUNS / grid_points).max(1)
+                ),
+            ));
+        }
         let mut base_args = self.run.clone();
         // Default the output directory only when neither the flags nor the file's
         // [nn] table name one (the flag would otherwise shadow the file's value).

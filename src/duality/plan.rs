@@ -17,7 +17,7 @@ use crate::theory::modes::Modes;
 
 /// The lattice holds π = a³φ̇ in f32, and its kick coefficients grow like a³, so a
 /// run must stay well inside e^{88/3} ≈ 29 e-folds.
-pub const MAX_EFOLDS: f64 = 20.0;
+pub const MAX_EFOLDS: f64 = crate::config::lattice::MAX_EFOLDS;
 /// Courant safety: dt·ω_max at most this fraction of the integrator's bound.
 pub const COURANT_FRACTION: f64 = 0.5;
 /// Starting accuracy rule for the homogeneous modes: dt·max(m, 3H/2) ≤ this.

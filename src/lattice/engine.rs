@@ -369,8 +369,10 @@ fn energy_slots(fields: usize) -> usize {
 }
 
 /// The error for F fields of N³ sites that do not fit one binding of `limit` bytes.
-fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
-    let bytes = fields as u64 * (n as u64).pow(3) * 4;
+pub(crate) fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
+    let bytes = (fields as u64)
+        .saturating_mul((n as u64).saturating_pow(3))
+        .saturating_mul(4);
     let nmax = max_grid(limit);
     let (what, hint) = if fields == 1 {
         (
@@ -378,7 +380,7 @@ fn too_large(n: usize, fields: usize, limit: u64) -> LatticeError {
             format!("the largest grid this adapter can hold is --grid {nmax}"),
         )
     } else {
-        let fmax = limit / ((n as u64).pow(3) * 4);
+        let fmax = limit / (n as u64).saturating_pow(3).saturating_mul(4);
         let hint = if fmax == 0 {
             format!(
                 "even one {n}³ field is too large: the largest grid this adapter can hold is --grid {nmax}"
@@ -524,8 +526,9 @@ impl Lattice {
             )
             .into());
         }
-        let sites = (n as u64).pow(3);
-        let bytes = nf as u64 * sites * 4;
+        // Saturating: a grid whose size wraps u64 is simply too large.
+        let sites = (n as u64).saturating_pow(3);
+        let bytes = (nf as u64).saturating_mul(sites).saturating_mul(4);
         let limit = ctx.max_binding();
         if bytes > limit {
             return Err(too_large(n, nf, limit));
@@ -567,12 +570,18 @@ impl Lattice {
             &[Binding::Uniform, Binding::ReadWrite, Binding::ReadWrite],
             &[],
         )?;
-        let stride = (std::mem::size_of::<StepParams>() as u64)
-            .next_multiple_of(ctx.limits.min_uniform_buffer_offset_alignment as u64);
+        let stride = (std::mem::size_of::<StepParams>() as u64).next_multiple_of(
+            ctx.limits
+                .min_uniform_buffer_offset_alignment
+                .max(ctx.limits.min_storage_buffer_offset_alignment) as u64,
+        );
         let step_uniform = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("lattice steps"),
             size: stride * SLOTS as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            // STORAGE too: CPU adapters bind parameters as storage (see Kernel::new).
+            usage: wgpu::BufferUsages::UNIFORM
+                | wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let psize = wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64);

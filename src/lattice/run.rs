@@ -21,14 +21,17 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         }
         None => None,
     };
-    // Refuse an existing, busy or unwritable --out before spending any time (a
-    // resumed run continues in its own directory).
-    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, resume.as_ref())?;
     let t0 = Instant::now();
     let ctx = GpuContext::new(&BackendChoice {
         backend: cfg.backend.clone(),
         adapter: cfg.adapter.clone(),
     })?;
+    // Sizes against the adapter and the budgets before the output directory or any
+    // buffer.
+    crate::preflight::check_lattice_run(&cfg, &ctx)?;
+    // Refuse an existing, busy or unwritable --out before spending any time (a
+    // resumed run continues in its own directory).
+    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, resume.as_ref())?;
     let mut lat = Lattice::new(&ctx, &cfg)?;
     let setup = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();

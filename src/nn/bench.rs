@@ -12,6 +12,9 @@ use crate::gpu::roofline::fma_peak_gflops;
 use crate::gpu::timing::steps_for;
 use crate::theory::{Activation, Parametrization};
 
+/// Most training steps encoded into one submission.
+const MAX_SEGMENT: usize = 4096;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct NnBench {
     pub ensemble: usize,
@@ -74,10 +77,17 @@ pub fn bench_nn(
     // read-back, so each timed region ends synchronised.
     ens.run_segment(0, 1, &|_| false)?;
     let mut done = 1;
+    // A segment's dispatches are encoded into one submission, so long runs go in
+    // pieces of at most MAX_SEGMENT steps (each ending in a read-back that
+    // synchronises): the encoder's memory stays bounded at any --steps.
     let mut segment = |k: usize| {
         let t = Instant::now();
-        ens.run_segment(done, done + k, &|s| s == done + k)?;
-        done += k;
+        let end = done + k;
+        while done < end {
+            let stop = (done + MAX_SEGMENT).min(end);
+            ens.run_segment(done, stop, &|s| s == stop)?;
+            done = stop;
+        }
         Ok::<_, NnError>(t.elapsed().as_secs_f64())
     };
     let steps = match steps {

@@ -338,9 +338,15 @@ impl Ensemble {
             }
             .into());
         }
+        // The fused forward pass dispatches (blocks × members) groups along x: a
+        // chunk stays within the per-dimension limit (E = 2²¹ at width 8 was a raw
+        // validation error).
+        let max_dim = ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let blocks = shape.width.div_ceil(FORWARD_BLOCK).max(1);
         let per_chunk = ((max / member_bytes) as usize)
             .min(e)
             .min(spec.chunk.unwrap_or(usize::MAX))
+            .min((max_dim / blocks).max(1))
             .max(1);
         // Per-member activation tensor of one hidden layer: N·n floats.
         let act_bytes = 4 * (points * shape.width) as u64;

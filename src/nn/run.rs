@@ -61,6 +61,9 @@ pub enum RunError {
     },
 }
 
+/// Most training steps encoded into one submission.
+const MAX_SEGMENT_STEPS: usize = 4096;
+
 /// One empirical-NTK measurement. The member columns are NaN when the engine could
 /// not hold every member's NTK (E·N² floats past one binding).
 #[derive(Clone, Debug, Serialize)]
@@ -196,7 +199,17 @@ pub struct Prepared {
 }
 
 pub fn prepare(cfg: &NnConfig) -> Result<Prepared, RunError> {
+    // Sizes and cost are checked before the data are drawn (a CSV file's size only
+    // once it is read) and before the analytic kernels are built.
+    let check = |points, dim| {
+        crate::preflight::check_nn_data(cfg, points, dim)
+            .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))
+    };
+    if !matches!(cfg.data, DataSource::Csv(_)) {
+        check(cfg.points, cfg.input_dim)?;
+    }
     let data = load_dataset(cfg)?;
+    check(data.points(), data.input_dim())?;
     let (modes, nngp) = analytic(cfg, &data)?;
     Ok(Prepared { data, modes, nngp })
 }
@@ -313,6 +326,8 @@ pub fn train_with(
     let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
         .map(|b| modes.basis.row(b).iter().cloned().collect())
         .collect();
+    crate::preflight::check_nn_device(cfg, &data, ctx)
+        .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     let steps = cfg.steps;
     let record = |s: usize| s.is_multiple_of(cfg.record_every) || s == steps;
@@ -403,7 +418,7 @@ pub fn train_with(
 
     let bar = report::progress::step_bar(steps as u64, "nn");
     bar.set_position(s as u64);
-    let mut batch = cfg.record_every.min(steps);
+    let mut batch = cfg.record_every.min(steps).min(MAX_SEGMENT_STEPS);
     let train_t = Instant::now();
     let ntk_before = res.timings.ntk_s;
     let every = plan.and_then(|p| p.every);
@@ -438,7 +453,9 @@ pub fn train_with(
         let dt = t.elapsed().as_secs_f64();
         // Aim for submissions of ~0.5–2 s: long enough to amortise the read-back,
         // short enough for a live progress bar and a responsive interrupt.
-        let max_batch = (RECORD_SLOTS - 1) * cfg.record_every;
+        // Capped in steps too: a segment's dispatches are encoded into one
+        // submission, whose memory grows with its steps (--record-every 10⁶).
+        let max_batch = ((RECORD_SLOTS - 1) * cfg.record_every).min(MAX_SEGMENT_STEPS);
         if dt < 0.5 {
             batch = (batch * 2).min(max_batch);
         } else if dt > 2.0 {

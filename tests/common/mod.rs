@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod guard;
 use nncosmo_gpu::gpu::{BackendChoice, GpuContext};
 
 /// The adapter chosen by WGPU_BACKEND / WGPU_ADAPTER_NAME (lavapipe in CI).

@@ -1,0 +1,208 @@
+//! Strict reading of config files: every table and key must be known to the
+//! subcommand, and a value of the wrong type is reported with its key and line.
+//!
+//! The file is deserialised once straight from its text into a schema that denies
+//! unknown fields, so toml's error carries the span of the offending key or value;
+//! the merging of flags over the file (`merge_args`) then only sees checked tables.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::lattice::LatticeArgs;
+use super::nn::NnArgs;
+use super::run::LatticeKnobs;
+use super::sweep::SweepTable;
+
+/// Which subcommand reads the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `nn`: the keys of `nn` at the top level, or an `[nn]` table (with, in a
+    /// shared run file, the `[lattice]` and `[sweep]` tables of `run`).
+    Nn,
+    /// `lattice`: the keys of `lattice` at the top level, or a `[lattice]` table.
+    Lattice,
+    /// `run` and `sweep`: the tables `[nn]`, `[lattice]` and `[sweep]`.
+    Run,
+}
+
+/// A run file: up to three tables, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RunFile {
+    nn: Option<NnArgs>,
+    lattice: Option<LatticeKnobs>,
+    sweep: Option<SweepTable>,
+}
+
+/// A lattice file with a `[lattice]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LatticeFile {
+    lattice: LatticeArgs,
+}
+
+/// Checks the whole config file at `path` for `kind`; the error names the file, the
+/// line and the key.
+pub fn check_file(path: &Path, kind: FileKind) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    check_text(&path.display().to_string(), &text, kind)
+}
+
+/// As [`check_file`], for the file's text.
+pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e| located(path, text, &e))?;
+    let result = match kind {
+        FileKind::Run => toml::from_str::<RunFile>(text).map(drop),
+        FileKind::Nn if table.contains_key("nn") => toml::from_str::<RunFile>(text).map(drop),
+        FileKind::Nn => toml::from_str::<NnArgs>(text).map(drop),
+        FileKind::Lattice if table.contains_key("lattice") => {
+            toml::from_str::<LatticeFile>(text).map(drop)
+        }
+        FileKind::Lattice => toml::from_str::<LatticeArgs>(text).map(drop),
+    };
+    result.map_err(|e| located(path, text, &e))
+}
+
+/// One line: `config file PATH line L: key `K`: what is wrong`.
+pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let mut message = tidy(e.message());
+    if let Some(span) = e.span() {
+        let start = span.start.min(text.len());
+        let line_no = text[..start].matches('\n').count() + 1;
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..].lines().next().unwrap_or("");
+        let prefix = match key_of(line, start - line_start) {
+            Some(k) if !message.contains(&format!("`{k}`")) => format!("key `{k}`: "),
+            _ => String::new(),
+        };
+        message = format!("line {line_no}: {prefix}{message}");
+    }
+    ConfigError::Parse {
+        path: path.to_string(),
+        message,
+    }
+}
+
+/// The key of a `key = value` line when `col` lies in its value; the name of a table
+/// header `[name]`.
+fn key_of(line: &str, col: usize) -> Option<String> {
+    let t = line.trim();
+    if let Some(h) = t.strip_prefix('[') {
+        let name = h.trim_start_matches('[').split(']').next()?.trim();
+        return (!name.is_empty()).then(|| name.to_string());
+    }
+    let eq = line.find('=')?;
+    if col <= eq {
+        return None;
+    }
+    let k = line[..eq].trim().trim_matches('"').trim_matches('\'');
+    (!k.is_empty()).then(|| k.to_string())
+}
+
+/// toml's message on one line, with the words of this program (keys, not fields).
+fn tidy(message: &str) -> String {
+    let one = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one = one.replace("unknown field", "unknown key");
+    // "unknown key `x`, expected one of ..." lists every key; the name is what matters.
+    match one.find(", expected one of") {
+        Some(i) if one.starts_with("unknown key") => {
+            format!("{} (see --help for the keys)", &one[..i])
+        }
+        _ => one,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str, kind: FileKind) -> String {
+        check_text("c.toml", text, kind).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn valid_files_pass() {
+        check_text("c.toml", "width = 64\nsteps = 5", FileKind::Nn).unwrap();
+        check_text(
+            "c.toml",
+            "[nn]\nwidth = 64\n[lattice]\ngrid = 8",
+            FileKind::Nn,
+        )
+        .unwrap();
+        check_text("c.toml", "grid = 8\nmass = [1.0, 2]", FileKind::Lattice).unwrap();
+        check_text("c.toml", "[lattice]\ngrid = 8", FileKind::Lattice).unwrap();
+        let sweep = "[nn]\nsteps = 5\n[sweep]\nvary = [\"lr=1,2\"]\nrepeats = 2";
+        check_text("c.toml", sweep, FileKind::Run).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_tables_are_named_with_their_line() {
+        let cases = [
+            ("width = 64\nwidht = 3", FileKind::Nn, "line 2", "`widht`"),
+            (
+                "[nn]\nwidth = 64\n[extra]\na = 1",
+                FileKind::Nn,
+                "line 3",
+                "`extra`",
+            ),
+            (
+                "[nn]\nsteps = 5\n[lattice]\ngird = 8",
+                FileKind::Run,
+                "line 4",
+                "`gird`",
+            ),
+            (
+                "[nn]\nsteps = 5\n[sweep]\nvry = []",
+                FileKind::Run,
+                "line 4",
+                "`vry`",
+            ),
+            ("top = 1\n[nn]\nsteps = 5", FileKind::Run, "line 1", "`top`"),
+            (
+                "[lattice]\ngrid = 8\n[nn]\nx = 1",
+                FileKind::Lattice,
+                "line 3",
+                "`nn`",
+            ),
+            ("grid = 8\nfoo = 1", FileKind::Lattice, "line 2", "`foo`"),
+        ];
+        for (text, kind, line, key) in cases {
+            let e = err(text, kind);
+            assert!(e.contains(line) && e.contains(key), "{text:?}: {e}");
+            assert!(e.contains("unknown key"), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_key_and_line() {
+        let cases = [
+            (
+                "steps = 5\nwidth = \"wide\"",
+                FileKind::Nn,
+                "line 2",
+                "`width`",
+            ),
+            ("nn = 5", FileKind::Nn, "line 1", "`nn`"),
+            ("nn = 5", FileKind::Run, "line 1", "`nn`"),
+            ("[lattice]\ndx = true", FileKind::Lattice, "line 2", "`dx`"),
+            ("[nn]\n\n\nlr = [1]", FileKind::Run, "line 4", "`lr`"),
+            ("[nn]\nseed = -1", FileKind::Run, "line 2", "`seed`"),
+        ];
+        for (text, kind, line, key) in cases {
+            let e = err(text, kind);
+            assert!(e.contains(line) && e.contains(key), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // A syntax error gives its line too.
+        let e = err("width = 64\nsteps = = 3", FileKind::Nn);
+        assert!(e.contains("line 2"), "{e}");
+    }
+}
