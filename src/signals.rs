@@ -58,6 +58,37 @@ pub fn exit_status() -> Option<u8> {
     }
 }
 
+/// A run stopped by SIGINT or SIGTERM after writing its outputs so far and a
+/// checkpoint; the message ends in the command that resumes it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
+)]
+pub struct Interrupted {
+    pub signal: &'static str,
+    pub step: usize,
+    pub out: String,
+    pub command: String,
+}
+
+impl Interrupted {
+    /// The error of a run stopped by `signal` after `step`, recording the exit status.
+    pub fn new(
+        signal: i32,
+        step: usize,
+        out: &std::path::Path,
+        checkpoint: &std::path::Path,
+    ) -> Self {
+        mark_handled(signal);
+        Interrupted {
+            signal: name(signal),
+            step,
+            out: out.display().to_string(),
+            command: resume_command(checkpoint),
+        }
+    }
+}
+
 /// The signal's name for messages.
 pub fn name(signal: i32) -> &'static str {
     match signal {

@@ -37,29 +37,8 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn tiny_run_writes_the_contract() {
     let out = tmp("run");
     let o = bin()
-        .args([
-            "run",
-            "--width",
-            "128",
-            "--ensemble",
-            "32",
-            "--points",
-            "8",
-            "--steps",
-            "150",
-            "--lr",
-            "0.05",
-            "--momentum",
-            "0.97",
-            "--ntk-every",
-            "50",
-            "--grid",
-            "16",
-            "--lattice-outputs",
-            "3",
-            "--force",
-            "--out",
-        ])
+        .args(common::TINY_RUN)
+        .args(["--force", "--out"])
         .arg(&out)
         .output()
         .unwrap();

@@ -208,8 +208,8 @@ fn an_ensemble_too_large_for_the_device_is_refused_with_the_largest_that_fits() 
     let (ok, err) = run(&args);
     assert!(!ok, "{args:?} should fail");
     let fits: usize = err
-        .rsplit("the largest ensemble that fits is ")
-        .next()
+        .split_once("largest")
+        .and_then(|(_, tail)| tail.rsplit(" is ").next())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no largest ensemble in `{err}`"));
     assert!(err.contains("--ensemble 1000000"), "{err}");

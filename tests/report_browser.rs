@@ -5,6 +5,8 @@
 //! Chromium is the distribution's package (`apt-get install chromium`). Without it
 //! the test is skipped with a note, except in CI, where it must run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -56,28 +58,8 @@ fn tmp(name: &str) -> PathBuf {
 /// The tiny run of tests/duality_run.rs, into `out`.
 fn tiny_run(out: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_nncosmo-gpu"))
-        .args([
-            "run",
-            "--width",
-            "128",
-            "--ensemble",
-            "32",
-            "--points",
-            "8",
-            "--steps",
-            "150",
-            "--lr",
-            "0.05",
-            "--momentum",
-            "0.97",
-            "--ntk-every",
-            "50",
-            "--grid",
-            "16",
-            "--lattice-outputs",
-            "3",
-            "--out",
-        ])
+        .args(common::TINY_RUN)
+        .arg("--out")
         .arg(out)
         .output()
         .unwrap();

@@ -33,15 +33,8 @@ pub enum LatticeError {
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// SIGINT or SIGTERM: the outputs so far and a checkpoint were written.
-    #[error(
-        "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
-    )]
-    Interrupted {
-        signal: &'static str,
-        step: usize,
-        out: String,
-        command: String,
-    },
+    #[error(transparent)]
+    Interrupted(#[from] crate::signals::Interrupted),
     /// The initial spectrum or the evolution produced NaN or infinity.
     #[error("{0}")]
     NonFinite(String),

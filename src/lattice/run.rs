@@ -84,13 +84,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     })?;
     drop(dir);
     if let Some((step, signal)) = interrupted {
-        crate::signals::mark_handled(signal);
-        return Err(LatticeError::Interrupted {
-            signal: crate::signals::name(signal),
-            step,
-            out: cfg.out.display().to_string(),
-            command: crate::signals::resume_command(&ckpt_dir),
-        });
+        return Err(crate::signals::Interrupted::new(signal, step, &cfg.out, &ckpt_dir).into());
     }
     if let Some(d) = &res.diverged {
         return Err(LatticeError::Diverged {

@@ -41,15 +41,8 @@ pub enum RunError {
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// SIGINT or SIGTERM: the outputs so far and a checkpoint were written.
-    #[error(
-        "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
-    )]
-    Interrupted {
-        signal: &'static str,
-        step: usize,
-        out: String,
-        command: String,
-    },
+    #[error(transparent)]
+    Interrupted(#[from] crate::signals::Interrupted),
     #[error(
         "training diverged at step {step}: the statistics overflowed (ensemble-mean loss {value}); results up to step {last_good} are in {out} (status diverged)"
     )]
@@ -729,13 +722,7 @@ pub fn checkpoint_plan(
 
 /// The error of a run stopped by `signal` after `step`, with its resume command.
 pub fn interrupted(step: usize, signal: i32, out: &Path, plan: &CheckpointPlan) -> RunError {
-    crate::signals::mark_handled(signal);
-    RunError::Interrupted {
-        signal: crate::signals::name(signal),
-        step,
-        out: out.display().to_string(),
-        command: crate::signals::resume_command(&plan.dir),
-    }
+    crate::signals::Interrupted::new(signal, step, out, &plan.dir).into()
 }
 
 /// `nncosmo-gpu nn`.

@@ -51,3 +51,27 @@ pub const REPORT_CONFIG_KEYS: [&str; 12] = [
     "steps",
     "record_every",
 ];
+
+/// A `run` small enough for a test: 32 members of width 128 on 8 points, 150 steps,
+/// a 16³ dual lattice (add `--out`).
+pub const TINY_RUN: &[&str] = &[
+    "run",
+    "--width",
+    "128",
+    "--ensemble",
+    "32",
+    "--points",
+    "8",
+    "--steps",
+    "150",
+    "--lr",
+    "0.05",
+    "--momentum",
+    "0.97",
+    "--ntk-every",
+    "50",
+    "--grid",
+    "16",
+    "--lattice-outputs",
+    "3",
+];
