@@ -335,18 +335,23 @@ fn lattice_killed_after_a_checkpoint_resumes_to_the_same_files_and_snapshots_rea
 /// φ̄̇ at that step (the engine sums f32 partials in f64 around a shift, numpy sums
 /// in f64 directly: they agree to f32 rounding of the field's scale).
 fn numpy_reads_the_snapshot(run: &Path, step: usize) {
-    let have = Command::new("python3")
-        .args(["-c", "import numpy"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
+    // The distribution's python3-numpy lives beside /usr/bin/python3, which another
+    // python3 earlier on PATH may hide.
+    let python = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import numpy"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let Some(python) = python else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have python3 and numpy (python3-numpy)"
         );
         eprintln!("skipped the numpy check: python3 with numpy is not installed");
         return;
-    }
+    };
     let script = r#"
 import csv, json, sys, zlib
 import numpy as np
@@ -365,7 +370,7 @@ for name, col in (("phi", "phi_mean"), ("dphi", "dphi_mean")):
     assert abs(mean - want) <= 1e-6 * scale, (name, mean, want, scale)
 print("ok")
 "#;
-    let out = Command::new("python3")
+    let out = Command::new(python)
         .args(["-c", script, run.to_str().unwrap(), &step.to_string()])
         .output()
         .unwrap();
