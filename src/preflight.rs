@@ -29,7 +29,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Three quarters of the machine's physical memory (8 GiB when unknown).
+    /// Three quarters of the machine's physical memory (of 32 GiB when unknown).
     pub fn of_machine() -> Self {
         let total = std::fs::read_to_string("/proc/meminfo")
             .ok()
@@ -45,6 +45,27 @@ impl Budget {
             flops: ANALYTIC_FLOP_BUDGET,
         }
     }
+
+    /// Whether `est` fits the host budgets and, when known, the device's memory.
+    fn admits(&self, est: &Estimate, device: Option<u128>) -> bool {
+        est.host <= self.host && est.flops <= self.flops && device.is_none_or(|d| est.device <= d)
+    }
+
+    fn host_shortfall(&self, est: &Estimate) -> String {
+        format!(
+            "needs about {} of host memory (the budget is {}: three quarters of this machine's memory)",
+            gib(est.host),
+            gib(self.host)
+        )
+    }
+}
+
+fn device_shortfall(est: &Estimate, device: Option<u128>) -> String {
+    format!(
+        "needs about {} of device memory (the adapter has {})",
+        gib(est.device),
+        gib(device.unwrap_or(0))
+    )
 }
 
 /// An estimate: bytes on the host and on the device, analytic flops.
@@ -208,12 +229,7 @@ const NN_FLAGS: &[(&str, usize)] = &[
 /// Checks an `nn` run (also every run of `run` and every sweep point) against the
 /// host memory and analytic budgets, and when `device` is given, the device memory.
 pub fn check_nn(sizes: &NnSizes, budget: &Budget, device: Option<u128>) -> Result<(), ConfigError> {
-    let fits = |s: &NnSizes| {
-        let est = s.estimate();
-        est.host <= budget.host
-            && est.flops <= budget.flops
-            && device.is_none_or(|d| est.device <= d)
-    };
+    let fits = |s: &NnSizes| budget.admits(&s.estimate(), device);
     if fits(sizes) {
         return Ok(());
     }
@@ -224,17 +240,9 @@ pub fn check_nn(sizes: &NnSizes, budget: &Budget, device: Option<u128>) -> Resul
             est.flops, budget.flops
         )
     } else if est.host > budget.host {
-        format!(
-            "needs about {} of host memory (the budget is {}: three quarters of this machine's memory)",
-            gib(est.host),
-            gib(budget.host)
-        )
+        budget.host_shortfall(&est)
     } else {
-        format!(
-            "needs about {} of device memory (the adapter has {})",
-            gib(est.device),
-            gib(device.unwrap_or(0))
-        )
+        device_shortfall(&est, device)
     };
     // The flag furthest above its default, among those that change the outcome.
     let mut best: Option<(&str, f64, usize)> = None;
@@ -335,30 +343,17 @@ pub fn check_lattice(
     budget: &Budget,
     device: Option<u128>,
 ) -> Result<(), ConfigError> {
-    let fits = |s: &LatticeSizes| {
-        let est = s.estimate();
-        est.host <= budget.host
-            && est.flops <= budget.flops
-            && device.is_none_or(|d| est.device <= d)
-    };
+    let fits = |s: &LatticeSizes| budget.admits(&s.estimate(), device);
     if fits(sizes) {
         return Ok(());
     }
     let est = sizes.estimate();
     let what = if est.host > budget.host {
-        format!(
-            "needs about {} of host memory (the budget is {}: three quarters of this machine's memory)",
-            gib(est.host),
-            gib(budget.host)
-        )
+        budget.host_shortfall(&est)
     } else if est.flops > budget.flops {
         format!("needs about {:.1e} flops of host FFTs", est.flops)
     } else {
-        format!(
-            "needs about {} of device memory (the adapter has {})",
-            gib(est.device),
-            gib(device.unwrap_or(0))
-        )
+        device_shortfall(&est, device)
     };
     let grid_fits = largest_fitting(sizes.grid, |g| fits(&LatticeSizes { grid: g, ..*sizes }));
     let fields_fits = largest_fitting(sizes.fields, |f| {
