@@ -1,5 +1,7 @@
 //! Command-line interface: subcommands and their raw arguments.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::lattice::LatticeArgs;
@@ -44,6 +46,27 @@ pub enum Command {
     /// EFT fits over a grid of network hyperparameters (--vary KEY=V1,V2,...).
     #[command(allow_negative_numbers = true)]
     Sweep(SweepArgs),
+    /// Combine the shards of one `nn` or `run` (each trained with --shard I/N) into the unsharded run's outputs.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output directory of the merged run.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite an output directory that already holds a run.
+    #[arg(long)]
+    pub force: bool,
+    /// Backend for a `run`'s dual lattice: vulkan, metal, dx12, gl.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Adapter name substring for a `run`'s dual lattice.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// The shards' output directories (or their shard/ statistics directories).
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -176,11 +176,11 @@ impl NnSizes {
         let p = self.params();
         // Host: the analytic N×N matrices (kernels, NNGP, basis, temporaries), the
         // data, the member NTKs (three E·N² copies at most, capped like the engine's
-        // binding), and per record its statistics, member traces, theory line and
+        // binding), and per record its f64 sums and statistics, member traces, theory line and
         // CSV rows (N + modes + 1 rows of ~8 cells).
         let matrices = mul(&[n, n, 8, 12]);
         let ntk_members = mul(&[e, n, n, 4]).min(2 << 30).saturating_mul(3);
-        let per_record = mul(&[4, 4 * n + 2])
+        let per_record = mul(&[16, 4 * n + 2])
             .saturating_add(mul(&[4, k, n]))
             .saturating_add(mul(&[8, 4 * n + 1]))
             .saturating_add(mul(&[2 * n + 1, 256]))
@@ -192,12 +192,16 @@ impl NnSizes {
             .saturating_add(mul(&[r, per_record]));
         // Device: parameters and velocities, forward activations of every member
         // (the upper bound: chunking and the fused kernels hold fewer), outputs and
-        // deltas, the NTK slots and the record rings.
+        // deltas, the NTK slots and the per-member record ring with its staging copy.
         let device = mul(&[e, p, 8])
             .saturating_add(mul(&[e, n, u(self.width), u(self.depth), 8]))
             .saturating_add(mul(&[e, n, 16]))
             .saturating_add(mul(&[e, n, n, 4]).min(2 << 30))
-            .saturating_add(mul(&[256, k + 4, n, 4]).min(128 << 20));
+            .saturating_add(
+                mul(&[256, e, 2 * n + 1, 4])
+                    .min(128 << 20)
+                    .saturating_mul(2),
+            );
         // Analytic: the layer recursion (~200 flops per pair per layer), the
         // eigenbasis (~10 N³), and per record the theory line (2 N³ + 4 N²), plus
         // the propagator recurrence between records.

@@ -61,14 +61,12 @@ pub fn exit_status() -> Option<u8> {
 /// A run stopped by SIGINT or SIGTERM after writing its outputs so far and a
 /// checkpoint; the message ends in the command that resumes it.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "interrupted by {signal} at step {step}: the outputs so far and a checkpoint are in {out}; resume with: {command}"
-)]
+#[error("interrupted by {signal} at step {step}: {what}")]
 pub struct Interrupted {
     pub signal: &'static str,
     pub step: usize,
-    pub out: String,
-    pub command: String,
+    /// Where the results are, and how to go on.
+    pub what: String,
 }
 
 impl Interrupted {
@@ -83,8 +81,24 @@ impl Interrupted {
         Interrupted {
             signal: name(signal),
             step,
-            out: out.display().to_string(),
-            command: resume_command(checkpoint),
+            what: format!(
+                "the outputs so far and a checkpoint are in {}; resume with: {}",
+                out.display(),
+                resume_command(checkpoint)
+            ),
+        }
+    }
+
+    /// The same for a run that keeps no checkpoint (one process on several devices).
+    pub fn without_checkpoint(signal: i32, step: usize, out: &std::path::Path) -> Self {
+        mark_handled(signal);
+        Interrupted {
+            signal: name(signal),
+            step,
+            what: format!(
+                "the outputs so far are in {}; a run over several --devices keeps no checkpoint, so re-run it (or train one --shard per device, which can resume)",
+                out.display()
+            ),
         }
     }
 }

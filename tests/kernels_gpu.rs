@@ -68,7 +68,7 @@ fn uniform_structs_match_their_rust_mirrors() {
         std::mem::size_of::<NetUniform>()
     );
     assert_eq!(
-        struct_size("nn/stats_points", "Stats") as usize,
+        struct_size("nn/member_record", "Stats") as usize,
         std::mem::size_of::<StatsUniform>()
     );
 }

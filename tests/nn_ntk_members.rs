@@ -30,7 +30,8 @@ fn ensemble(depth: usize, member_bytes: Option<u64>) -> Ensemble {
         // Three chunks (16, 16, 8): slots cross chunk boundaries.
         chunk: Some(16),
         member_traces: 0,
-        trace_slots: None,
+        first_member: 0,
+        record_slots: None,
         ntk_member_bytes: member_bytes,
     };
     let ens = Ensemble::new(&common::ctx(), &spec, &data, &common::fourier_basis(8)).unwrap();
@@ -72,11 +73,11 @@ fn member_ntks_average_to_the_per_position_sums() {
             // agree to a few f32 ulps of the largest entry. A member counted twice or
             // not at all errs by O(1/E) = 2.5 %.
             let scale = mean.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            for (what, got) in [("member mean", &a.mean), ("per-position sums", &b.mean)] {
+            for (what, got) in [("member mean", &a.sum), ("per-position sums", &b.sum)] {
                 let err = got
                     .iter()
                     .zip(&mean)
-                    .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+                    .fold(0.0f64, |m, (x, y)| m.max((x / 40.0 - y).abs()))
                     / scale;
                 assert!(err < 1e-5, "depth {depth} step {steps}: {what}: {err}");
             }

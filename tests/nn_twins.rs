@@ -35,7 +35,8 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         chunk: Some(2),
         // Fewer traced members than the ensemble, across two parameter chunks.
         member_traces: 3,
-        trace_slots: None,
+        first_member: 0,
+        record_slots: None,
         ntk_member_bytes: None,
     };
     let label = format!(
@@ -68,7 +69,7 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
             *acc += v / 5.0;
         }
     }
-    let gpu32: Vec<f32> = ntk_gpu.mean.iter().map(|&v| v as f32).collect();
+    let gpu32: Vec<f32> = ntk_gpu.sum.iter().map(|&v| (v / 5.0) as f32).collect();
     let e = common::rel_err(&gpu32, &ntk_cpu);
     assert!(e < 1e-4, "{label}: ntk_gram: {e}");
 
@@ -114,9 +115,9 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
         }
         let e = common::rel_err(&[rec.loss_mean, rec.loss_std], &[lm, ls]);
         assert!(e < 2e-4, "{label}: step {s} loss: {e}");
-        let traces = twin::member_modes(&outs[..3], &data.y, &basis);
+        let traces = twin::member_record(&outs[..3], &data.y, &basis);
         let e = common::rel_err(&rec.traces, &traces);
-        assert!(e < 2e-4, "{label}: step {s} member_modes: {e}");
+        assert!(e < 2e-4, "{label}: step {s} member_record: {e}");
     }
     for (m, p) in params.iter().enumerate() {
         let e = common::rel_err(&ens.read_params(m).unwrap(), p);
@@ -218,7 +219,8 @@ fn traced_run(members: usize, k: usize, slots: Option<usize>) -> Vec<Record> {
         seed: 7,
         chunk: None,
         member_traces: k,
-        trace_slots: slots,
+        first_member: 0,
+        record_slots: slots,
         ntk_member_bytes: None,
     };
     let ens = Ensemble::new(&ctx, &spec, &data, &common::fourier_basis(8)).unwrap();
@@ -232,47 +234,37 @@ fn member_traces_reproduce_the_records_statistics() {
     let (e, n) = (40, 8);
     let all = traced_run(e, e, None);
     assert_eq!(all.len(), 7);
-    let y = Dataset::ring(n, 0.3, 1.0).y;
-    let ymax = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    // Worst-case f32 rounding (unit roundoff u = 2^-24, γ(m) = m·u/(1 − m·u) for a
-    // sequential sum of m terms). The basis is orthonormal and complete, so a member's
-    // residual norm ‖f_e − y‖ is its traces' norm; R is the largest over members.
-    //   each trace c_eb (N products and differences):  ≤ γ(N+2)·R
-    //   the kernels' mean μ_i (E terms, ×1/E):         ≤ γ(E+3)·(R + max|y|) per point,
-    //                                                    ≤ √N·that through one basis row
-    // so both sides of mean_e c_eb = proj_mean_b, and every deviation c_eb − c̄_b against
-    // the kernel's u_bᵀ(f_e − μ), agree to Δ = 2γ(N+2)·R + √N·γ(E+3)·(R + max|y|);
-    // the power, a mean of squares, to 4Δ·√P + 4Δ² + γ(E+2)·P. A factor 2 covers the
-    // host's f64 arithmetic and second-order terms. A wrong residual sign or member
-    // offset errs by O(1), ~10^4 times these tolerances.
+    // The records' projections are the host's one-pass f64 sums of the very amplitudes
+    // the traces carry (every member is traced here). Against a two-pass f64 mean and
+    // power of the traces, with u = 2⁻⁵³ and γ(m) = m·u/(1 − m·u): the mean differs by
+    // at most 2γ(E+1)·mean|c| and the power, a difference of two O(mean c²) terms, by
+    // 4γ(E+2)·mean c². A trace of the wrong member, or a record that skips one, errs by
+    // O(|c|/E), 10¹³ times more.
     let gamma = |m: usize| {
-        let mu = m as f64 * f64::powi(2.0, -24);
+        let mu = m as f64 * f64::EPSILON / 2.0;
         mu / (1.0 - mu)
     };
     for r in &all {
         assert_eq!(r.traces.len(), e * n);
         let c = |m: usize, b: usize| r.traces[m * n + b] as f64;
-        let big_r = (0..e)
-            .map(|m| (0..n).map(|b| c(m, b).powi(2)).sum::<f64>().sqrt())
-            .fold(0.0, f64::max);
-        let delta = 2.0 * gamma(n + 2) * big_r + (n as f64).sqrt() * gamma(e + 3) * (big_r + ymax);
         for b in 0..n {
             let mean = (0..e).map(|m| c(m, b)).sum::<f64>() / e as f64;
+            let abs = (0..e).map(|m| c(m, b).abs()).sum::<f64>() / e as f64;
+            let sq = (0..e).map(|m| c(m, b).powi(2)).sum::<f64>() / e as f64;
             let power = (0..e).map(|m| (c(m, b) - mean).powi(2)).sum::<f64>() / e as f64;
-            let got_mean = r.proj_mean[b] as f64;
-            let got_power = r.proj_power[b] as f64;
-            let tol = 2.0 * delta;
+            let tol = 2.0 * gamma(e + 1) * abs;
             assert!(
-                (mean - got_mean).abs() <= tol,
-                "step {} row {b}: traces' mean {mean} vs proj_mean {got_mean} (tol {tol:.2e})",
-                r.step
+                (mean - r.proj_mean[b]).abs() <= tol,
+                "step {} row {b}: traces' mean {mean} vs proj_mean {} (tol {tol:.2e})",
+                r.step,
+                r.proj_mean[b]
             );
-            let p = power.max(got_power);
-            let tol = 2.0 * (4.0 * delta * p.sqrt() + 4.0 * delta * delta + gamma(e + 2) * p);
+            let tol = 4.0 * gamma(e + 2) * sq;
             assert!(
-                (power - got_power).abs() <= tol,
-                "step {} row {b}: traces' power {power} vs proj_power {got_power} (tol {tol:.2e})",
-                r.step
+                (power - r.proj_power[b]).abs() <= tol,
+                "step {} row {b}: traces' power {power} vs proj_power {} (tol {tol:.2e})",
+                r.step,
+                r.proj_power[b]
             );
         }
     }

@@ -38,7 +38,7 @@ struct Net {
     init_std: f32,
     up_off: u32,           // layer_backward: offset of the upstream weights (W^{l+1} or output row)
     out_b: u32,            // offset of the output bias inside a member's vector
-    _pad0: u32,
+    rng_base: u32,         // global index of the engine's first member (a shard's offset)
     _pad1: u32,
     _pad2: u32,
 }

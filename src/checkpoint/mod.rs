@@ -27,10 +27,11 @@ use thiserror::Error;
 /// The manifest's file name inside a checkpoint or snapshot directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Format version of the manifest and the array set.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// Config keys that do not change what a run computes (see the module docs).
 pub const FREE_KEYS: &[&str] = &[
     "out",
+    "devices",
     "force",
     "backend",
     "adapter",
@@ -167,8 +168,15 @@ fn show(v: Option<&serde_json::Value>) -> String {
 /// flags (derived keys such as m² differ along with the flag they come from);
 /// nested tables (the run's `nn` and `lattice`) are named by their keys.
 pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -> Option<String> {
+    config_sides(written, now)
+        .map(|(a, b)| format!("checkpoint was written with {a}, this run has {b}"))
+}
+
+/// The differing computation-relevant keys of two configurations, as each side's
+/// flags and values (`--lr 0.5 --seed 1`, `--lr 0.4 --seed 2`).
+pub fn config_sides(a: &serde_json::Value, b: &serde_json::Value) -> Option<(String, String)> {
     let mut diffs = Vec::new();
-    differing(&canonical(written), &canonical(now), &mut diffs);
+    differing(&canonical(a), &canonical(b), &mut diffs);
     if diffs.is_empty() {
         return None;
     }
@@ -179,11 +187,7 @@ pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -
             .collect::<Vec<_>>()
             .join(" ")
     };
-    Some(format!(
-        "checkpoint was written with {}, this run has {}",
-        side(|d| &d.1),
-        side(|d| &d.2)
-    ))
+    Some((side(|d| &d.1), side(|d| &d.2)))
 }
 
 /// (flag, written value, current value) of every differing leaf key.

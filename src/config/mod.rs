@@ -8,6 +8,7 @@
 pub mod lattice;
 pub mod nn;
 pub mod run;
+pub mod scale;
 pub mod strict;
 pub mod sweep;
 

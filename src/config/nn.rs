@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::scale::{Devices, Shard};
 use super::{ConfigError, finite32, merge_args, parse_named, positive, positive_real, read_table};
 use crate::theory::{Activation, Parametrization};
 
@@ -115,6 +116,16 @@ pub struct NnArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume: Option<PathBuf>,
+    /// Train only shard I of N: members [I·E/N, (I+1)·E/N) of the same seed; writes
+    /// their exact statistics to OUT/shard for `nncosmo-gpu merge`.
+    #[arg(long, value_name = "I/N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Spread the members over several devices: `all` adapters, or K (K adapters, or K
+    /// devices of the only one); the statistics merge in memory.
+    #[arg(long, value_name = "all|K")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<String>,
     /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +180,10 @@ pub struct NnConfig {
     pub checkpoint_every: Option<usize>,
     /// The checkpoint to continue from.
     pub resume: Option<PathBuf>,
+    /// Shard I/N (None: the whole ensemble).
+    pub shard: Option<Shard>,
+    /// Devices this process trains on.
+    pub devices: Devices,
     pub backend: Option<String>,
     pub adapter: Option<String>,
 }
@@ -188,6 +203,12 @@ pub fn default_member_traces(ensemble: usize, points: usize, records: usize) -> 
 }
 
 impl NnConfig {
+    /// The global indices of the members this process trains.
+    pub fn members(&self) -> std::ops::Range<usize> {
+        self.shard
+            .map_or(0..self.ensemble, |s| s.members(self.ensemble))
+    }
+
     /// K for a data set of `points` points: the flag's value, or the default budget.
     pub fn member_traces_for(&self, points: usize) -> usize {
         self.member_traces_flag.unwrap_or_else(|| {
@@ -203,6 +224,12 @@ impl NnConfig {
 impl NnArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<NnConfig, ConfigError> {
+        self.merged()?.validate()
+    }
+
+    /// The flags over the config file, as one set of flags (no file): what a shard
+    /// records so that `merge` can rebuild the run.
+    pub fn merged(&self) -> Result<NnArgs, ConfigError> {
         let file = match &self.config {
             Some(p) => {
                 super::strict::check_file(p, super::strict::FileKind::Nn)?;
@@ -210,7 +237,9 @@ impl NnArgs {
             }
             None => None,
         };
-        merge_args(self, file)?.validate()
+        let mut a: NnArgs = merge_args(self, file)?;
+        a.config = None;
+        Ok(a)
     }
 
     fn validate(&self) -> Result<NnConfig, ConfigError> {
@@ -292,6 +321,24 @@ impl NnArgs {
                 format!("must be a multiple of 4 (got {width}): the kernels read rows as vec4"),
             ));
         }
+        let shard = self
+            .shard
+            .as_deref()
+            .map(|t| Shard::parse(t, ensemble))
+            .transpose()?;
+        let mine = shard.map_or(ensemble, |s| s.members(ensemble).len());
+        let devices = match self.devices.as_deref() {
+            Some(t) => Devices::parse(t, mine)?,
+            None => Devices::Count(1),
+        };
+        if !devices.is_one() && (self.checkpoint_every.is_some() || self.resume.is_some()) {
+            return Err(ConfigError::invalid(
+                "devices",
+                format!(
+                    "{devices} cannot be combined with --checkpoint-every or --resume: give each device its own --shard I/N, which checkpoints, and merge them"
+                ),
+            ));
+        }
         let mut cfg = NnConfig {
             width,
             depth: positive("depth", self.depth.unwrap_or(1))?,
@@ -322,6 +369,8 @@ impl NnArgs {
                 .map(|c| positive("checkpoint-every", c))
                 .transpose()?,
             resume: self.resume.clone(),
+            shard,
+            devices,
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),
         };

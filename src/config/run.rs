@@ -203,16 +203,8 @@ impl RunArgs {
 
     /// As [`RunArgs::resolve`], with network keys overridden by `extra`.
     pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
-        let path = self.nn.config.as_deref();
-        let (nn_t, lat_t) = match path {
-            Some(p) => {
-                super::strict::check_file(p, super::strict::FileKind::Run)?;
-                read_run_file(p)?
-            }
-            None => (toml::Table::new(), toml::Table::new()),
-        };
-        let nn_args = merged_nn_args(&self.nn, path, nn_t, extra)?;
-        let nn = nn_args.resolve()?;
+        let merged = self.merged_with(extra)?;
+        let nn = merged.nn.resolve()?;
         if nn.record_every != 1 {
             return Err(ConfigError::invalid(
                 "record-every",
@@ -231,8 +223,7 @@ impl RunArgs {
                 ),
             ));
         }
-        let knobs: LatticeKnobs = merge_args(&self.lattice, path.map(|p| (p, lat_t)))?;
-        let lattice = knobs.validate(nn.seed)?;
+        let lattice = merged.lattice.validate(nn.seed)?;
         if lattice.dual == Dual::Disorder && nn.member_traces == 0 {
             return Err(ConfigError::invalid(
                 "dual",
@@ -240,6 +231,29 @@ impl RunArgs {
             ));
         }
         Ok(RunConfig { nn, lattice })
+    }
+}
+
+impl RunArgs {
+    /// The flags over the config file over the run defaults, as one set of flags
+    /// (no file): what a shard records so that `merge` can rebuild the run.
+    pub fn merged(&self) -> Result<RunArgs, ConfigError> {
+        self.merged_with(&[])
+    }
+
+    fn merged_with(&self, extra: &[(String, toml::Value)]) -> Result<RunArgs, ConfigError> {
+        let path = self.nn.config.as_deref();
+        let (nn_t, lat_t) = match path {
+            Some(p) => {
+                super::strict::check_file(p, super::strict::FileKind::Run)?;
+                read_run_file(p)?
+            }
+            None => (toml::Table::new(), toml::Table::new()),
+        };
+        Ok(RunArgs {
+            nn: merged_nn_args(&self.nn, path, nn_t, extra)?,
+            lattice: merge_args(&self.lattice, path.map(|p| (p, lat_t)))?,
+        })
     }
 }
 

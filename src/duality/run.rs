@@ -62,7 +62,7 @@ pub fn train_and_fit(
     ctx: &GpuContext,
     dir: Option<&mut RunDir>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    train_and_fit_with(cfg, prep, ctx, dir, None)
+    train_and_fit_with(cfg, prep, ctx, dir, None, &[])
 }
 
 /// The tables and report.json of a run stopped by a signal in `phase` (`training`,
@@ -89,30 +89,52 @@ fn write_interrupted_report(
     Ok(())
 }
 
-/// `train_and_fit` with checkpoints (see `train_with`); a run stopped by a signal
-/// publishes its tables with an `interrupted` report.json, and is an error.
+/// `train_and_fit` with checkpoints (see `train_with`), or over several devices
+/// (`devices`, when more than one); a run stopped by a signal publishes its tables
+/// with an `interrupted` report.json, and is an error.
 pub fn train_and_fit_with(
     cfg: &crate::config::nn::NnConfig,
     prep: Prepared,
     ctx: &GpuContext,
     mut dir: Option<&mut RunDir>,
     ckpt: Option<&CheckpointPlan>,
+    devices: &[GpuContext],
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    let res = train_with(cfg, prep, ctx, ckpt, &mut |r| {
-        if let Some(d) = dir.as_deref_mut()
-            && d.due()
-        {
-            d.publish(RunStatus::Interrupted, r.last_step(), |p| write_all(r, p))?;
-        }
-        Ok(())
-    })?;
-    if let (Some((step, signal)), Some(p)) = (res.interrupted, ckpt) {
+    let res = if devices.len() > 1 {
+        crate::nn::run::train_devices(cfg, prep, devices)?
+    } else {
+        train_with(cfg, prep, ctx, ckpt, &mut |r| {
+            if let Some(d) = dir.as_deref_mut()
+                && d.due()
+            {
+                d.publish(RunStatus::Interrupted, r.last_step(), |p| write_all(r, p))?;
+            }
+            Ok(())
+        })?
+    };
+    fitted(cfg, res, dir, ckpt)
+}
+
+/// The fits of a trained (or merged) network. An interrupted run publishes its
+/// tables with an `interrupted` report.json, and a diverged one its good steps; both
+/// are errors.
+pub fn fitted(
+    cfg: &crate::config::nn::NnConfig,
+    res: NnResults,
+    mut dir: Option<&mut RunDir>,
+    ckpt: Option<&CheckpointPlan>,
+) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
+    if let Some((step, signal)) = res.interrupted {
         if let Some(d) = dir.as_deref_mut() {
             d.publish(RunStatus::Interrupted, res.last_step(), |o| {
                 write_interrupted_report(cfg, &res, o, "training")
             })?;
         }
-        return Err(crate::nn::run::interrupted(step, signal, &cfg.out, p).into());
+        return Err(match ckpt {
+            Some(p) => crate::nn::run::interrupted(step, signal, &cfg.out, p),
+            None => crate::signals::Interrupted::without_checkpoint(signal, step, &cfg.out).into(),
+        }
+        .into());
     }
     if let Some((step, value)) = res.diverged {
         let mut out = String::new();
@@ -133,6 +155,17 @@ pub fn train_and_fit_with(
     Ok((res, series, fits))
 }
 
+/// Where the pipeline's network comes from.
+pub enum NnSource<'a> {
+    /// Trained here, with checkpoints, on one device or split over several.
+    Train {
+        ckpt: Option<&'a CheckpointPlan>,
+        devices: &'a [GpuContext],
+    },
+    /// Merged from shards.
+    Given(Box<NnResults>),
+}
+
 /// The pipeline on a given device; writes everything under `cfg.nn.out`, replacing
 /// whatever run it held.
 pub fn run_pipeline(
@@ -143,7 +176,11 @@ pub fn run_pipeline(
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
     let mut dir = RunDir::create(&rc.nn.out, true)?;
-    run_pipeline_in(rc, prep, plan, ctx, progress, &mut dir, None)
+    let source = NnSource::Train {
+        ckpt: None,
+        devices: &[],
+    };
+    run_pipeline_in(rc, prep, plan, ctx, progress, &mut dir, source)
 }
 
 /// The pipeline on a given device, publishing its outputs into `dir`, with
@@ -158,7 +195,7 @@ pub fn run_pipeline_in(
     ctx: &GpuContext,
     progress: bool,
     dir: &mut RunDir,
-    ckpt: Option<&CheckpointPlan>,
+    source: NnSource,
 ) -> Result<RunOutcome, DualityError> {
     let t_all = Instant::now();
     let mut ph = Phases::default();
@@ -169,7 +206,16 @@ pub fn run_pipeline_in(
     ph.lattice_setup_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (res, _, fits) = train_and_fit_with(&rc.nn, prep, ctx, Some(&mut *dir), ckpt)?;
+    let (res, _, fits, ckpt) = match source {
+        NnSource::Train { ckpt, devices } => {
+            let (r, s, f) = train_and_fit_with(&rc.nn, prep, ctx, Some(&mut *dir), ckpt, devices)?;
+            (r, s, f, ckpt)
+        }
+        NnSource::Given(res) => {
+            let (r, s, f) = fitted(&rc.nn, *res, Some(&mut *dir), None)?;
+            (r, s, f, None)
+        }
+    };
     ph.train_s = t.elapsed().as_secs_f64();
     // Stop before the duals only when the last step's checkpoint is there to resume
     // from (a signal after training's final check lets the run complete).
@@ -457,21 +503,83 @@ pub fn prepare(args: &RunArgs) -> Result<(RunConfig, Prepared, DualPlan), Dualit
     Ok((rc, prep, plan))
 }
 
-/// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand).
+/// `nncosmo-gpu run` (and `nncosmo-gpu` with no subcommand). A shard trains its
+/// members and writes their statistics; `merge` runs the rest.
 pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
     crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
     let config = serde_json::to_value(&rc).unwrap_or_default();
-    let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config, true)?;
+    let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config.clone(), true)?;
+    let merged = args.merged()?;
+    let merged = json!({"nn": merged.nn, "lattice": merged.lattice});
     // Refuse an existing, busy or unwritable --out before the GPU (a resumed run
     // continues in its own directory).
     let mut dir = crate::checkpoint::open_run_dir(&rc.nn.out, rc.nn.force, ckpt.resume.as_ref())?;
+    let ctxs = crate::nn::run::open_devices(&rc.nn)?;
+    if rc.nn.shard.is_some() {
+        let publish = crate::nn::run::Publish {
+            command: "run",
+            config,
+            args: merged,
+            dir: &mut dir,
+        };
+        let res = crate::nn::run::train_and_publish(&rc.nn, prep, &ctxs, &ckpt, publish)?;
+        drop(dir);
+        println!(
+            "run: {} trained {} steps in {:.2} s ({:.2} GFLOP/s); statistics in {}; combine every shard with `nncosmo-gpu merge --out DIR SHARD_DIR...`, which runs the duals",
+            crate::nn::run::members_phrase(&res),
+            res.last_step(),
+            res.timings.train_s,
+            res.timings.gflop_per_s,
+            rc.nn.out.join(crate::nn::shard::SHARD_DIR).display()
+        );
+        return Ok(());
+    }
+    let source = NnSource::Train {
+        ckpt: (ctxs.len() == 1).then_some(&ckpt),
+        devices: &ctxs,
+    };
+    let o = run_pipeline_in(&rc, prep, plan, &ctxs[0], true, &mut dir, source)?;
+    drop(dir);
+    for line in summary_lines(&rc, &o) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The `run` half of `merge`: the shards' combined network, then the fits, the
+/// duals and the comparison, as an unsharded run would.
+pub fn merge_cli(
+    args: &RunArgs,
+    files: &[crate::nn::shard::ShardFile],
+    t: Instant,
+) -> Result<(), DualityError> {
+    crate::signals::install();
+    let (rc, prep, plan) = prepare(args)?;
+    let mut dir = RunDir::create(&rc.nn.out, rc.nn.force)?;
     let ctx = GpuContext::new(&BackendChoice {
         backend: rc.nn.backend.clone(),
         adapter: rc.nn.adapter.clone(),
     })?;
-    let o = run_pipeline_in(&rc, prep, plan, &ctx, true, &mut dir, Some(&ckpt))?;
+    let as_err = |e: crate::nn::merge::MergeError| DualityError::Plan(e.to_string());
+    let parts = crate::nn::merge::load_parts(files, &rc.nn, &prep).map_err(as_err)?;
+    let res = crate::nn::merge::combine(parts).map_err(as_err)?;
+    let merge_s = t.elapsed().as_secs_f64();
+    let o = run_pipeline_in(
+        &rc,
+        prep,
+        plan,
+        &ctx,
+        true,
+        &mut dir,
+        NnSource::Given(Box::new(res)),
+    )?;
     drop(dir);
+    println!(
+        "merge: {} shards of {} members combined in {merge_s:.2} s",
+        files.len(),
+        rc.nn.ensemble
+    );
     for line in summary_lines(&rc, &o) {
         println!("{line}");
     }

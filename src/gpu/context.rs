@@ -37,7 +37,17 @@ pub enum GpuError {
     },
     #[error("GPU error: {0}")]
     Device(String),
+    #[error("--devices {asked} exceeds {what}; give at most {max}, or `all`")]
+    TooFewDevices {
+        asked: usize,
+        what: String,
+        max: usize,
+    },
 }
+
+/// Most logical devices opened on one adapter by `--devices K`: beyond a few, they
+/// only divide the same hardware and each compiles its own pipelines.
+pub const MAX_DEVICES_PER_ADAPTER: usize = 8;
 
 /// Which backends to consider; `None` means the environment or all of them.
 #[derive(Clone, Debug, Default)]
@@ -75,7 +85,7 @@ impl BackendChoice {
 }
 
 /// What a report needs to know about an adapter.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,
@@ -194,8 +204,79 @@ impl GpuContext {
         Self::from_adapter(adapter)
     }
 
+    /// Opens the devices of `--devices`: `all` adapters of the best adapter's backend
+    /// (GPUs only, when there are any), or K of them; K devices of the only adapter
+    /// when there is just one (up to `MAX_DEVICES_PER_ADAPTER`).
+    pub fn open_devices(
+        choice: &BackendChoice,
+        devices: crate::config::scale::Devices,
+    ) -> Result<Vec<Self>, GpuError> {
+        use crate::config::scale::Devices;
+        if devices.is_one() {
+            return Ok(vec![Self::new(choice)?]);
+        }
+        let inst = instance(choice)?;
+        let backends = choice.backends()?;
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(backends));
+        if let Some(name) = choice.adapter_name() {
+            let want = name.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&want));
+        }
+        if adapters.is_empty() {
+            // The single-device path names what is missing.
+            return Ok(vec![Self::new(choice)?]);
+        }
+        adapters.sort_by_key(|a| rank(a.get_info().device_type));
+        // One backend only (DX12 and Vulkan may both expose the same GPU), and no
+        // software rasteriser beside real GPUs.
+        let best = adapters[0].get_info();
+        adapters.retain(|a| {
+            let i = a.get_info();
+            i.backend == best.backend
+                && (best.device_type == wgpu::DeviceType::Cpu
+                    || i.device_type != wgpu::DeviceType::Cpu)
+        });
+        let found = adapters.len();
+        let names = || {
+            adapters
+                .iter()
+                .map(|a| a.get_info().name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match devices {
+            Devices::All => adapters.into_iter().map(Self::from_adapter).collect(),
+            Devices::Count(k) if k <= found => adapters
+                .into_iter()
+                .take(k)
+                .map(Self::from_adapter)
+                .collect(),
+            Devices::Count(k) if found == 1 && k <= MAX_DEVICES_PER_ADAPTER => {
+                let a = adapters.swap_remove(0);
+                (0..k).map(|_| Self::from_adapter_ref(&a)).collect()
+            }
+            Devices::Count(k) if found == 1 => Err(GpuError::TooFewDevices {
+                asked: k,
+                what: format!(
+                    "the {MAX_DEVICES_PER_ADAPTER} devices opened on the only adapter ({})",
+                    names()
+                ),
+                max: MAX_DEVICES_PER_ADAPTER,
+            }),
+            Devices::Count(k) => Err(GpuError::TooFewDevices {
+                asked: k,
+                what: format!("the {found} adapters found ({})", names()),
+                max: found,
+            }),
+        }
+    }
+
     fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, GpuError> {
-        let summary = AdapterSummary::new(&adapter);
+        Self::from_adapter_ref(&adapter)
+    }
+
+    fn from_adapter_ref(adapter: &wgpu::Adapter) -> Result<Self, GpuError> {
+        let summary = AdapterSummary::new(adapter);
         let wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted;
         let limits = adapter.limits();

@@ -61,7 +61,8 @@ pub fn bench_nn(
         chunk: None,
         // The bench times training alone; `nn` measures the cost of traces.
         member_traces: 0,
-        trace_slots: None,
+        first_member: 0,
+        record_slots: None,
         ntk_member_bytes: None,
     };
     let basis: Vec<Vec<f64>> = (0..points)

@@ -1,13 +1,16 @@
-//! Checkpoints of a training run: the ensemble's parameters and velocities, and
-//! everything the run loop has accumulated (records with their traces, NTK
-//! measurements, the step-0 NTKs the drifts are measured against), so a resumed run
-//! continues bit for bit.
+//! Checkpoints of a training run and the statistics files of shards.
+//!
+//! Both keep the run loop's accumulated statistics as exact f64 sums over members
+//! (records, NTK measurements) with the traced members' amplitudes and the step-0
+//! member NTKs; a checkpoint adds the ensemble's parameters and velocities, so a
+//! resumed run continues bit for bit.
 
 use std::path::PathBuf;
 
 use super::engine::{Ensemble, Record};
 use super::run::{NtkSample, RunError};
-use crate::checkpoint::{Checkpoint, CheckpointWriter, Manifest};
+use super::stats::{MemberNtkSums, NtkSums, RecordSums};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointWriter, Manifest};
 
 /// Where a run writes its checkpoints, and what it continues from.
 pub struct CheckpointPlan {
@@ -26,17 +29,136 @@ pub struct CheckpointPlan {
     pub resume: Option<Checkpoint>,
 }
 
-/// What `train` restores from a checkpoint besides the engine state.
-pub struct Restored {
-    pub step: usize,
+/// The statistics a run has accumulated over its members.
+pub struct Accumulated {
     pub records: Vec<Record>,
     pub ntk: Vec<NtkSample>,
-    pub ntk0: Vec<f64>,
+    /// Θ_e(0) of every member, E×N×N, when measured.
     pub ntk_members0: Option<Vec<f32>>,
 }
 
-/// Columns of `ntk.npy`, in order.
-const NTK_COLUMNS: usize = 7;
+/// What `train` restores from a checkpoint besides the engine state.
+pub struct Restored {
+    pub step: usize,
+    pub stats: Accumulated,
+}
+
+/// Adds the statistics arrays: `traced` members' amplitudes per record, `members`
+/// members' step-0 NTKs, N points.
+pub fn write_stats(
+    w: &mut CheckpointWriter,
+    records: &[Record],
+    ntk: &[NtkSample],
+    ntk_members0: Option<&[f32]>,
+    traced: usize,
+    n: usize,
+) -> Result<(), CheckpointError> {
+    let r = records.len() as u64;
+    let n64 = n as u64;
+    let col = |f: &dyn Fn(&Record) -> u64| -> Vec<u64> { records.iter().map(f).collect() };
+    w.array("record_step", &[r], &col(&|x| x.step as u64))?;
+    w.array("record_members", &[r], &col(&|x| x.sums.members))?;
+    let sums: Vec<f64> = records.iter().flat_map(|x| x.sums.flat()).collect();
+    w.array("record_sums", &[r, 4 * n64 + 2], &sums)?;
+    let traces: Vec<f32> = records
+        .iter()
+        .flat_map(|x| x.traces.iter().copied())
+        .collect();
+    w.array("record_traces", &[r, traced as u64, n64], &traces)?;
+    let m = ntk.len() as u64;
+    let nc = |f: &dyn Fn(&NtkSums) -> u64| -> Vec<u64> { ntk.iter().map(|x| f(&x.sums)).collect() };
+    w.array("ntk_step", &[m], &nc(&|x| x.step as u64))?;
+    w.array("ntk_members", &[m], &nc(&|x| x.members))?;
+    w.array(
+        "ntk_has_member_sums",
+        &[m],
+        &nc(&|x| x.member.is_some() as u64),
+    )?;
+    let theta: Vec<f64> = ntk.iter().flat_map(|x| x.sums.theta.clone()).collect();
+    w.array("ntk_theta_sum", &[m, n64, n64], &theta)?;
+    let width = 2 + 2 * n * n;
+    let member: Vec<f64> = ntk
+        .iter()
+        .flat_map(|x| match &x.sums.member {
+            Some(s) => {
+                let mut v = vec![s.drift1, s.drift2];
+                v.extend(&s.rot1);
+                v.extend(&s.rot2);
+                v
+            }
+            None => vec![0.0; width],
+        })
+        .collect();
+    w.array("ntk_member_sums", &[m, width as u64], &member)?;
+    if let Some(m0) = ntk_members0 {
+        let e = (m0.len() / (n * n).max(1)) as u64;
+        w.array("ntk0_members", &[e, n64, n64], m0)?;
+    }
+    Ok(())
+}
+
+/// Reads what `write_stats` wrote (`traced` members' amplitudes, `members` members'
+/// step-0 NTKs, targets `y`).
+pub fn read_stats(
+    c: &Checkpoint,
+    y: &[f64],
+    traced: usize,
+    members: usize,
+) -> Result<Accumulated, CheckpointError> {
+    let n = y.len();
+    let steps: Vec<u64> = c.array("record_step")?.1;
+    let r = steps.len();
+    let counts = c.vec::<u64>("record_members", r)?;
+    let sums = c.vec::<f64>("record_sums", r * (4 * n + 2))?;
+    let traces = c.vec::<f32>("record_traces", r * traced * n)?;
+    let w = 4 * n + 2;
+    let kn = traced * n;
+    let records = (0..r)
+        .map(|i| {
+            let s = RecordSums::from_flat(counts[i], &sums[i * w..(i + 1) * w]);
+            Record::new(
+                steps[i] as usize,
+                s,
+                y,
+                traces[i * kn..(i + 1) * kn].to_vec(),
+            )
+        })
+        .collect();
+    let nsteps: Vec<u64> = c.array("ntk_step")?.1;
+    let m = nsteps.len();
+    let nmem = c.vec::<u64>("ntk_members", m)?;
+    let has = c.vec::<u64>("ntk_has_member_sums", m)?;
+    let theta = c.vec::<f64>("ntk_theta_sum", m * n * n)?;
+    let width = 2 + 2 * n * n;
+    let ms = c.vec::<f64>("ntk_member_sums", m * width)?;
+    let sums: Vec<NtkSums> = (0..m)
+        .map(|i| {
+            let row = &ms[i * width..(i + 1) * width];
+            NtkSums {
+                step: nsteps[i] as usize,
+                members: nmem[i],
+                theta: theta[i * n * n..(i + 1) * n * n].to_vec(),
+                member: (has[i] != 0).then(|| MemberNtkSums {
+                    drift1: row[0],
+                    drift2: row[1],
+                    rot1: row[2..2 + n * n].to_vec(),
+                    rot2: row[2 + n * n..].to_vec(),
+                }),
+            }
+        })
+        .collect();
+    let ntk = NtkSample::series(sums);
+    let ntk_members0 = if c.manifest.arrays.contains_key("ntk0_members") {
+        Some(c.vec::<f32>("ntk0_members", members * n * n)?)
+    } else {
+        None
+    };
+    Ok(Accumulated {
+        records,
+        ntk,
+        ntk_members0,
+    })
+}
 
 /// Writes the state after `step` steps (records are those of steps < `step`; NTK
 /// measurements up to and including `step`).
@@ -48,61 +170,17 @@ pub fn save(
     step: usize,
     records: &[Record],
     ntk: &[NtkSample],
-    ntk0: &[f64],
     ntk_members0: Option<&[f32]>,
+    n: usize,
 ) -> Result<(), RunError> {
     let (params, vel) = ens.save_state()?;
     let e = ens.chunk_sizes().iter().sum::<usize>() as u64;
     let p = ens.params_per_member() as u64;
-    let n = ntk0.len().isqrt();
-    let r = records.len() as u64;
-    let k = ens.member_traces();
     let mut w = CheckpointWriter::new(&plan.dir)?;
     w.array("params", &[e, p], &params)?;
     w.array("velocities", &[e, p], &vel)?;
     drop((params, vel));
-    let steps: Vec<u64> = records.iter().map(|r| r.step as u64).collect();
-    w.array("record_step", &[r], &steps)?;
-    type Field = fn(&Record) -> &[f32];
-    let cols: [(&str, Field); 4] = [
-        ("record_mean", |r| &r.mean),
-        ("record_var", |r| &r.var),
-        ("record_proj_mean", |r| &r.proj_mean),
-        ("record_proj_power", |r| &r.proj_power),
-    ];
-    for (name, f) in cols {
-        let v: Vec<f32> = records.iter().flat_map(|r| f(r).iter().copied()).collect();
-        w.array(name, &[r, n as u64], &v)?;
-    }
-    let loss: Vec<f32> = records
-        .iter()
-        .flat_map(|r| [r.loss_mean, r.loss_std])
-        .collect();
-    w.array("record_loss", &[r, 2], &loss)?;
-    let traces: Vec<f32> = records
-        .iter()
-        .flat_map(|r| r.traces.iter().copied())
-        .collect();
-    w.array("record_traces", &[r, k as u64, n as u64], &traces)?;
-    let m: Vec<f64> = ntk
-        .iter()
-        .flat_map(|s| {
-            [
-                s.step as f64,
-                s.trace,
-                s.drift,
-                s.drift_member_mean,
-                s.drift_member_sd,
-                s.offdiag_rel_sd,
-                s.diag_rel_sd,
-            ]
-        })
-        .collect();
-    w.array("ntk", &[ntk.len() as u64, NTK_COLUMNS as u64], &m)?;
-    w.array("ntk0_mean", &[n as u64, n as u64], ntk0)?;
-    if let Some(m0) = ntk_members0 {
-        w.array("ntk0_members", &[e, n as u64, n as u64], m0)?;
-    }
+    write_stats(&mut w, records, ntk, ntk_members0, ens.member_traces(), n)?;
     w.commit(Manifest::new(
         plan.command,
         plan.config.clone(),
@@ -112,67 +190,16 @@ pub fn save(
     Ok(())
 }
 
-/// Loads a checkpoint into `ens` and returns the run loop's state. `n` is the number
-/// of training points, `k` the traced members.
-pub fn restore(c: &Checkpoint, ens: &Ensemble, n: usize) -> Result<Restored, RunError> {
+/// Loads a checkpoint into `ens` and returns the run loop's state.
+pub fn restore(c: &Checkpoint, ens: &Ensemble, y: &[f64]) -> Result<Restored, RunError> {
     let e = ens.chunk_sizes().iter().sum::<usize>();
     let ep = e * ens.params_per_member();
     let params = c.vec::<f32>("params", ep)?;
     let vel = c.vec::<f32>("velocities", ep)?;
     ens.load_state(&params, &vel)?;
     drop((params, vel));
-    let steps: Vec<u64> = c.array("record_step")?.1;
-    let r = steps.len();
-    let k = ens.member_traces();
-    let mean = c.vec::<f32>("record_mean", r * n)?;
-    let var = c.vec::<f32>("record_var", r * n)?;
-    let pm = c.vec::<f32>("record_proj_mean", r * n)?;
-    let pp = c.vec::<f32>("record_proj_power", r * n)?;
-    let loss = c.vec::<f32>("record_loss", r * 2)?;
-    let traces = c.vec::<f32>("record_traces", r * k * n)?;
-    let records = (0..r)
-        .map(|i| Record {
-            step: steps[i] as usize,
-            mean: mean[i * n..(i + 1) * n].to_vec(),
-            var: var[i * n..(i + 1) * n].to_vec(),
-            proj_mean: pm[i * n..(i + 1) * n].to_vec(),
-            proj_power: pp[i * n..(i + 1) * n].to_vec(),
-            loss_mean: loss[2 * i],
-            loss_std: loss[2 * i + 1],
-            traces: traces[i * k * n..(i + 1) * k * n].to_vec(),
-        })
-        .collect();
-    let (shape, m) = c.array::<f64>("ntk")?;
-    if shape.len() != 2 || shape[1] != NTK_COLUMNS as u64 {
-        return Err(crate::checkpoint::CheckpointError::Read {
-            path: c.dir.display().to_string(),
-            message: format!("ntk has shape {shape:?}, expected (M, {NTK_COLUMNS})"),
-        }
-        .into());
-    }
-    let ntk = m
-        .chunks_exact(NTK_COLUMNS)
-        .map(|v| NtkSample {
-            step: v[0] as usize,
-            trace: v[1],
-            drift: v[2],
-            drift_member_mean: v[3],
-            drift_member_sd: v[4],
-            offdiag_rel_sd: v[5],
-            diag_rel_sd: v[6],
-        })
-        .collect();
-    let ntk0 = c.vec::<f64>("ntk0_mean", n * n)?;
-    let ntk_members0 = if c.manifest.arrays.contains_key("ntk0_members") {
-        Some(c.vec::<f32>("ntk0_members", e * n * n)?)
-    } else {
-        None
-    };
     Ok(Restored {
         step: c.manifest.step as usize,
-        records,
-        ntk,
-        ntk0,
-        ntk_members0,
+        stats: read_stats(c, y, ens.member_traces(), e)?,
     })
 }

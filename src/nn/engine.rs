@@ -16,8 +16,8 @@ use super::layout::{
 };
 use crate::gpu::kernel::grid;
 use crate::gpu::{
-    Binding, GpuContext, GpuError, Kernel, read_buffer, read_buffers, storage_buffer,
-    uniform_buffer, upload_buffer,
+    Binding, GpuContext, GpuError, Kernel, read_buffer, storage_buffer, uniform_buffer,
+    upload_buffer,
 };
 use crate::shader_activation::act_code;
 use crate::theory::{Activation, Parametrization};
@@ -44,11 +44,14 @@ pub struct EnsembleSpec {
     pub seed: u64,
     /// Members per parameter buffer; default: as many as one binding holds.
     pub chunk: Option<usize>,
-    /// K: members 0..K whose mode amplitudes are recorded at every recorded step.
+    /// Global index of the first member: a shard's or device's offset into the
+    /// ensemble (0 for a whole one). Members are keyed by it in the RNG.
+    pub first_member: usize,
+    /// K: this engine's first K members, whose mode amplitudes every record keeps.
     pub member_traces: usize,
-    /// Records per traces read-back; default: as many of `RECORD_SLOTS` as fit in
-    /// `TRACE_RING_BYTES` (tests set it small to exercise the extra read-backs).
-    pub trace_slots: Option<usize>,
+    /// Records per read-back; default: as many of `RECORD_SLOTS` as fit in
+    /// `RING_BYTES` (tests set it small to exercise the extra read-backs).
+    pub record_slots: Option<usize>,
     /// Cap on the bytes of the per-member NTK buffer (E·N²·4); default (None) one
     /// binding, `ctx.max_binding()`. Past it `measure_ntk` returns the mean alone (tests
     /// set 0 to exercise that fallback).
@@ -58,29 +61,15 @@ pub struct EnsembleSpec {
 /// One empirical-NTK measurement.
 #[derive(Clone, Debug)]
 pub struct NtkMeasurement {
-    /// Ensemble-mean Θ, N×N row-major.
-    pub mean: Vec<f64>,
+    /// Σ_e Θ_e over this engine's members, N×N row-major, f64.
+    pub sum: Vec<f64>,
     /// Θ_e of every member, E×N×N row-major (Θ, not Θ/N); None when E·N² floats do
     /// not fit the binding cap, and only per-position sums were accumulated.
     pub members: Option<Vec<f32>>,
 }
 
-/// Statistics of one recorded step, reduced over the ensemble on the GPU.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    pub step: usize,
-    pub mean: Vec<f32>,
-    pub var: Vec<f32>,
-    /// Per basis row b: u_bᵀ(μ − y).
-    pub proj_mean: Vec<f32>,
-    /// Per basis row b: ⟨(u_bᵀ(f − μ))²⟩.
-    pub proj_power: Vec<f32>,
-    pub loss_mean: f32,
-    pub loss_std: f32,
-    /// Per traced member e < K and basis row b, at [e·N + b]: c_{e,b} = u_bᵀ(f_e − y).
-    /// Empty when K = 0.
-    pub traces: Vec<f32>,
-}
+pub use super::stats::Record;
+use super::stats::RecordSums;
 
 const WG: u32 = 64;
 /// Fused one-hidden-layer kernels pack a neuron's (w, b, a) into two vec4s.
@@ -91,10 +80,10 @@ const MAX_FUSED_POINTS: usize = 512;
 const FORWARD_BLOCK: usize = 256;
 /// Records held on the GPU between read-backs.
 pub const RECORD_SLOTS: usize = 256;
-/// Cap on the GPU ring of member traces (and its equally large staging buffer). It is
-/// lavapipe's binding limit; on GPUs with 2–4 GiB bindings a larger ring would only
-/// hold more memory, since 128 MiB per read-back already amortises the host sync.
-pub const TRACE_RING_BYTES: u64 = 128 << 20;
+/// Cap on the GPU ring of per-member records (and its equally large staging buffer).
+/// It is lavapipe's binding limit; on GPUs with 2–4 GiB bindings a larger ring would
+/// only hold more memory, since 128 MiB per read-back already amortises the host sync.
+pub const RING_BYTES: u64 = 128 << 20;
 
 /// Tile shapes of the register-tiled hidden-to-hidden kernels (dense_forward,
 /// dense_backward, dense_gram), pipeline constants chosen per adapter type.
@@ -145,9 +134,7 @@ struct Kernels {
     hidden_forward: Kernel,
     hidden_backward: Kernel,
     hidden_grad_update: Kernel,
-    stats_points: Kernel,
-    stats_modes: Kernel,
-    member_modes: Kernel,
+    member_record: Kernel,
     ntk_gram: Kernel,
     /// Built only when `Tiles::dense`.
     dense_forward: Option<Kernel>,
@@ -168,9 +155,7 @@ enum K {
     HiddenForward,
     HiddenBackward,
     HiddenGradUpdate,
-    StatsPoints,
-    StatsModes,
-    MemberModes,
+    MemberRecord,
     NtkGram,
     DenseForward,
     DenseBackward,
@@ -225,9 +210,7 @@ impl Kernels {
                 &[U, W, W, R, R],
                 &plain,
             )?,
-            stats_points: Kernel::new(ctx, "nn/stats_points", &[U, R, R, W], &plain)?,
-            stats_modes: Kernel::new(ctx, "nn/stats_modes", &[U, R, R, R, W], &plain)?,
-            member_modes: Kernel::new(ctx, "nn/member_modes", &[U, R, R, R, W], &plain)?,
+            member_record: Kernel::new(ctx, "nn/member_record", &[U, R, R, R, R, W], &plain)?,
             ntk_gram: Kernel::new(ctx, "nn/ntk_gram", &[U, R, R, R, W], &plain)?,
             dense_forward: dense_kernel("nn/dense_forward", &[U, R, R, W, W], &dense_fwd)?,
             dense_backward: dense_kernel("nn/dense_backward", &[U, W, W, R, R, R, W], &dense)?,
@@ -248,9 +231,7 @@ impl Kernels {
             K::HiddenForward => &self.hidden_forward,
             K::HiddenBackward => &self.hidden_backward,
             K::HiddenGradUpdate => &self.hidden_grad_update,
-            K::StatsPoints => &self.stats_points,
-            K::StatsModes => &self.stats_modes,
-            K::MemberModes => &self.member_modes,
+            K::MemberRecord => &self.member_record,
             K::NtkGram => &self.ntk_gram,
             K::DenseForward => self.dense_forward.as_ref().expect("dense kernels built"),
             K::DenseBackward => self.dense_backward.as_ref().expect("dense kernels built"),
@@ -292,17 +273,21 @@ pub struct Ensemble {
     chunks: Vec<Chunk>,
     outputs: wgpu::Buffer,
     loss: wgpu::Buffer,
-    records: wgpu::Buffer,
-    traces: wgpu::Buffer,
-    /// Records per read-back: `RECORD_SLOTS`, or fewer when the traces ring is shorter.
+    /// Per-member values of `slots` recorded steps (layout in shaders/shared/nn_stats).
+    ring: wgpu::Buffer,
+    /// Floats per ring slot, E·(2N + 1).
+    slot_floats: usize,
+    /// Records per read-back: `RECORD_SLOTS`, or fewer when the ring is shorter.
     slots: usize,
+    /// The targets, for the statistics of the residuals.
+    y: Vec<f64>,
     ntk: wgpu::Buffer,
     /// Whether `ntk` holds one N×N per member (else one sum per sub-chunk position).
     ntk_members: bool,
     init_ops: Vec<Op>,
     train_ops: Vec<Op>,
     eval_ops: Vec<Op>,
-    /// Per slot: stats_points, stats_modes and (K > 0) member_modes.
+    /// Per slot: member_record.
     stats_ops: Vec<Vec<Op>>,
     ntk_ops: Vec<Op>,
     fused: bool,
@@ -395,8 +380,7 @@ impl Ensemble {
                     0
                 };
             let fixed = 3 * shape.depth as u64 * scratch_members as u64 * act_bytes
-                + f32s_of(RECORD_SLOTS * record_size(points))
-                + max.min(TRACE_RING_BYTES);
+                + 2 * max.min(RING_BYTES);
             let need = per_member * e as u64 + fixed;
             if need > budget {
                 let fits = budget.saturating_sub(fixed) / per_member;
@@ -437,38 +421,31 @@ impl Ensemble {
         let ones = upload_buffer(ctx, "ones", &vec![1.0f32; e * points]);
         let loss = storage_buffer(ctx, "loss", f32s(e));
         let partial = storage_buffer(ctx, "partial", f32s(e * points * blocks));
-        let rs = record_size(points);
-        let records = storage_buffer(ctx, "records", f32s(RECORD_SLOTS * rs));
         let k = spec.member_traces;
         if k > e {
             return Err(NnError::Invalid(format!(
                 "--member-traces {k} exceeds --ensemble {e}: at most every member can be traced"
             )));
         }
-        // The traces ring holds `slots` records of K·N floats in one binding. Rather
-        // than refuse a K whose RECORD_SLOTS records do not fit, the engine reads back
-        // more often (fewer records per submission): the cost is one host sync per
-        // `slots` records, still never one per step. Only a single record too large
-        // for a binding is refused.
-        let trace_bytes = f32s(k * points);
-        let ring = max.min(TRACE_RING_BYTES);
-        if trace_bytes > ring {
+        // The ring holds `slots` records of every member's values in one binding:
+        // the host sums them in f64 (see nn::stats). One read-back per `slots`
+        // records, never one per step; only a single record past a binding is refused.
+        let slot_floats = record_size(points, e);
+        let slot_bytes = f32s(slot_floats);
+        let ring_cap = max.min(RING_BYTES);
+        if slot_bytes > ring_cap {
             return Err(GpuError::TooLarge {
-                what: format!("one record of {k} members' traces on {points} points"),
-                bytes: trace_bytes,
-                limit: ring,
-                hint: "reduce --member-traces".into(),
+                what: format!("one record of {e} members on {points} points"),
+                bytes: slot_bytes,
+                limit: ring_cap,
+                hint: "split the ensemble with --shard or --devices".into(),
             }
             .into());
         }
-        let slots = if k == 0 {
-            RECORD_SLOTS
-        } else {
-            ((ring / trace_bytes) as usize)
-                .min(spec.trace_slots.unwrap_or(RECORD_SLOTS))
-                .clamp(1, RECORD_SLOTS)
-        };
-        let traces = storage_buffer(ctx, "traces", trace_bytes * slots as u64);
+        let slots = ((ring_cap / slot_bytes) as usize)
+            .min(spec.record_slots.unwrap_or(RECORD_SLOTS))
+            .clamp(1, RECORD_SLOTS);
+        let ring = storage_buffer(ctx, "ring", slot_bytes * slots as u64);
         // One NTK per member when all fit one binding: members' Θ_e differ by
         // O(n^{-1/2}) and drift by O(n^{-1/2}), which the mean (moving O(1/n)) hides.
         // Otherwise sums per sub-chunk position, added up on the host (the mean only).
@@ -520,6 +497,7 @@ impl Ensemble {
             seed_lo: spec.seed as u32,
             seed_hi: (spec.seed >> 32) as u32,
             out_b: shape.output_bias() as u32,
+            rng_base: spec.first_member as u32,
             ..Default::default()
         };
         let b = Builder {
@@ -616,31 +594,14 @@ impl Ensemble {
                     n_points: points as u32,
                     members: e as u32,
                     slot: slot as u32,
-                    record_size: rs as u32,
+                    record_size: slot_floats as u32,
                 };
-                let mut ops = vec![
-                    b.op(K::StatsPoints, &u, &[&outputs, &loss, &records], points + 1),
-                    b.op(
-                        K::StatsModes,
-                        &u,
-                        &[&outputs, &y_buf, &basis_buf, &records],
-                        points,
-                    ),
-                ];
-                if k > 0 {
-                    let t = StatsUniform {
-                        members: k as u32,
-                        record_size: (k * points) as u32,
-                        ..u
-                    };
-                    ops.push(b.op(
-                        K::MemberModes,
-                        &t,
-                        &[&outputs, &y_buf, &basis_buf, &traces],
-                        k * points,
-                    ));
-                }
-                ops
+                vec![b.op(
+                    K::MemberRecord,
+                    &u,
+                    &[&outputs, &loss, &y_buf, &basis_buf, &ring],
+                    e * points,
+                )]
             })
             .collect();
         ctx.check()?;
@@ -653,9 +614,10 @@ impl Ensemble {
             chunks,
             outputs,
             loss,
-            records,
-            traces,
+            ring,
+            slot_floats,
             slots,
+            y: data.y.clone(),
             ntk,
             ntk_members,
             init_ops,
@@ -687,7 +649,7 @@ impl Ensemble {
         self.spec.member_traces
     }
 
-    /// Records per read-back (`RECORD_SLOTS` unless the traces ring is shorter).
+    /// Records per read-back (`RECORD_SLOTS` unless the ring is shorter).
     pub fn record_slots(&self) -> usize {
         self.slots
     }
@@ -767,29 +729,15 @@ impl Ensemble {
             return Ok(());
         }
         let n = self.points;
-        let rs = record_size(n);
-        let ts = self.spec.member_traces * n;
-        let mut raw: Vec<Vec<f32>> = read_buffers(
-            &self.ctx,
-            &[
-                (&self.records, 0, steps.len() * rs),
-                (&self.traces, 0, steps.len() * ts),
-            ],
-        )?;
-        let traces = raw.pop().unwrap_or_default();
-        let records = raw.pop().unwrap_or_default();
-        out.extend(steps.iter().enumerate().map(|(k, &step)| {
-            let r = &records[k * rs..(k + 1) * rs];
-            Record {
-                step,
-                mean: r[..n].to_vec(),
-                var: r[n..2 * n].to_vec(),
-                proj_mean: r[2 * n..3 * n].to_vec(),
-                proj_power: r[3 * n..4 * n].to_vec(),
-                loss_mean: r[4 * n],
-                loss_std: r[4 * n + 1],
-                traces: traces[k * ts..(k + 1) * ts].to_vec(),
-            }
+        let e = self.spec.ensemble;
+        let fs = self.slot_floats;
+        let ring: Vec<f32> = read_buffer(&self.ctx, &self.ring, 0, steps.len() * fs)?;
+        let kn = self.spec.member_traces * n;
+        out.extend(steps.iter().zip(ring.chunks_exact(fs)).map(|(&step, r)| {
+            let (c, rest) = r.split_at(e * n);
+            let (f, loss) = rest.split_at(e * n);
+            let sums = RecordSums::of_members(c, f, loss, &self.y);
+            Record::new(step, sums, &self.y, c[..kn].to_vec())
         }));
         Ok(())
     }
@@ -819,9 +767,8 @@ impl Ensemble {
                 *acc += *v as f64;
             }
         }
-        let e = self.spec.ensemble as f64;
         Ok(NtkMeasurement {
-            mean: mean.into_iter().map(|v| v / e).collect(),
+            sum: mean,
             members: self.ntk_members.then_some(raw),
         })
     }

@@ -37,7 +37,9 @@ pub struct NetUniform {
     pub init_std: f32,
     pub up_off: u32,
     pub out_b: u32,
-    pub _pad: [u32; 3],
+    /// Global index of the engine's first member: a shard's offset, added to the RNG key.
+    pub rng_base: u32,
+    pub _pad: [u32; 2],
 }
 
 /// Mirrors `struct Stats` in shaders/shared/nn_stats.wgsl.
@@ -157,9 +159,10 @@ pub fn layer_scales(
         .collect()
 }
 
-/// Floats per statistics record for N points (see shaders/shared/nn_stats.wgsl).
-pub fn record_size(points: usize) -> usize {
-    4 * points + 4
+/// Floats per ring slot of one record of E members on N points: their mode
+/// amplitudes and outputs (E·N each) and losses (see shaders/shared/nn_stats.wgsl).
+pub fn record_size(points: usize, members: usize) -> usize {
+    members * (2 * points + 1)
 }
 
 #[cfg(test)]

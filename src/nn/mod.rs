@@ -5,5 +5,8 @@ pub mod checkpoint;
 pub mod data;
 pub mod engine;
 pub mod layout;
+pub mod merge;
 pub mod run;
+pub mod shard;
+pub mod stats;
 pub mod teacher;

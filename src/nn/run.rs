@@ -10,6 +10,7 @@ use super::checkpoint::{self, CheckpointPlan};
 use super::data::{DataError, Dataset};
 use super::engine::{Ensemble, EnsembleSpec, NnError, RECORD_SLOTS, Record};
 use super::layout::NetShape;
+use super::stats::NtkSums;
 use crate::config::nn::{DataSource, NnArgs, NnConfig};
 use crate::gpu::{AdapterSummary, BackendChoice, GpuContext, GpuError};
 use crate::report::{self, CsvTable, ReportError, RunStatus, write_json};
@@ -71,13 +72,48 @@ pub struct NtkSample {
     /// Their standard deviation over members (E − 1 in the denominator).
     pub drift_member_sd: f64,
     /// Member-to-member spread of off-diagonal entries in the mode basis, relative to
-    /// the mean diagonal: see `member_spreads`.
+    /// the mean diagonal: see `NtkSums::member_stats`.
     pub offdiag_rel_sd: f64,
     /// The same for the diagonal entries.
     pub diag_rel_sd: f64,
+    /// The sums over members these are derived from.
+    #[serde(skip)]
+    pub sums: NtkSums,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+impl NtkSample {
+    /// The measurement of `sums`, its drifts taken against the step-0 measurement `first`.
+    pub fn new(sums: NtkSums, first: &NtkSums) -> Self {
+        let th = sums.mean();
+        let base = first.mean();
+        let n = th.len().isqrt();
+        let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
+        let diff: Vec<f64> = th.iter().zip(&base).map(|(a, b)| a - b).collect();
+        let (drift_member_mean, drift_member_sd, offdiag_rel_sd, diag_rel_sd) = sums.member_stats();
+        NtkSample {
+            step: sums.step,
+            trace,
+            drift: frob(&diff) / frob(&base),
+            drift_member_mean,
+            drift_member_sd,
+            offdiag_rel_sd,
+            diag_rel_sd,
+            sums,
+        }
+    }
+
+    /// The samples of a run's measurements (the first is step 0's).
+    pub fn series(sums: Vec<NtkSums>) -> Vec<NtkSample> {
+        let Some(first) = sums.first().cloned() else {
+            return Vec::new();
+        };
+        sums.into_iter()
+            .map(|s| NtkSample::new(s, &first))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct NnTimings {
     pub setup_s: f64,
     pub init_s: f64,
@@ -112,6 +148,10 @@ pub struct NnResults {
     pub diverged: Option<(usize, f32)>,
     /// (step, signal) when SIGINT or SIGTERM stopped the run after that step.
     pub interrupted: Option<(usize, i32)>,
+    /// The global members these results cover (a shard's or device's slice, or all).
+    pub members: std::ops::Range<usize>,
+    /// Devices the members were trained on (after a merge, the shards' total).
+    pub devices: usize,
 }
 
 impl NnResults {
@@ -128,14 +168,14 @@ impl NnResults {
 
 /// Groups per-basis-row projections into modes: the primary row's signed residual
 /// and the mean power over the mode's rows.
-pub fn mode_values(modes: &Modes, proj_mean: &[f32], proj_power: &[f32]) -> Vec<(f64, f64)> {
+pub fn mode_values(modes: &Modes, proj_mean: &[f64], proj_power: &[f64]) -> Vec<(f64, f64)> {
     (0..modes.kappa.len())
         .map(|j| {
             let rows: Vec<usize> = (0..modes.mode_of_basis.len())
                 .filter(|&b| modes.mode_of_basis[b] == j)
                 .collect();
-            let p = rows.iter().map(|&b| proj_power[b] as f64).sum::<f64>() / rows.len() as f64;
-            (proj_mean[modes.primary[j]] as f64, p)
+            let p = rows.iter().map(|&b| proj_power[b]).sum::<f64>() / rows.len() as f64;
+            (proj_mean[modes.primary[j]], p)
         })
         .collect()
 }
@@ -185,6 +225,7 @@ pub fn analytic(
 /// The host-side set-up of a run: the data set and the analytic kernels and modes,
 /// with the stability check passed. Built once, before the output directory or the
 /// GPU is touched, and handed to `train`.
+#[derive(Clone)]
 pub struct Prepared {
     pub data: Dataset,
     pub modes: Modes,
@@ -222,53 +263,6 @@ pub fn mean_sd(v: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Per-member NTK drift ‖Θ_e − Θ_e(0)‖_F / ‖Θ_e(0)‖_F over members (E×N² each,
-/// row-major): its mean and standard deviation.
-pub fn member_drift(members: &[f32], members0: &[f32], n: usize) -> (f64, f64) {
-    let d: Vec<f64> = members
-        .chunks(n * n)
-        .zip(members0.chunks(n * n))
-        .map(|(a, b)| {
-            let diff: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y) as f64).collect();
-            let base: Vec<f64> = b.iter().map(|&y| y as f64).collect();
-            frob(&diff) / frob(&base)
-        })
-        .collect();
-    mean_sd(&d)
-}
-
-/// Member-to-member spread of the NTK in the mode basis: with M_e = U·Θ_e·Uᵀ/N (U's rows
-/// the basis vectors) and M̄ = mean_e M_e, returns (offdiag_rel_sd, diag_rel_sd) =
-/// (√(mean_{a≠b} Var_e M_e[a,b]), √(mean_b Var_e M_e[b,b])) / √(mean_b M̄[b,b]²).
-/// Variances use E − 1 (unbiased; NaN for one member). Two passes (M̄ first), since
-/// at large width the spread is a small difference of large entries; M̄ is rotated
-/// from the mean Θ (linearity), so the host does E + 1 rotations, 2(E + 1)·N³ flops.
-pub fn member_spreads(basis: &nalgebra::DMatrix<f64>, members: &[f32], n: usize) -> (f64, f64) {
-    use nalgebra::DMatrix;
-    let e = members.len() / (n * n);
-    let rotate = |t: DMatrix<f64>| -> DMatrix<f64> { basis * t * basis.transpose() / n as f64 };
-    let theta = |th: &[f32]| DMatrix::from_row_iterator(n, n, th.iter().map(|&v| v as f64));
-    let mut sum = DMatrix::zeros(n, n);
-    for th in members.chunks(n * n) {
-        sum += theta(th);
-    }
-    let mean = rotate(sum / e as f64);
-    let mut var = DMatrix::<f64>::zeros(n, n);
-    for th in members.chunks(n * n) {
-        let d = rotate(theta(th)) - &mean;
-        var += d.component_mul(&d);
-    }
-    var /= e as f64 - 1.0;
-    let scale = ((0..n).map(|b| mean[(b, b)].powi(2)).sum::<f64>() / n as f64).sqrt();
-    let diag = (0..n).map(|b| var[(b, b)]).sum::<f64>() / n as f64;
-    let off = if n > 1 {
-        (var.sum() - n as f64 * diag) / (n * (n - 1)) as f64
-    } else {
-        f64::NAN
-    };
-    (off.sqrt() / scale, diag.sqrt() / scale)
-}
-
 /// Trains the ensemble, calling `on_batch` after every read-back (for partial writes).
 pub fn train(
     cfg: &NnConfig,
@@ -282,11 +276,25 @@ pub fn train(
 /// `train` with checkpoints: written every `plan.every` steps (segments end there),
 /// and when SIGINT or SIGTERM arrives (the run then stops after the batch in flight,
 /// with `interrupted` set); a run with `plan.resume` continues from its checkpoint.
+/// Trains the members of `cfg.members()` (the shard's, or all).
 pub fn train_with(
     cfg: &NnConfig,
     prep: Prepared,
     ctx: &GpuContext,
     plan: Option<&CheckpointPlan>,
+    on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
+) -> Result<NnResults, RunError> {
+    train_part(cfg, prep, ctx, plan, cfg.members(), true, on_batch)
+}
+
+/// `train_with` on the global members `members`, with or without a progress bar.
+pub fn train_part(
+    cfg: &NnConfig,
+    prep: Prepared,
+    ctx: &GpuContext,
+    plan: Option<&CheckpointPlan>,
+    members: std::ops::Range<usize>,
+    progress: bool,
     on_batch: &mut dyn FnMut(&NnResults) -> Result<(), RunError>,
 ) -> Result<NnResults, RunError> {
     let t0 = Instant::now();
@@ -301,25 +309,36 @@ pub fn train_with(
         width: cfg.width,
         depth: cfg.depth,
     };
+    // Members 0..K of the ensemble are traced: this part's first K − start of its own.
+    let traced = cfg
+        .member_traces
+        .min(members.end)
+        .saturating_sub(members.start);
     let spec = EnsembleSpec {
         shape,
         activation: cfg.activation,
         parametrization: cfg.parametrization,
         sigma_w: cfg.sigma_w,
         sigma_b: cfg.sigma_b,
-        ensemble: cfg.ensemble,
+        ensemble: members.len(),
         lr: cfg.lr,
         momentum: cfg.momentum,
         seed: cfg.seed,
         chunk: cfg.chunk,
-        member_traces: cfg.member_traces,
-        trace_slots: None,
+        first_member: members.start,
+        member_traces: traced,
+        record_slots: None,
         ntk_member_bytes: None,
     };
     let basis: Vec<Vec<f64>> = (0..modes.basis.nrows())
         .map(|b| modes.basis.row(b).iter().cloned().collect())
         .collect();
-    crate::preflight::check_nn_device(cfg, &data, ctx)
+    let part_cfg = NnConfig {
+        ensemble: members.len(),
+        member_traces_flag: Some(traced),
+        ..cfg.clone()
+    };
+    crate::preflight::check_nn_device(&part_cfg, &data, ctx)
         .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     let steps = cfg.steps;
@@ -329,7 +348,7 @@ pub fn train_with(
     let theory = theory_lines(&modes, &nngp, &data.y, cfg.lr, cfg.momentum, &record_steps);
     let p = ens.params_per_member();
     let flops_per_step =
-        6.0 * cfg.ensemble as f64 * data.points() as f64 * shape.param_count() as f64;
+        6.0 * members.len() as f64 * data.points() as f64 * shape.param_count() as f64;
     let mut res = NnResults {
         config: cfg.clone(),
         data,
@@ -350,73 +369,63 @@ pub fn train_with(
         params_per_member: p,
         diverged: None,
         interrupted: None,
+        members: members.clone(),
+        devices: 1,
     };
 
     let t = Instant::now();
     let resumed = match plan.and_then(|p| p.resume.as_ref()) {
-        Some(c) => Some(checkpoint::restore(c, &ens, res.data.points())?),
+        Some(c) => Some(checkpoint::restore(c, &ens, &res.data.y)?),
         None => {
             ens.initialize()?;
             None
         }
     };
     res.timings.init_s = t.elapsed().as_secs_f64();
-    let mut ntk0: Option<Vec<f64>> = None;
     let mut s = 0;
     if let Some(r) = resumed {
         s = r.step;
-        res.records = r.records;
-        res.ntk = r.ntk;
-        res.ntk_members0 = r.ntk_members0;
-        ntk0 = Some(r.ntk0);
+        res.records = r.stats.records;
+        res.ntk = r.stats.ntk;
+        res.ntk_members0 = r.stats.ntk_members0;
     }
     let start = s;
+    let e = members.len();
     // Only s = 0 and the current measurement are held (E·N² floats each).
-    let measure =
-        |res: &mut NnResults, ntk0: &mut Option<Vec<f64>>, step: usize| -> Result<(), RunError> {
-            let t = Instant::now();
-            let m = ens.measure_ntk()?;
-            let th = &m.mean;
-            let n = res.data.points();
-            let trace = (0..n).map(|i| th[i * n + i]).sum::<f64>() / n as f64;
-            let base = ntk0.get_or_insert_with(|| th.clone());
-            let diff: Vec<f64> = th.iter().zip(base.iter()).map(|(a, b)| a - b).collect();
-            if step == 0 {
-                res.ntk_members0 = m.members.clone();
-            }
-            let nan = (f64::NAN, f64::NAN);
-            let (drift_member_mean, drift_member_sd) = match (&m.members, &res.ntk_members0) {
-                (Some(now), Some(first)) => member_drift(now, first, n),
-                _ => nan,
-            };
-            let (offdiag_rel_sd, diag_rel_sd) = m
-                .members
-                .as_ref()
-                .map_or(nan, |now| member_spreads(&res.modes.basis, now, n));
-            res.ntk.push(NtkSample {
-                step,
-                trace,
-                drift: frob(&diff) / frob(base),
-                drift_member_mean,
-                drift_member_sd,
-                offdiag_rel_sd,
-                diag_rel_sd,
-            });
-            res.timings.ntk_s += t.elapsed().as_secs_f64();
-            Ok(())
+    let measure = |res: &mut NnResults, step: usize| -> Result<(), RunError> {
+        let t = Instant::now();
+        let m = ens.measure_ntk()?;
+        if step == 0 {
+            res.ntk_members0 = m.members.clone();
+        }
+        let each = match (&m.members, &res.ntk_members0) {
+            (Some(now), Some(first)) => Some((now.as_slice(), first.as_slice())),
+            _ => None,
         };
+        let sums = NtkSums::new(step, e, m.sum, each, &res.modes.basis);
+        let first = res.ntk.first().map(|f| f.sums.clone());
+        let sample = NtkSample::new(sums.clone(), first.as_ref().unwrap_or(&sums));
+        res.ntk.push(sample);
+        res.timings.ntk_s += t.elapsed().as_secs_f64();
+        Ok(())
+    };
     if start == 0 {
-        measure(&mut res, &mut ntk0, 0)?;
+        measure(&mut res, 0)?;
     }
 
-    let bar = report::progress::step_bar(steps as u64, "nn");
+    let bar = if progress {
+        report::progress::step_bar(steps as u64, "nn")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_position(s as u64);
     let mut batch = cfg.record_every.min(steps).min(MAX_SEGMENT_STEPS);
     let train_t = Instant::now();
     let ntk_before = res.timings.ntk_s;
     let every = plan.and_then(|p| p.every);
+    let n = res.data.points();
     // The run loop's whole state at step s, as the checkpoint keeps it.
-    let save = |res: &mut NnResults, ntk0: &Option<Vec<f64>>, s: usize| -> Result<(), RunError> {
+    let save = |res: &mut NnResults, s: usize| -> Result<(), RunError> {
         let t = Instant::now();
         match plan {
             Some(p) => checkpoint::save(
@@ -426,8 +435,8 @@ pub fn train_with(
                 s,
                 &res.records,
                 &res.ntk,
-                ntk0.as_deref().unwrap_or(&[]),
                 res.ntk_members0.as_deref(),
+                n,
             )?,
             None => return Ok(()),
         }
@@ -457,13 +466,8 @@ pub fn train_with(
         for r in recs {
             // Any overflow (loss, its spread, or the statistics of f) is divergence:
             // the record and everything after it are dropped.
-            let finite = [r.loss_mean, r.loss_std]
-                .iter()
-                .chain(&r.mean)
-                .chain(&r.var)
-                .all(|v| v.is_finite());
-            if !finite && res.diverged.is_none() {
-                res.diverged = Some((r.step, r.loss_mean));
+            if !r.is_finite() && res.diverged.is_none() {
+                res.diverged = Some((r.step, r.loss_mean as f32));
             }
             if res.diverged.is_none() {
                 res.records.push(r);
@@ -478,17 +482,17 @@ pub fn train_with(
             break;
         }
         if ntk_at(s) {
-            measure(&mut res, &mut ntk0, s)?;
+            measure(&mut res, s)?;
         }
         on_batch(&res)?;
         if let Some(sig) = crate::signals::pending() {
             if s < steps {
-                save(&mut res, &ntk0, s)?;
+                save(&mut res, s)?;
                 res.interrupted = Some((s, sig));
                 break;
             }
         } else if every.is_some_and(|e| s.is_multiple_of(e)) && s < steps {
-            save(&mut res, &ntk0, s)?;
+            save(&mut res, s)?;
         }
     }
     // The last step's checkpoint, for a later phase (`run`'s duals) to resume from:
@@ -496,7 +500,7 @@ pub fn train_with(
     let keep_end =
         |p: &CheckpointPlan| p.at_end && (p.every.is_some() || crate::signals::pending().is_some());
     if s == steps && s > start && res.diverged.is_none() && plan.is_some_and(keep_end) {
-        save(&mut res, &ntk0, s)?;
+        save(&mut res, s)?;
     }
     bar.finish_and_clear();
     // NTK measurements inside the loop are timed separately.
@@ -585,14 +589,14 @@ pub struct NnSummary {
     pub max_stable_lr: f64,
     pub eta_kappa_max: f64,
     pub steps_done: usize,
-    pub final_loss_mean: Option<f32>,
-    pub final_loss_std: Option<f32>,
+    pub final_loss_mean: Option<f64>,
+    pub final_loss_std: Option<f64>,
     pub ntk: Vec<NtkSample>,
     /// The last measurement's per-member NTK drift, mean and sd over members (null
     /// when member NTKs were unavailable).
     pub ntk_drift_member_mean: Option<f64>,
     pub ntk_drift_member_sd: Option<f64>,
-    /// Member-to-member NTK spread at s = 0 in the mode basis (see `member_spreads`).
+    /// Member-to-member NTK spread at s = 0 in the mode basis (see `NtkSums::member_stats`).
     pub ntk_offdiag_rel_sd0: Option<f64>,
     pub ntk_diag_rel_sd0: Option<f64>,
     /// max over records and points of |μ − μ_theory| / max|y|.
@@ -725,50 +729,117 @@ pub fn interrupted(step: usize, signal: i32, out: &Path, plan: &CheckpointPlan) 
     crate::signals::Interrupted::new(signal, step, out, &plan.dir).into()
 }
 
-/// `nncosmo-gpu nn`.
-pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
-    let cfg = args
-        .resolve()
-        .map_err(|e| RunError::Engine(NnError::Invalid(e.to_string())))?;
-    crate::signals::install();
-    let plan = checkpoint_plan(
-        &cfg,
-        "nn",
-        serde_json::to_value(&cfg).unwrap_or_default(),
-        false,
-    )?;
-    // Validate the data and the step before touching the output directory, and
-    // the output directory (lock, writability, an earlier run) before the GPU; a
-    // resumed run continues in its own directory.
-    let prep = prepare(&cfg)?;
-    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, plan.resume.as_ref())?;
-    let ctx = GpuContext::new(&BackendChoice {
-        backend: cfg.backend.clone(),
-        adapter: cfg.adapter.clone(),
-    })?;
-    let out = cfg.out.clone();
-    let mut res = train_with(&cfg, prep, &ctx, Some(&plan), &mut |r| {
-        // Rewrite the outputs now and then so an interrupted run keeps its results.
-        if dir.due() {
-            dir.publish(RunStatus::Interrupted, r.last_step(), |d| write_all(r, d))?;
-        }
-        Ok(())
-    })?;
+fn invalid(e: impl std::fmt::Display) -> RunError {
+    RunError::Engine(NnError::Invalid(e.to_string()))
+}
+
+/// "1024 members", "shard 1/4 (members [256, 512) of 1024)", plus "on 2 devices".
+pub fn members_phrase(res: &NnResults) -> String {
+    let c = &res.config;
+    let mut p = match c.shard {
+        Some(sh) => format!(
+            "shard {sh} (members [{}, {}) of {})",
+            res.members.start, res.members.end, c.ensemble
+        ),
+        None => format!("{} members", c.ensemble),
+    };
+    if res.devices > 1 {
+        p.push_str(&format!(" over {} devices", res.devices));
+    }
+    p
+}
+
+/// Trains the members of `cfg.members()` split evenly over `ctxs`, one thread per
+/// device, and combines their exact sums in memory (as `merge` combines shards).
+/// Without checkpoints; a signal stops every device after its batch in flight.
+pub fn train_devices(
+    cfg: &NnConfig,
+    prep: Prepared,
+    ctxs: &[GpuContext],
+) -> Result<NnResults, RunError> {
+    let range = cfg.members();
+    let k = ctxs.len();
+    let results: Vec<Result<NnResults, RunError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = ctxs
+            .iter()
+            .enumerate()
+            .map(|(d, ctx)| {
+                let part = crate::config::scale::split(range.len(), k, d);
+                let members = range.start + part.start..range.start + part.end;
+                let prep = prep.clone();
+                sc.spawn(move || train_part(cfg, prep, ctx, None, members, d == 0, &mut |_| Ok(())))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(invalid("a device's training thread panicked")))
+            })
+            .collect()
+    });
+    let parts = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    super::merge::combine(parts).map_err(invalid)
+}
+
+/// What a training command publishes besides its tables: its name, resolved
+/// configuration and resolved arguments (for the shard statistics).
+pub struct Publish<'a> {
+    pub command: &'static str,
+    pub config: serde_json::Value,
+    pub args: serde_json::Value,
+    pub dir: &'a mut crate::report::RunDir,
+}
+
+/// Trains `cfg.members()` on `ctxs` (one device with checkpoints `plan`, or split
+/// over several), publishes the tables, report.json and (for a shard) its
+/// statistics, and turns an interrupted or diverged run into its error.
+pub fn train_and_publish(
+    cfg: &NnConfig,
+    prep: Prepared,
+    ctxs: &[GpuContext],
+    plan: &CheckpointPlan,
+    publish: Publish,
+) -> Result<NnResults, RunError> {
+    let Publish {
+        command,
+        config,
+        args,
+        dir,
+    } = publish;
+    let mut res = if ctxs.len() > 1 {
+        train_devices(cfg, prep, ctxs)?
+    } else {
+        train_with(cfg, prep, &ctxs[0], Some(plan), &mut |r| {
+            // Rewrite the outputs now and then so an interrupted run keeps its results.
+            if dir.due() {
+                dir.publish(RunStatus::Interrupted, r.last_step(), |d| write_all(r, d))?;
+            }
+            Ok(())
+        })?
+    };
     let status = match (res.interrupted, res.diverged) {
         (Some(_), _) => RunStatus::Interrupted,
         (None, Some(_)) => RunStatus::Diverged,
         (None, None) => RunStatus::Complete,
     };
-    dir.publish(status, res.last_step(), |d| {
+    dir.publish(status, res.last_step(), |d| -> Result<(), RunError> {
         // The tables are timed; report.json, which carries that time, is written last.
         let t = Instant::now();
         write_tables(&res, d)?;
         res.timings.write_s = t.elapsed().as_secs_f64();
-        write_report(&res, d)
+        if cfg.shard.is_some() {
+            let sd = d.join(super::shard::SHARD_DIR);
+            super::shard::write(&res, &sd, command, &config, args, status)?;
+        }
+        Ok(write_report(&res, d)?)
     })?;
-    drop(dir);
+    let out = &cfg.out;
     if let Some((step, signal)) = res.interrupted {
-        return Err(interrupted(step, signal, &out, &plan));
+        if ctxs.len() > 1 {
+            return Err(crate::signals::Interrupted::without_checkpoint(signal, step, out).into());
+        }
+        return Err(interrupted(step, signal, out, plan));
     }
     if let Some((step, value)) = res.diverged {
         return Err(RunError::Diverged {
@@ -778,10 +849,45 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
             out: out.display().to_string(),
         });
     }
+    Ok(res)
+}
+
+/// The devices of `--devices` (one unless asked for more).
+pub fn open_devices(cfg: &NnConfig) -> Result<Vec<GpuContext>, GpuError> {
+    GpuContext::open_devices(
+        &BackendChoice {
+            backend: cfg.backend.clone(),
+            adapter: cfg.adapter.clone(),
+        },
+        cfg.devices,
+    )
+}
+
+/// `nncosmo-gpu nn`.
+pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
+    let cfg = args.resolve().map_err(invalid)?;
+    crate::signals::install();
+    let config = serde_json::to_value(&cfg).unwrap_or_default();
+    let plan = checkpoint_plan(&cfg, "nn", config.clone(), false)?;
+    // Validate the data and the step before touching the output directory, and
+    // the output directory (lock, writability, an earlier run) before the GPU; a
+    // resumed run continues in its own directory.
+    let prep = prepare(&cfg)?;
+    let merged = serde_json::to_value(args.merged().map_err(invalid)?).unwrap_or_default();
+    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, plan.resume.as_ref())?;
+    let ctxs = open_devices(&cfg)?;
+    let publish = Publish {
+        command: "nn",
+        config,
+        args: merged,
+        dir: &mut dir,
+    };
+    let res = train_and_publish(&cfg, prep, &ctxs, &plan, publish)?;
+    drop(dir);
     let s = res.summary();
     println!(
-        "nn: {} members × width {} × depth {} on {} ({}): {} steps in {:.2} s ({:.1} steps/s, {:.2} GFLOP/s)",
-        cfg.ensemble,
+        "nn: {} × width {} × depth {} on {} ({}): {} steps in {:.2} s ({:.1} steps/s, {:.2} GFLOP/s)",
+        members_phrase(&res),
         cfg.width,
         cfg.depth,
         res.adapter.name,
@@ -793,34 +899,13 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
     );
     println!(
         "    final loss {:.4e} ± {:.2e}; NTK drift {:.3e} (mean), {:.3e} ± {:.1e} (members); |mean − theory| ≤ {:.3e}·max|y|; results in {}",
-        s.final_loss_mean.unwrap_or(f32::NAN),
-        s.final_loss_std.unwrap_or(f32::NAN),
+        s.final_loss_mean.unwrap_or(f64::NAN),
+        s.final_loss_std.unwrap_or(f64::NAN),
         res.ntk.last().map(|n| n.drift).unwrap_or(f64::NAN),
         s.ntk_drift_member_mean.unwrap_or(f64::NAN),
         s.ntk_drift_member_sd.unwrap_or(f64::NAN),
         s.mean_vs_theory,
-        out.display()
+        cfg.out.display()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn member_statistics_by_hand() {
-        // U = I, N = 2: M_e = Θ_e/2 = I and [[2, 2], [2, 2]]. Diagonal: mean 1.5,
-        // unbiased variance 0.5; off-diagonal: 0 and 2, variance 2.
-        let basis = nalgebra::DMatrix::identity(2, 2);
-        let members = [2.0, 0.0, 0.0, 2.0, 4.0, 4.0, 4.0, 4.0];
-        let (off, diag) = member_spreads(&basis, &members, 2);
-        assert!((off - 2f64.sqrt() / 1.5).abs() < 1e-12, "{off}");
-        assert!((diag - 0.5f64.sqrt() / 1.5).abs() < 1e-12, "{diag}");
-        // Every member doubled: each drifts by exactly 1.
-        let doubled: Vec<f32> = members.iter().map(|v| 2.0 * v).collect();
-        assert_eq!(member_drift(&doubled, &members, 2), (1.0, 0.0));
-        let (m, sd) = member_drift(&members[..4], &members[..4], 2);
-        assert!(m == 0.0 && sd.is_nan(), "one member has no spread");
-    }
 }

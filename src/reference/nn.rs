@@ -160,7 +160,8 @@ pub fn train_step(
     (fwd.f, loss)
 }
 
-/// Twin of `stats_points`: per-point mean and variance over members, loss mean and std.
+/// What `member_record` and the host's f64 sums (nn::stats) give per point: mean and
+/// variance (1/E) over members, and the loss mean and std.
 pub fn stats_points(outputs: &[Vec<f64>], loss: &[f64]) -> (Vec<f64>, Vec<f64>, f64, f64) {
     let e = outputs.len() as f64;
     let n = outputs[0].len();
@@ -181,7 +182,7 @@ pub fn stats_points(outputs: &[Vec<f64>], loss: &[f64]) -> (Vec<f64>, Vec<f64>, 
     (mean, var, lm, ls)
 }
 
-/// Twin of `stats_modes`: per basis row, u_bᵀ(μ − y) and ⟨(u_bᵀ(f − μ))²⟩.
+/// The same per basis row: u_bᵀ(μ − y) and ⟨(u_bᵀ(f − μ))²⟩, in two passes.
 pub fn stats_modes(
     outputs: &[Vec<f64>],
     mean: &[f64],
@@ -205,9 +206,9 @@ pub fn stats_modes(
     (r, p)
 }
 
-/// Twin of `member_modes` for one record: c_{e,b} = u_bᵀ(f_e − y) for every member
+/// Twin of `member_record` for one record: c_{e,b} = u_bᵀ(f_e − y) for every member
 /// given (the traced ones), member-major: [e·N + b].
-pub fn member_modes(outputs: &[Vec<f64>], y: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
+pub fn member_record(outputs: &[Vec<f64>], y: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
     outputs
         .iter()
         .flat_map(|f| {

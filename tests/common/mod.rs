@@ -27,12 +27,12 @@ pub fn fourier_basis(n: usize) -> Vec<Vec<f64>> {
 }
 
 /// max |a − b| / (1 + max |b|): f32 kernels against f64 twins.
-pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+pub fn rel_err<T: Copy + Into<f64>>(a: &[T], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     let scale = 1.0 + b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     a.iter()
         .zip(b)
-        .fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs()))
+        .fold(0.0f64, |m, (x, y)| m.max(((*x).into() - y).abs()))
         / scale
 }
 
