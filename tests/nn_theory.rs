@@ -33,8 +33,8 @@ fn assert_matches_theory(res: &NnResults, label: &str) {
     for r in &res.records {
         let t = res.theory.at(r.step).unwrap();
         for i in 0..r.mean.len() {
-            let se = (r.var[i] as f64 / e).sqrt();
-            let err = (r.mean[i] as f64 - t.mean[i]).abs();
+            let se = (r.var[i] / e).sqrt();
+            let err = (r.mean[i] - t.mean[i]).abs();
             assert!(
                 err <= 5.0 * se + 0.02 * ymax,
                 "{label}: step {} point {i}: mean {} vs theory {} (se {se})",
@@ -54,7 +54,7 @@ fn assert_matches_theory(res: &NnResults, label: &str) {
         for (j, (_, p)) in res.mode_values(r).iter().enumerate() {
             check(format!("mode {j} power"), *p, t.mode_power[j]);
         }
-        let total: f64 = r.var.iter().map(|&v| v as f64).sum();
+        let total: f64 = r.var.iter().sum();
         check("total variance".into(), total, t.total_var);
     }
 }

@@ -146,9 +146,9 @@ pub fn network_stats(res: &NnResults) -> Vec<Vec<ClassStats>> {
                 let p = if k == e && rec.traces.len() == k * n {
                     empirical_power((0..k).map(|m| rec.traces[m * n + b] as f64))
                 } else {
-                    gaussian_power(rec.proj_power[b] as f64, e)
+                    gaussian_power(rec.proj_power[b], e)
                 };
-                (rec.proj_mean[b] as f64, p)
+                (rec.proj_mean[b], p)
             };
             (0..modes.n_modes())
                 .map(|j| class_stats(&modes.rows_of_mode(j), modes.primary[j], e, row))
@@ -320,7 +320,7 @@ pub fn network_fits(res: &NnResults, series: &NnSeries) -> NetworkFits {
                 trajectories.push(
                     res.records
                         .iter()
-                        .map(|r| r.traces[m * n + b] as f64 - r.proj_mean[b] as f64)
+                        .map(|r| r.traces[m * n + b] as f64 - r.proj_mean[b])
                         .collect::<Vec<f64>>(),
                 );
             }

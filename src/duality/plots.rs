@@ -159,7 +159,7 @@ pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figur
         "mean",
         nn.records
             .iter()
-            .map(|r| (r.step as f64, r.loss_mean as f64))
+            .map(|r| (r.step as f64, r.loss_mean))
             .collect(),
         Style::Solid,
         0,
@@ -168,7 +168,7 @@ pub fn run_plots(nn: &NnResults, plan: &DualPlan, cmp: &Comparison) -> Vec<Figur
         "std",
         nn.records
             .iter()
-            .map(|r| (r.step as f64, r.loss_std as f64))
+            .map(|r| (r.step as f64, r.loss_std))
             .collect(),
         Style::Dashed,
         1,

@@ -626,7 +626,7 @@ impl NnResults {
         for r in &self.records {
             if let Some(t) = self.theory.at(r.step) {
                 for (m, tm) in r.mean.iter().zip(&t.mean) {
-                    mean_dev = mean_dev.max((*m as f64 - tm).abs() / ymax);
+                    mean_dev = mean_dev.max((*m - tm).abs() / ymax);
                 }
                 for (j, (_, p)) in self.mode_values(r).iter().enumerate() {
                     if p0.get(j).copied().unwrap_or(0.0) > 0.0 {

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod guard;
+pub mod sums;
 use nncosmo_gpu::gpu::{BackendChoice, GpuContext};
 
 /// The adapter chosen by WGPU_BACKEND / WGPU_ADAPTER_NAME (lavapipe in CI).
