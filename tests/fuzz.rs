@@ -53,6 +53,10 @@ enum Domain {
     Switch,
     /// Sweep axes KEY=V1,V2.
     Vary,
+    /// A shard I/N.
+    Split,
+    /// `all` or a device count.
+    DeviceCount,
 }
 
 use Domain::*;
@@ -90,6 +94,8 @@ const NN_FLAGS: &[(&str, Domain)] = &[
     ("seed", Seed),
     ("chunk", Count(&["1", "2", "64"])),
     ("member-traces", NonNeg(&["0", "1"])),
+    ("shard", Split),
+    ("devices", DeviceCount),
     ("backend", Text),
     ("adapter", Text),
     ("out", Out),
@@ -140,6 +146,8 @@ const RUN_FLAGS: &[(&str, Domain)] = &[
     ("ntk-every", Count(&["1", "2", "4"])),
     ("seed", Seed),
     ("member-traces", NonNeg(&["0", "1"])),
+    ("shard", Split),
+    ("devices", DeviceCount),
     ("grid", Count(&["4", "6"])),
     ("dx", Pos(&["1", "10"])),
     ("stencil", Choice(&["2", "4"])),
@@ -366,6 +374,20 @@ fn verdict(d: Domain, v: &str) -> Option<bool> {
         },
         Choice(names) => Some(names.contains(&v)),
         Out => (v.is_empty()).then_some(false),
+        // Valid when 0 ≤ I < N; N ≤ E depends on the ensemble.
+        Split => match v
+            .split_once('/')
+            .map(|(i, n)| (i.parse::<u64>(), n.parse::<u64>()))
+        {
+            Some((Ok(i), Ok(n))) if i < n => None,
+            _ => Some(false),
+        },
+        // K ≥ 1; K ≤ E and ≤ the devices there are depend on the run and machine.
+        DeviceCount => match int {
+            _ if v == "all" => Some(true),
+            Some(k) if k >= 1 => None,
+            _ => Some(false),
+        },
         Text | Switch | Vary => None,
     }
 }
@@ -390,6 +412,8 @@ fn value_for(rng: &mut ChaCha8Rng, d: Domain) -> String {
         Prob => &["0", "0.5", "0.9"],
         Choice(names) => names,
         Seed => &["0", "7", "18446744073709551615"],
+        Split => &["0/1", "0/2", "1/2"],
+        DeviceCount => &["1", "2", "all"],
         _ => &[],
     };
     let hostile: &[&str] = match d {
@@ -398,6 +422,18 @@ fn value_for(rng: &mut ChaCha8Rng, d: Domain) -> String {
         Choice(_) | Text => TEXTS,
         Out => &["", "/proc/nncosmo-fuzz", "sub/dir"],
         Switch => &["true", "1", "no"],
+        Split => &[
+            "1/1",
+            "2/2",
+            "-1/2",
+            "0/0",
+            "a/b",
+            "1",
+            "0/99999999999",
+            "3/4",
+            "1/2/3",
+        ],
+        DeviceCount => &["0", "-1", "9", "x", "99999999999", "1.5"],
         Vary => &[
             "lr=0.05,0.04",
             "lr=",
@@ -438,7 +474,16 @@ fn toml_value(rng: &mut ChaCha8Rng, d: Domain) -> (String, bool) {
         return (w.to_string(), !typed_ok);
     }
     let v = value_for(rng, d);
-    let is_string_domain = matches!(d, Choice(_) | Text | Out | Vary);
+    // Devices are an integer or the text `all` (both accepted as strings too).
+    if matches!(d, DeviceCount) {
+        let bad = verdict(d, &v) == Some(false);
+        return if v.parse::<i64>().is_ok() {
+            (v, bad)
+        } else {
+            (format!("{v:?}"), bad)
+        };
+    }
+    let is_string_domain = matches!(d, Choice(_) | Text | Out | Vary | Split);
     if is_string_domain {
         let bad = verdict(d, &v) == Some(false);
         return (format!("{v:?}"), bad);

@@ -200,59 +200,73 @@ fn bad_shards_and_merges_are_refused_by_name() {
 }
 
 #[test]
-fn sharded_run_merged_continues_with_the_duals() {
+fn two_and_three_shards_of_a_run_merged_continue_with_the_duals() {
     let d = common::guard::scratch("shards-run");
     let p = |name: &str| -> PathBuf { d.join(name) };
     ok(&with(common::TINY_RUN, &["--out", s(&p("whole"))]));
-    for i in 0..2 {
-        let sh = format!("{i}/2");
-        ok(&with(
-            common::TINY_RUN,
-            &["--shard", &sh, "--out", s(&p(&format!("r{i}")))],
-        ));
-        assert!(
-            !p(&format!("r{i}")).join("lattice").exists(),
-            "a shard ran the duals"
-        );
-    }
-    ok(&["merge", "--out", s(&p("merged")), s(&p("r1")), s(&p("r0"))]);
-    for f in [
-        "report.json",
-        "index.html",
-        "nn/background.csv",
-        "lattice/background.csv",
-        "compare/modes.csv",
-    ] {
-        assert!(p("merged").join(f).is_file(), "{f}");
-    }
+    // The unsharded network's statistics (a run with --shard 0/1 stops after training).
+    ok(&with(
+        common::TINY_RUN,
+        &["--shard", "0/1", "--out", s(&p("whole-stats"))],
+    ));
     let rep = |dir: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
     };
-    let (a, b) = (rep(&p("whole")), rep(&p("merged")));
-    assert_eq!(b["status"], "complete");
-    assert_eq!(
-        a["config"]["nn"], b["config"]["nn"],
-        "merged config is the unsharded one"
-    );
-    // The network side is the same to f64 order (checked exactly for nn above); the
-    // duals are f32 lattices fed from fits of those series, so their metrics agree to
-    // f32 rounding carried through ~10³ lattice steps: 10⁻⁴ relative is ~100× that.
-    let close = |x: &serde_json::Value, y: &serde_json::Value, path: &str| {
-        let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-        assert!(
-            (x - y).abs() <= 1e-4 * x.abs().max(1.0),
-            "{path}: {x} vs {y}"
+    for n in [2usize, 3] {
+        let mut args = vec![
+            "merge".to_string(),
+            "--out".into(),
+            s(&p(&format!("m{n}"))).into(),
+        ];
+        for i in 0..n {
+            let dir = p(&format!("r{n}-{i}"));
+            let sh = format!("{i}/{n}");
+            ok(&with(common::TINY_RUN, &["--shard", &sh, "--out", s(&dir)]));
+            assert!(!dir.join("lattice").exists(), "a shard ran the duals");
+            args.push(s(&dir).into());
+        }
+        args[3..].reverse();
+        ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let merged = p(&format!("m{n}"));
+        for f in [
+            "report.json",
+            "index.html",
+            "nn/background.csv",
+            "lattice/background.csv",
+            "compare/modes.csv",
+        ] {
+            assert!(merged.join(f).is_file(), "{n} shards: {f}");
+        }
+        assert_same_sums(&p("whole-stats"), &merged, &format!("run, {n} shards"));
+        assert_same_background(&p("whole-stats"), &merged, &format!("run, {n} shards"));
+        let (a, b) = (rep(&p("whole")), rep(&merged));
+        assert_eq!(b["status"], "complete");
+        assert_eq!(
+            a["config"]["nn"], b["config"]["nn"],
+            "merged config is the unsharded one"
         );
-    };
-    for key in ["final_loss_mean", "mean_vs_theory", "power_vs_theory"] {
-        close(&a["nn"][key], &b["nn"][key], key);
-    }
-    for key in ["background", "perturbations"] {
-        if let (Some(x), Some(y)) = (a["metrics"][key].as_object(), b["metrics"][key].as_object()) {
-            for (k, v) in x {
-                if v.is_number() {
-                    close(v, &y[k], &format!("metrics.{key}.{k}"));
-                }
+        // The network side agrees to f64 order (above); the duals are f32 lattices fed
+        // from fits of those series, so their metrics agree to f32 rounding carried
+        // through ~10³ lattice steps: 10⁻⁴ relative is ~100× that.
+        let close = |x: &serde_json::Value, y: &serde_json::Value, path: &str| {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-4 * x.abs().max(1.0),
+                "{n} shards: {path}: {x} vs {y}"
+            );
+        };
+        for key in ["final_loss_mean", "mean_vs_theory", "power_vs_theory"] {
+            close(&a["nn"][key], &b["nn"][key], key);
+        }
+        close(
+            &a["metrics"]["ntk_final_drift"],
+            &b["metrics"]["ntk_final_drift"],
+            "ntk_final_drift",
+        );
+        for key in ["nn_vs_lattice", "nn_vs_theory", "lattice_vs_theory"] {
+            for z in ["mean_max_z", "power_max_z"] {
+                let path = format!("metrics.{key}.{z}");
+                close(&a["metrics"][key][z], &b["metrics"][key][z], &path);
             }
         }
     }

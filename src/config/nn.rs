@@ -124,7 +124,11 @@ pub struct NnArgs {
     /// Spread the members over several devices: `all` adapters, or K (K adapters, or K
     /// devices of the only one); the statistics merge in memory.
     #[arg(long, value_name = "all|K")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "super::scale::text_or_int"
+    )]
     pub devices: Option<String>,
     /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
     #[arg(long)]

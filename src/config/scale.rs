@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ConfigError;
 
@@ -113,6 +113,20 @@ impl Serialize for Devices {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
+}
+
+/// A config value given as text or as an integer (`devices = 2` or `devices = "all"`).
+pub fn text_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        Text(String),
+        Int(i64),
+    }
+    Ok(Option::<V>::deserialize(d)?.map(|v| match v {
+        V::Text(s) => s,
+        V::Int(i) => i.to_string(),
+    }))
 }
 
 #[cfg(test)]

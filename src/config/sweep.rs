@@ -164,10 +164,13 @@ fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
 
 impl SweepArgs {
     pub fn resolve(&self) -> Result<SweepConfig, ConfigError> {
-        // A sweep is many short runs; checkpoints belong to nn, lattice and run.
+        // A sweep is many short runs; checkpoints and splitting the ensemble belong
+        // to nn, lattice and run.
         for (flag, given) in [
             ("checkpoint-every", self.run.nn.checkpoint_every.is_some()),
             ("resume", self.run.nn.resume.is_some()),
+            ("shard", self.run.nn.shard.is_some()),
+            ("devices", self.run.nn.devices.is_some()),
         ] {
             if given {
                 return Err(ConfigError::invalid(

@@ -608,6 +608,18 @@ fn sweep_plots(rows: &[EftRow], points: &[PointResult]) -> Vec<(String, String, 
 /// `nncosmo-gpu sweep`.
 pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
     let sc = args.resolve()?;
+    if sc.base.nn.shard.is_some() || !sc.base.nn.devices.is_one() {
+        let flag = if sc.base.nn.shard.is_some() {
+            "shard"
+        } else {
+            "devices"
+        };
+        return Err(crate::config::ConfigError::invalid(
+            flag,
+            "is not supported by sweep (only by nn and run)",
+        )
+        .into());
+    }
     let out = sc.base.nn.out.clone();
     let mut dir = RunDir::create(&out, sc.base.nn.force)?;
     dir.set_report("sweep/report.json");
