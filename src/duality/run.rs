@@ -574,6 +574,14 @@ pub fn merge_cli(
         &mut dir,
         NnSource::Given(Box::new(res)),
     )?;
+    // The merged statistics beside the outputs, as a shard covering every member.
+    let config = serde_json::to_value(&rc).unwrap_or_default();
+    let merged = json!({"nn": args.nn, "lattice": args.lattice});
+    dir.publish(RunStatus::Complete, o.nn.last_step(), |d| {
+        let sd = d.join(crate::nn::shard::SHARD_DIR);
+        crate::nn::shard::write(&o.nn, &sd, "run", &config, merged, RunStatus::Complete)
+            .map_err(|e| DualityError::Nn(e.into()))
+    })?;
     drop(dir);
     println!(
         "merge: {} shards of {} members combined in {merge_s:.2} s",

@@ -39,6 +39,7 @@ pub const RUN_ENTRIES: &[&str] = &[
     "sweep",
     "checkpoint",
     "snapshots",
+    "shard",
 ];
 
 /// Run entries a run writes into `OUT` itself, between generations.
