@@ -698,9 +698,15 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
     for f in &d.flags {
         v.push(format!("  warning      {f}"));
     }
+    // Several devices or merged shards: the slowest part's training wall, and the
+    // whole ensemble's throughput over it.
+    let (train_s, parts) = match o.nn.devices {
+        1 => (t.train_s, String::new()),
+        k => (o.nn.timings.train_s, format!(" over {k} devices or shards")),
+    };
     v.push(format!(
-        "  timings      train {:.1} s ({:.2} GFLOP/s), lattice {:.1} s ({:.2e} site-updates/s), total {:.1} s",
-        t.train_s,
+        "  timings      train {:.1} s ({:.2} GFLOP/s{parts}), lattice {:.1} s ({:.2e} site-updates/s), total {:.1} s",
+        train_s,
         o.nn.timings.gflop_per_s,
         t.lattice_s,
         o.lattice.timings.site_updates_per_s,
