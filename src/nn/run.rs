@@ -416,7 +416,7 @@ pub fn train_part(
     let bar = if progress {
         report::progress::step_bar(steps as u64, "nn")
     } else {
-        indicatif::ProgressBar::hidden()
+        report::progress::StepBar::hidden()
     };
     bar.set_position(s as u64);
     let mut batch = cfg.record_every.min(steps).min(MAX_SEGMENT_STEPS);
