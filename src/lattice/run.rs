@@ -98,7 +98,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     } else {
         String::new()
     };
-    eprintln!(
+    println!(
         "lattice {}³{fields}, {} steps to t = {:.3} ({:.2} e-folds): {:.3e} site-updates/s; max |energy residual| {:.2e}; wrote {}",
         cfg.grid,
         cfg.steps,
