@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::lattice::scheme::{Integrator, stability_bound};
+
 use super::{
     ConfigError, finite, finite32, merge_args, parse_named, positive, positive_real, read_table,
 };
@@ -185,13 +187,6 @@ pub enum Velocity {
     Vacuum,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Integrator {
-    Leapfrog,
-    Yoshida4,
-}
-
 /// The resolved, validated lattice configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct LatticeConfig {
@@ -357,16 +352,6 @@ impl LatticeConfig {
             ));
         }
         Ok(())
-    }
-}
-
-/// dt·ω at which the integrator's map for a harmonic oscillator stops being stable:
-/// 2 for leapfrog; for the Yoshida composition the half-trace of the composed map
-/// reaches 1 at 1.5734 (see the test in `lattice::scheme`).
-pub fn stability_bound(integrator: Integrator) -> f64 {
-    match integrator {
-        Integrator::Leapfrog => 2.0,
-        Integrator::Yoshida4 => 1.5734,
     }
 }
 
