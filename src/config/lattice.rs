@@ -195,18 +195,21 @@ pub struct LatticeConfig {
     pub dt: f64,
     #[serde(rename = "H")]
     pub hubble: f64,
-    /// Field 0's mass and m² (the single field's, for code written for one field).
-    pub mass: f64,
-    /// m², negative when tachyonic.
-    pub m2: f64,
+    /// Field 0's mass m, signed as on the command line (the single field's, for code
+    /// written for one field). Private, like `m2` and `m2s`, so that they change
+    /// together: through `set_masses` or `set_m2s`, read through `mass()`, `m2()`,
+    /// `field_masses` and `field_m2s`.
+    mass: f64,
+    /// Field 0's m² = `m2_of_mass(mass)`, negative when tachyonic.
+    m2: f64,
     /// The number of fields F (field-major in the engine's buffers).
     #[serde(skip_serializing_if = "is_one")]
     pub fields: usize,
     /// Per-field m² (length F), or empty when every field has `m2` (always so for
-    /// F = 1, and for configurations built in code that set only `m2`). When set,
-    /// m2s[0] must equal `m2`; `set_m2s` keeps them in step. Use `field_m2s`.
+    /// F = 1, and when `fields` was raised by hand). When set, m2s[0] equals `m2`:
+    /// `set_masses` and `set_m2s` keep them in step. Use `field_m2s`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub m2s: Vec<f64>,
+    m2s: Vec<f64>,
     /// P(k) only at outputs whose step is a multiple of this (and the last); None:
     /// at every output. Spectra read the whole field back, so a run that samples its
     /// observables often (the duality's dual lattice) takes few of them.
@@ -247,6 +250,16 @@ impl LatticeConfig {
             .expect("the defaults are valid")
     }
 
+    /// Field 0's mass m, signed as on the command line (m² = m·|m|).
+    pub fn mass(&self) -> f64 {
+        self.mass
+    }
+
+    /// Field 0's m², negative when tachyonic.
+    pub fn m2(&self) -> f64 {
+        self.m2
+    }
+
     /// Each field's m² (length F).
     pub fn field_m2s(&self) -> Vec<f64> {
         if self.m2s.is_empty() {
@@ -265,18 +278,33 @@ impl LatticeConfig {
                 if b == 0 && m2 == self.m2 {
                     self.mass
                 } else {
-                    m2.signum() * m2.abs().sqrt()
+                    mass_of_m2(m2)
                 }
             })
             .collect()
     }
 
-    /// Sets F = m2s.len() fields with these m² (field 0's also in `m2` and `mass`).
+    /// Sets F = masses.len() fields with these signed masses m (m² = m·|m|, see
+    /// `m2_of_mass`; field 0's also in `mass()` and `m2()`).
+    pub fn set_masses(&mut self, masses: &[f64]) {
+        assert!(!masses.is_empty(), "at least one field");
+        let m2s: Vec<f64> = masses.iter().map(|&m| m2_of_mass(m)).collect();
+        self.set_fields(masses[0], &m2s);
+    }
+
+    /// Sets F = m2s.len() fields with these m² (field 0's also in `m2()`, and its
+    /// mass, `mass_of_m2`, in `mass()`).
     pub fn set_m2s(&mut self, m2s: &[f64]) {
         assert!(!m2s.is_empty(), "at least one field");
+        self.set_fields(mass_of_m2(m2s[0]), m2s);
+    }
+
+    /// The one place the fields' masses change: F = m2s.len(), field 0's mass and m²,
+    /// and the per-field list (empty for F = 1).
+    fn set_fields(&mut self, mass: f64, m2s: &[f64]) {
         self.fields = m2s.len();
+        self.mass = mass;
         self.m2 = m2s[0];
-        self.mass = m2s[0].signum() * m2s[0].abs().sqrt();
         self.m2s = if m2s.len() > 1 {
             m2s.to_vec()
         } else {
@@ -406,10 +434,8 @@ impl LatticeArgs {
         }
         for &m in &masses {
             finite32("mass", m)?;
-            finite32("mass", m * m.abs())?;
+            finite32("mass", m2_of_mass(m))?;
         }
-        let mass = masses[0];
-        let m2 = mass * mass.abs();
         if hubble < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "hubble",
@@ -425,21 +451,15 @@ impl LatticeArgs {
                 "mass",
                 format!(
                     "is negative ({m}), which means m² = {} < 0 (tachyonic); pass --allow-tachyonic to run it anyway",
-                    m * m.abs()
+                    m2_of_mass(m)
                 ),
             ));
         }
-        // F = 1 keeps m2s empty, so its configuration (and report.json) is unchanged.
-        let m2s = if fields == 1 {
-            Vec::new()
-        } else {
-            (0..fields)
-                .map(|b| {
-                    let m = masses[b.min(masses.len() - 1)];
-                    m * m.abs()
-                })
-                .collect()
-        };
+        // One mass per field (a single one applies to all); F = 1 keeps m2s empty,
+        // so its configuration (and report.json) is unchanged.
+        let masses: Vec<f64> = (0..fields)
+            .map(|b| masses[b.min(masses.len() - 1)])
+            .collect();
         let lambda = finite32("lambda", self.lambda.unwrap_or(0.0))?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
@@ -487,15 +507,16 @@ impl LatticeArgs {
         };
         let steps = positive("steps", self.steps.unwrap_or(400))?;
         let output_every = positive("output-every", self.output_every.unwrap_or(20))?;
-        let cfg = LatticeConfig {
+        let mut cfg = LatticeConfig {
             grid,
             dx,
             dt,
             hubble,
-            mass,
-            m2,
+            // Set with the other fields by set_masses below.
+            mass: 0.0,
+            m2: 0.0,
             fields,
-            m2s,
+            m2s: Vec::new(),
             spectrum_every: None,
             lambda,
             phi_min: finite32("phi-min", self.phi_min.unwrap_or(0.0))?,
@@ -538,6 +559,7 @@ impl LatticeArgs {
             backend: self.backend.clone(),
             adapter: self.adapter.clone(),
         };
+        cfg.set_masses(&masses);
         cfg.check_courant()?;
         // The lattice holds π = a³φ̇ in f32 and kicks with coefficients ∝ a³, so a³
         // must stay far from f32's 3.4e38 (= e^88.7): the same e-fold cap as `run`.
@@ -553,6 +575,17 @@ impl LatticeArgs {
         }
         Ok(cfg)
     }
+}
+
+/// m² of a signed mass m: m·|m|, so that a negative m means a tachyonic m² = −m².
+/// The one place a mass becomes an m².
+pub fn m2_of_mass(m: f64) -> f64 {
+    m * m.abs()
+}
+
+/// The signed mass of an m² (the inverse of `m2_of_mass`, up to rounding).
+pub fn mass_of_m2(m2: f64) -> f64 {
+    m2.signum() * m2.abs().sqrt()
 }
 
 /// Most fields a lattice may hold (WebGPU's default workgroups per dimension).
@@ -610,7 +643,7 @@ mod tests {
     fn defaults_are_valid() {
         let c = args().resolve().unwrap();
         assert_eq!(c.grid, 64);
-        assert_eq!(c.m2, 1.0);
+        assert_eq!(c.m2(), 1.0);
     }
 
     #[test]
@@ -678,7 +711,7 @@ mod tests {
             allow_tachyonic: true,
             ..args()
         };
-        assert_eq!(ok.resolve().unwrap().m2, -1.0);
+        assert_eq!(ok.resolve().unwrap().m2(), -1.0);
         assert!(
             err(LatticeArgs {
                 stencil: Some(3),
@@ -717,7 +750,7 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(three.m2s, vec![0.25, 1.0, -4.0]);
-        assert_eq!((three.m2, three.mass), (0.25, 0.5));
+        assert_eq!((three.m2(), three.mass()), (0.25, 0.5));
         assert_eq!(three.field_masses(), vec![0.5, 1.0, -2.0]);
         three.check_fields().unwrap();
         // One mass applies to every field.
@@ -760,12 +793,21 @@ mod tests {
             });
             assert!(e.starts_with(flag), "{e}");
         }
-        // Code that sets only m2 keeps working; m2s that disagree with m2 are refused.
+        // set_masses and set_m2s keep field 0's mass and m² and the per-field list in
+        // step; m2s that disagree with m2 (which only this module could set) are
+        // refused.
         let mut c = LatticeConfig::defaults();
-        c.m2 = 0.64;
-        assert_eq!(c.field_m2s(), vec![0.64]);
+        c.set_m2s(&[0.64]);
+        assert_eq!((c.fields, c.field_m2s()), (1, vec![0.64]));
+        c.set_masses(&[-0.5]);
+        assert_eq!(
+            (c.m2(), c.mass(), c.field_masses()),
+            (-0.25, -0.5, vec![-0.5])
+        );
+        c.set_masses(&[0.5, 2.0]);
+        assert_eq!((c.fields, c.field_m2s()), (2, vec![0.25, 4.0]));
         c.set_m2s(&[0.3, 1.0, 2.5]);
-        assert_eq!((c.fields, c.m2), (3, 0.3));
+        assert_eq!((c.fields, c.m2()), (3, 0.3));
         c.check_fields().unwrap();
         c.m2 = 0.64;
         assert!(

@@ -77,7 +77,7 @@ pub fn from_config(
     cfg: &LatticeConfig,
     table: &ModeTable,
 ) -> Result<Option<ModeFunctions>, LatticeError> {
-    from_config_m2(cfg, table, cfg.m2)
+    from_config_m2(cfg, table, cfg.m2())
 }
 
 /// `from_config` for a field of mass² `m2` (each field's vacuum has its own mass).
