@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::engine::RunProgress;
+use super::run::RunProgress;
 use super::theory::ClassSums;
 use super::{Lattice, LatticeError, Observables};
 use crate::checkpoint::{Checkpoint, CheckpointWriter, Manifest};

@@ -6,15 +6,20 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod coupled;
+pub mod energy;
 pub mod engine;
 pub mod initial;
+pub mod kernels;
 pub mod output;
+pub mod results;
 pub mod run;
 pub mod scheme;
 pub mod spectrum;
 pub mod theory;
 
-pub use engine::{Divergence, FieldRow, Lattice, LatticeResults, Observables};
+pub use engine::Lattice;
+pub use results::{Divergence, FieldRow, LatticeResults, Observables};
 
 use thiserror::Error;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::engine::{LatticeResults, Timings};
+use super::results::{LatticeResults, Timings};
 use crate::config::lattice::LatticeConfig;
 use crate::gpu::AdapterSummary;
 use crate::report::{CsvTable, ReportError, write_json};
