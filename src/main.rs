@@ -51,7 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Info(a) => info(a.json, a.backend),
-        Command::Nn(args) => Ok(nncosmo_gpu::nn::run::run_cli(&args)?),
+        Command::Nn(args) => Ok(nncosmo_gpu::nn::cli::run_cli(&args)?),
         Command::Lattice(args) => Ok(nncosmo_gpu::lattice::run::run_cli(&args)?),
         Command::Bench(b) => bench(b),
         Command::Merge(args) => Ok(nncosmo_gpu::nn::merge::run_cli(&args)?),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::fit::{ModeFit, fit_pooled, fit_trajectory, signed_amplitude};
 use super::plan::DualPlan;
 use crate::config::run::{Dual, Matching};
-use crate::nn::run::NnResults;
+use crate::nn::results::NnResults;
 use crate::report::CsvTable;
 use crate::row;
 use crate::theory::desitter::background;

@@ -6,7 +6,7 @@ use super::disorder::FiniteWidthMetrics;
 use super::fit::ModeFit;
 use super::members::MemberFits;
 use super::plan::DualPlan;
-use crate::nn::run::NnResults;
+use crate::nn::results::NnResults;
 use crate::report::html::Page;
 use crate::report::plots::{Plot, Series, Style};
 

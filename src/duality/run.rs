@@ -19,7 +19,9 @@ use crate::config::run::{Dual, RunArgs, RunConfig};
 use crate::gpu::{BackendChoice, GpuContext};
 use crate::lattice::{Lattice, LatticeError, LatticeResults, output as lat_out};
 use crate::nn::checkpoint::CheckpointPlan;
-use crate::nn::run::{NnResults, Prepared, RunError, train_with, write_all, write_tables};
+use crate::nn::output::{write_all, write_tables};
+use crate::nn::results::NnResults;
+use crate::nn::run::{Prepared, RunError, train_with};
 use crate::report::{RunDir, RunStatus, write_atomic, write_json};
 
 /// What a finished run hands back (tests and sweeps read it).
@@ -131,7 +133,7 @@ pub fn fitted(
             })?;
         }
         return Err(match ckpt {
-            Some(p) => crate::nn::run::interrupted(step, signal, &cfg.out, p),
+            Some(p) => crate::nn::cli::interrupted(step, signal, &cfg.out, p),
             None => crate::signals::Interrupted::without_checkpoint(signal, step, &cfg.out).into(),
         }
         .into());
@@ -227,7 +229,7 @@ pub fn run_pipeline_in(
         dir.publish(RunStatus::Interrupted, res.last_step(), |o| {
             write_interrupted_report(&rc.nn, &res, o, "duals")
         })?;
-        return Err(crate::nn::run::interrupted(res.last_step(), signal, &rc.nn.out, p).into());
+        return Err(crate::nn::cli::interrupted(res.last_step(), signal, &rc.nn.out, p).into());
     }
     // The trained network is kept whatever happens to the duals.
     dir.publish(RunStatus::Interrupted, res.last_step(), |p| {
@@ -509,25 +511,25 @@ pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
     crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
     let config = serde_json::to_value(&rc).unwrap_or_default();
-    let ckpt = crate::nn::run::checkpoint_plan(&rc.nn, "run", config.clone(), true)?;
+    let ckpt = crate::nn::cli::checkpoint_plan(&rc.nn, "run", config.clone(), true)?;
     let merged = args.merged()?;
     let merged = json!({"nn": merged.nn, "lattice": merged.lattice});
     // Refuse an existing, busy or unwritable --out before the GPU (a resumed run
     // continues in its own directory).
     let mut dir = crate::checkpoint::open_run_dir(&rc.nn.out, rc.nn.force, ckpt.resume.as_ref())?;
-    let ctxs = crate::nn::run::open_devices(&rc.nn)?;
+    let ctxs = crate::nn::cli::open_devices(&rc.nn)?;
     if rc.nn.shard.is_some() {
-        let publish = crate::nn::run::Publish {
+        let publish = crate::nn::cli::Publish {
             command: "run",
             config,
             args: merged,
             dir: &mut dir,
         };
-        let res = crate::nn::run::train_and_publish(&rc.nn, prep, &ctxs, &ckpt, publish)?;
+        let res = crate::nn::cli::train_and_publish(&rc.nn, prep, &ctxs, &ckpt, publish)?;
         drop(dir);
         println!(
             "run: {} trained {} steps in {:.2} s ({:.2} GFLOP/s); statistics in {}; combine every shard with `nncosmo-gpu merge --out DIR SHARD_DIR...`, which runs the duals",
-            crate::nn::run::members_phrase(&res),
+            crate::nn::cli::members_phrase(&res),
             res.last_step(),
             res.timings.train_s,
             res.timings.gflop_per_s,
