@@ -37,10 +37,10 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
-        return Ok(nncosmo_gpu::duality::run::run_cli(&cli.run)?);
+        return Ok(nncosmo_gpu::duality::cli::run_cli(&cli.run)?);
     };
     match command {
-        Command::Run(args) => Ok(nncosmo_gpu::duality::run::run_cli(&args)?),
+        Command::Run(args) => Ok(nncosmo_gpu::duality::cli::run_cli(&args)?),
         Command::Sweep(args) => Ok(nncosmo_gpu::duality::sweep::run_cli(&args)?),
         Command::Dictionary(a) => {
             let req = a.resolve()?;

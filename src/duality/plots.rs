@@ -1,6 +1,7 @@
 //! The figures and the report page of a run.
 
-use super::compare::{Comparison, Estimate, MaxZ, NetworkFits, Z_FLAG, z_score};
+use super::class_stats::{Estimate, z_score};
+use super::compare::{Comparison, MaxZ, NetworkFits, Z_FLAG};
 use super::dictionary::Dictionary;
 use super::disorder::FiniteWidthMetrics;
 use super::fit::ModeFit;

@@ -388,7 +388,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
                 nn: serde_json::from_value(part("nn")).map_err(parse)?,
                 lattice: serde_json::from_value(part("lattice")).map_err(parse)?,
             };
-            crate::duality::run::merge_cli(&a, &files, t).map_err(|e| Box::new(e).into())
+            crate::duality::cli::merge_cli(&a, &files, t).map_err(|e| Box::new(e).into())
         }
         other => Err(MergeError::Invalid(format!(
             "shard {} is from `{other}`, which has no shards",
