@@ -37,10 +37,10 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
-        return Ok(nncosmo_gpu::duality::run::run_cli(&cli.run)?);
+        return Ok(nncosmo_gpu::duality::cli::run_cli(&cli.run)?);
     };
     match command {
-        Command::Run(args) => Ok(nncosmo_gpu::duality::run::run_cli(&args)?),
+        Command::Run(args) => Ok(nncosmo_gpu::duality::cli::run_cli(&args)?),
         Command::Sweep(args) => Ok(nncosmo_gpu::duality::sweep::run_cli(&args)?),
         Command::Dictionary(a) => {
             let req = a.resolve()?;
@@ -51,7 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Info(a) => info(a.json, a.backend),
-        Command::Nn(args) => Ok(nncosmo_gpu::nn::run::run_cli(&args)?),
+        Command::Nn(args) => Ok(nncosmo_gpu::nn::cli::run_cli(&args)?),
         Command::Lattice(args) => Ok(nncosmo_gpu::lattice::run::run_cli(&args)?),
         Command::Bench(b) => bench(b),
         Command::Merge(args) => Ok(nncosmo_gpu::nn::merge::run_cli(&args)?),

@@ -15,31 +15,25 @@
 //! `force`, `backend`, `adapter`, `checkpoint_every`, `snapshot_every`, `resume`)
 //! may differ.
 
+mod keys;
+mod writer;
+
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use keys::{FREE_KEYS, config_difference, config_hash, config_sides};
+pub use writer::CheckpointWriter;
+use writer::hidden_sibling;
 
 /// The manifest's file name inside a checkpoint or snapshot directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Format version of the manifest and the array set.
 pub const FORMAT: u32 = 2;
-/// Config keys that do not change what a run computes (see the module docs).
-pub const FREE_KEYS: &[&str] = &[
-    "out",
-    "devices",
-    "force",
-    "backend",
-    "adapter",
-    "checkpoint_every",
-    "snapshot_every",
-    "resume",
-];
-
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     #[error("cannot write checkpoint {path}: {source}")]
@@ -134,107 +128,6 @@ impl Manifest {
     }
 }
 
-/// The config with the free keys removed, keys sorted (recursively).
-fn canonical(config: &serde_json::Value) -> serde_json::Value {
-    match config {
-        serde_json::Value::Object(m) => {
-            let sorted: BTreeMap<&String, serde_json::Value> = m
-                .iter()
-                .filter(|(k, _)| !FREE_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k, canonical(v)))
-                .collect();
-            serde_json::to_value(sorted).unwrap_or_default()
-        }
-        other => other.clone(),
-    }
-}
-
-/// CRC-32 (hex) of the canonical JSON of the computation-relevant config keys.
-pub fn config_hash(config: &serde_json::Value) -> String {
-    let text = serde_json::to_string(&canonical(config)).unwrap_or_default();
-    format!("{:08x}", crc32fast::hash(text.as_bytes()))
-}
-
-/// A config value as the user would type it (strings unquoted, null as "unset").
-fn show(v: Option<&serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => "unset".into(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-/// The computation-relevant keys whose values differ, as one sentence naming their
-/// flags (derived keys such as m² differ along with the flag they come from);
-/// nested tables (the run's `nn` and `lattice`) are named by their keys.
-pub fn config_difference(written: &serde_json::Value, now: &serde_json::Value) -> Option<String> {
-    config_sides(written, now)
-        .map(|(a, b)| format!("checkpoint was written with {a}, this run has {b}"))
-}
-
-/// The differing computation-relevant keys of two configurations, as each side's
-/// flags and values (`--lr 0.5 --seed 1`, `--lr 0.4 --seed 2`).
-pub fn config_sides(a: &serde_json::Value, b: &serde_json::Value) -> Option<(String, String)> {
-    let mut diffs = Vec::new();
-    differing(&canonical(a), &canonical(b), &mut diffs);
-    if diffs.is_empty() {
-        return None;
-    }
-    let side = |pick: fn(&(String, String, String)) -> &String| {
-        diffs
-            .iter()
-            .map(|d| format!("{} {}", d.0, pick(d)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    Some((side(|d| &d.1), side(|d| &d.2)))
-}
-
-/// (flag, written value, current value) of every differing leaf key.
-fn differing(
-    a: &serde_json::Value,
-    b: &serde_json::Value,
-    out: &mut Vec<(String, String, String)>,
-) {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        if a != b {
-            out.push(("the configuration".into(), a.to_string(), b.to_string()));
-        }
-        return;
-    };
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for k in keys {
-        let (x, y) = (a.get(k), b.get(k));
-        if x == y {
-            continue;
-        }
-        if let (Some(x @ serde_json::Value::Object(_)), Some(y @ serde_json::Value::Object(_))) =
-            (x, y)
-        {
-            differing(x, y, out);
-            continue;
-        }
-        out.push((format!("--{}", k.replace('_', "-")), show(x), show(y)));
-    }
-}
-
-/// A writer that keeps the CRC-32 of everything written through it.
-struct CrcWriter<W: Write> {
-    inner: W,
-    crc: crc32fast::Hasher,
-}
-
-impl<W: Write> Write for CrcWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Element types stored in checkpoints (plain numbers: their in-memory bytes on a
 /// little-endian host are the `.npy` little-endian data).
 pub trait Element: npyz::AutoSerialize + npyz::Deserialize + bytemuck::Pod {}
@@ -242,132 +135,6 @@ impl Element for f32 {}
 impl Element for f64 {}
 impl Element for u64 {}
 impl Element for u32 {}
-
-/// Builds a checkpoint or snapshot directory in a temporary sibling; `commit`
-/// renames it into place.
-pub struct CheckpointWriter {
-    dir: PathBuf,
-    tmp: PathBuf,
-    arrays: BTreeMap<String, ArrayEntry>,
-}
-
-fn werr(path: &Path, source: std::io::Error) -> CheckpointError {
-    CheckpointError::Write {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-fn hidden_sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("checkpoint");
-    dir.with_file_name(format!(".{name}.{suffix}"))
-}
-
-impl CheckpointWriter {
-    pub fn new(dir: &Path) -> Result<Self, CheckpointError> {
-        let tmp = hidden_sibling(dir, &format!("tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| werr(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| werr(&tmp, e))?;
-        Ok(CheckpointWriter {
-            dir: dir.to_path_buf(),
-            tmp,
-            arrays: BTreeMap::new(),
-        })
-    }
-
-    /// Writes `data` (C order, `shape`) as NAME.npy and flushes it to disk.
-    pub fn array<T: Element>(
-        &mut self,
-        name: &str,
-        shape: &[u64],
-        data: &[T],
-    ) -> Result<(), CheckpointError> {
-        debug_assert_eq!(shape.iter().product::<u64>(), data.len() as u64);
-        let file = format!("{name}.npy");
-        let path = self.tmp.join(&file);
-        let f = File::create(&path).map_err(|e| werr(&path, e))?;
-        let mut w = CrcWriter {
-            inner: BufWriter::with_capacity(1 << 20, f),
-            crc: crc32fast::Hasher::new(),
-        };
-        let io = |e| werr(&path, e);
-        let options = npyz::WriteOptions::<T>::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(&mut w);
-        if cfg!(target_endian = "little") {
-            // The header from npyz, then the data as one block: element-wise
-            // serialisation costs seconds for the E·P parameters of a large ensemble.
-            options.write_header_only().map_err(io)?;
-            w.write_all(bytemuck::cast_slice(data)).map_err(io)?;
-        } else {
-            let mut npy = options.begin_nd().map_err(io)?;
-            npy.extend(data.iter().copied()).map_err(io)?;
-            npy.finish().map_err(io)?;
-        }
-        let crc = w.crc.finalize();
-        let f = w.inner.into_inner().map_err(|e| io(e.into_error()))?;
-        f.sync_all().map_err(io)?;
-        let dtype = match <T as npyz::AutoSerialize>::default_dtype() {
-            npyz::DType::Plain(t) => t.to_string(),
-            other => other.descr(),
-        };
-        self.arrays.insert(
-            name.to_string(),
-            ArrayEntry {
-                file,
-                dtype,
-                shape: shape.to_vec(),
-                crc32: format!("{crc:08x}"),
-            },
-        );
-        Ok(())
-    }
-
-    /// Writes the manifest (with the arrays' entries) and renames the directory into
-    /// place, keeping the previous one until the new one is there.
-    pub fn commit(self, mut manifest: Manifest) -> Result<(), CheckpointError> {
-        manifest.arrays = self.arrays;
-        let path = self.tmp.join(MANIFEST);
-        let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-        let mut f = File::create(&path).map_err(|e| werr(&path, e))?;
-        f.write_all(text.as_bytes()).map_err(|e| werr(&path, e))?;
-        f.sync_all().map_err(|e| werr(&path, e))?;
-        sync_dir(&self.tmp)?;
-        let old = hidden_sibling(&self.dir, "old");
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| werr(&old, e))?;
-        }
-        if self.dir.exists() {
-            std::fs::rename(&self.dir, &old).map_err(|e| werr(&self.dir, e))?;
-        }
-        std::fs::rename(&self.tmp, &self.dir).map_err(|e| werr(&self.dir, e))?;
-        if let Some(parent) = self.dir.parent() {
-            sync_dir(parent)?;
-        }
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| werr(&old, e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Flushes a directory's entries (the renames) to disk.
-fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
-    let d = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(d)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| werr(d, e))
-}
 
 /// A checkpoint read back: its manifest and its arrays, checked against their CRCs.
 pub struct Checkpoint {

@@ -7,9 +7,10 @@
 use serde::Serialize;
 
 use super::DualityError;
-use super::compare::{ClassStats, CompareRow, Estimate, LatticeSamples, POWER_WINDOW, z_score};
+use super::class_stats::{ClassStats, Estimate, LatticeSamples, z_score};
+use super::compare::{CompareRow, POWER_WINDOW};
 use super::plan::{DualPlan, matrix_matching};
-use crate::nn::run::NnResults;
+use crate::nn::results::NnResults;
 use crate::report::CsvTable;
 use crate::row;
 

@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use crate::nn::run::{NnResults, mean_sd};
+use crate::nn::results::NnResults;
+use crate::nn::run::mean_sd;
 use crate::theory::eft_fit::{fit_first_order, fit_momentum_cubic, fit_momentum_recurrence};
 
 /// Mean and standard deviation over members.

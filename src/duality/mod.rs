@@ -2,9 +2,12 @@
 //! dictionaries, run the dual lattice, compare and report (DESIGN §3–§5); and the
 //! sweeps over network hyperparameters.
 
+pub mod class_stats;
+pub mod cli;
 pub mod compare;
 pub mod dictionary;
 pub mod disorder;
+pub mod duals;
 pub mod fit;
 pub mod initial;
 pub mod members;
@@ -12,6 +15,7 @@ pub mod plan;
 pub mod plots;
 pub mod run;
 pub mod sweep;
+pub mod sweep_summary;
 pub mod width_laws;
 
 use thiserror::Error;

@@ -1,12 +1,13 @@
 //! The figures and the report page of a run.
 
-use super::compare::{Comparison, Estimate, MaxZ, NetworkFits, Z_FLAG, z_score};
+use super::class_stats::{Estimate, z_score};
+use super::compare::{Comparison, MaxZ, NetworkFits, Z_FLAG};
 use super::dictionary::Dictionary;
 use super::disorder::FiniteWidthMetrics;
 use super::fit::ModeFit;
 use super::members::MemberFits;
 use super::plan::DualPlan;
-use crate::nn::run::NnResults;
+use crate::nn::results::NnResults;
 use crate::report::html::Page;
 use crate::report::plots::{Plot, Series, Style};
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::compare::Comparison;
 use super::disorder::FiniteWidthMetrics;
 use super::members::MemberFits;
-use crate::nn::run::NnResults;
+use crate::nn::results::NnResults;
 use crate::report::CsvTable;
 use crate::report::plots::{Plot, Series, Style};
 use crate::row;

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use super::engine::{Ensemble, Record};
-use super::run::{NtkSample, RunError};
+use super::results::NtkSample;
+use super::run::RunError;
 use super::stats::{MemberNtkSums, NtkSums, RecordSums};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointWriter, Manifest};
 

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use thiserror::Error;
 
-use super::run::{NnResults, NnTimings, NtkSample, Prepared};
+use super::results::{NnResults, NnTimings, NtkSample};
+use super::run::Prepared;
 use super::shard::{ShardFile, ensemble_config};
 use super::stats::Record;
 use crate::checkpoint::{CheckpointError, config_sides};
@@ -359,7 +360,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
             let config = serde_json::to_value(&cfg).unwrap_or_default();
             let args_v = serde_json::to_value(&a).unwrap_or_default();
             dir.publish(status, res.last_step(), |d| -> Result<(), MergeError> {
-                super::run::write_all(&res, d)?;
+                super::output::write_all(&res, d)?;
                 super::shard::write(
                     &res,
                     &d.join(super::shard::SHARD_DIR),
@@ -387,7 +388,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
                 nn: serde_json::from_value(part("nn")).map_err(parse)?,
                 lattice: serde_json::from_value(part("lattice")).map_err(parse)?,
             };
-            crate::duality::run::merge_cli(&a, &files, t).map_err(|e| Box::new(e).into())
+            crate::duality::cli::merge_cli(&a, &files, t).map_err(|e| Box::new(e).into())
         }
         other => Err(MergeError::Invalid(format!(
             "shard {} is from `{other}`, which has no shards",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::checkpoint::{Accumulated, read_stats, write_stats};
-use super::run::{NnResults, NnTimings};
+use super::results::{NnResults, NnTimings};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointWriter, Manifest};
 use crate::gpu::AdapterSummary;
 use crate::report::RunStatus;

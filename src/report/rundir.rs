@@ -19,13 +19,17 @@
 //! its temporary directory, its lock and, when nothing was written, the `OUT` it
 //! created.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+mod lock;
+mod tree;
+
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::ReportError;
 use super::status::RunStatus;
+use lock::{remove_stale_siblings, same_file, take_lock};
+use tree::{clone_tree, is_mount_point, swap, sync_dir};
 
 /// Top-level entries that belong to a run: their presence marks a directory as
 /// holding one, and `--force` drops them (with top-level `*.svg`) instead of
@@ -281,158 +285,6 @@ pub fn holds_run(dir: &Path) -> bool {
     })
 }
 
-#[cfg(unix)]
-fn is_mount_point(dir: &Path, parent: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(dir), fs::metadata(parent)) {
-        (Ok(a), Ok(b)) => a.dev() != b.dev(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn is_mount_point(_: &Path, _: &Path) -> bool {
-    false
-}
-
-#[cfg(unix)]
-fn same_file(f: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (f.metadata(), fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &File, path: &Path) -> bool {
-    path.exists()
-}
-
-/// Takes `OUT/.lock` (writing our PID into it), or names the process that holds it.
-/// A lock file whose process died is simply taken over: the kernel released its lock.
-fn take_lock(out: &Path, shown: &Path) -> Result<File, ReportError> {
-    let path = out.join(LOCK_FILE);
-    for _ in 0..8 {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| unwritable(shown, e))?;
-        match f.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = f.read_to_string(&mut pid);
-                let pid = pid.trim();
-                return Err(ReportError::Locked {
-                    out: shown.display().to_string(),
-                    holder: if pid.is_empty() {
-                        "another process".into()
-                    } else {
-                        format!("process {pid}")
-                    },
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
-        }
-        // The holder may have removed the file between our open and our lock: then
-        // we hold a lock on an orphan and must open the path again.
-        if !same_file(&f, &path) {
-            continue;
-        }
-        f.set_len(0).map_err(|e| io_err(&path, e))?;
-        f.rewind().map_err(|e| io_err(&path, e))?;
-        writeln!(f, "{}", std::process::id()).map_err(|e| io_err(&path, e))?;
-        return Ok(f);
-    }
-    Err(ReportError::Locked {
-        out: shown.display().to_string(),
-        holder: "another process".into(),
-    })
-}
-
-/// Removes `NAME.tmp-PID` directories beside `OUT` whose process is gone (a run
-/// killed while writing a generation). With the lock held no live process writes
-/// them. When `OUT` itself was missing a killed two-rename swap may have left the
-/// only copy there, so nothing is removed then.
-fn remove_stale_siblings(parent: &Path, name: &str, out_was_missing: bool) {
-    if out_was_missing {
-        return;
-    }
-    let prefix = format!("{name}.tmp-");
-    let Ok(rd) = fs::read_dir(parent) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = n.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !process_alive(pid) {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
-/// Copies the tree `from` into the existing directory `to`, hard-linking files
-/// (copying where links are not supported); `keep(name, top_level)` filters entries.
-fn clone_tree(
-    from: &Path,
-    to: &Path,
-    keep: &dyn Fn(&str, bool) -> bool,
-) -> Result<(), ReportError> {
-    clone_level(from, to, keep, true)
-}
-
-fn clone_level(
-    from: &Path,
-    to: &Path,
-    keep: &dyn Fn(&str, bool) -> bool,
-    top: bool,
-) -> Result<(), ReportError> {
-    let rd = fs::read_dir(from).map_err(|e| io_err(from, e))?;
-    for e in rd {
-        let e = e.map_err(|e| io_err(from, e))?;
-        let name = e.file_name();
-        if !keep(&name.to_string_lossy(), top) {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(&name));
-        let ty = e.file_type().map_err(|e| io_err(&src, e))?;
-        if ty.is_dir() {
-            fs::create_dir(&dst).map_err(|e| io_err(&dst, e))?;
-            clone_level(&src, &dst, keep, false)?;
-        } else if ty.is_symlink() {
-            let target = fs::read_link(&src).map_err(|e| io_err(&src, e))?;
-            symlink(&target, &dst).map_err(|e| io_err(&dst, e))?;
-        } else if fs::hard_link(&src, &dst).is_err() {
-            fs::copy(&src, &dst).map_err(|e| io_err(&dst, e))?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(not(unix))]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    fs::copy(target, link).map(|_| ())
-}
-
 /// Adds `status` and `last_step` to the JSON object in `path` (making one if absent).
 fn stamp_report(path: &Path, status: RunStatus, last_step: usize) -> Result<(), ReportError> {
     let mut report = match fs::read_to_string(path) {
@@ -450,74 +302,9 @@ fn stamp_report(path: &Path, status: RunStatus, last_step: usize) -> Result<(), 
     super::write_json(path, &report)
 }
 
-fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
-
-/// Puts `new` in place of `out` and leaves the previous `out` at `new`'s path.
-/// Linux swaps the two in one `renameat2(RENAME_EXCHANGE)`; where that is not
-/// supported, `out` is renamed to `OUT.old-PID` and `new` into place, a window of
-/// two renames in which a killed process leaves the previous generation there.
-fn swap(new: &Path, out: &Path) -> Result<(), ReportError> {
-    if exchange(new, out)? {
-        return Ok(());
-    }
-    swap_by_renames(new, out)
-}
-
-fn swap_by_renames(new: &Path, out: &Path) -> Result<(), ReportError> {
-    let old = out.with_file_name(format!(
-        "{}.old-{}",
-        out.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    fs::rename(out, &old).map_err(|e| io_err(out, e))?;
-    if let Err(e) = fs::rename(new, out) {
-        let _ = fs::rename(&old, out);
-        return Err(io_err(out, e));
-    }
-    fs::rename(&old, new).map_err(|e| io_err(new, e))
-}
-
-/// One atomic exchange; Ok(false) where the file system or OS does not offer it.
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> Result<bool, ReportError> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| ReportError::OutPath(format!("--out {} holds a NUL byte", p.display())))
-    };
-    let (ca, cb) = (c(a)?, c(b)?);
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::ENOTSUP) => Ok(false),
-        _ => Err(io_err(b, e)),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(_: &Path, _: &Path) -> Result<bool, ReportError> {
-    Ok(false)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::tree::swap_by_renames;
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
