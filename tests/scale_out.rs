@@ -172,6 +172,13 @@ fn bad_shards_and_merges_are_refused_by_name() {
     std::fs::write(&man, text.replace(&v, "\"version\": \"0.0.1\"")).unwrap();
     let e = m(&["a0", "a1", "a2"]);
     assert!(e.contains("version 0.0.1"), "{e}");
+    std::fs::write(&man, &text).unwrap();
+    // An interrupted shard is refused until it is resumed to the end.
+    let st = "\"status\": \"complete\"";
+    assert!(text.contains(st), "manifest layout");
+    std::fs::write(&man, text.replace(st, "\"status\": \"interrupted\"")).unwrap();
+    let e = m(&["a0", "a1", "a2"]);
+    assert!(e.contains("interrupted") && e.contains("--resume"), "{e}");
     assert!(!p("m").exists(), "a refused merge wrote its output");
 
     for (flag, value) in [
