@@ -92,6 +92,18 @@ pub fn positive(flag: &str, v: i64) -> Result<usize, ConfigError> {
     }
 }
 
+/// The Laplacian's order, `--stencil`: 2 or 4.
+pub fn stencil_order(v: i64) -> Result<u32, ConfigError> {
+    match v {
+        2 => Ok(2),
+        4 => Ok(4),
+        s => Err(ConfigError::invalid(
+            "stencil",
+            format!("must be 2 or 4 (got {s})"),
+        )),
+    }
+}
+
 /// A finite, strictly positive real flag.
 pub fn positive_real(flag: &str, v: f64) -> Result<f64, ConfigError> {
     if !(v.is_finite() && v > 0.0) {

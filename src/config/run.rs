@@ -287,16 +287,7 @@ impl LatticeKnobs {
         let matching: Matching =
             parse_named("matching", self.matching.as_deref().unwrap_or("discrete"))?;
         let dual_gradient = positive_real("dual-gradient", self.dual_gradient.unwrap_or(0.05))?;
-        let stencil = match self.stencil.unwrap_or(2) {
-            2 => 2,
-            4 => 4,
-            s => {
-                return Err(ConfigError::invalid(
-                    "stencil",
-                    format!("must be 2 or 4 (got {s})"),
-                ));
-            }
-        };
+        let stencil = super::stencil_order(self.stencil.unwrap_or(2))?;
         let integrator = match self.integrator.as_deref().unwrap_or("leapfrog") {
             "leapfrog" => Integrator::Leapfrog,
             "yoshida4" => Integrator::Yoshida4,

@@ -107,16 +107,7 @@ impl LatticeArgs {
             "integrator",
             self.integrator.as_deref().unwrap_or("leapfrog"),
         )?;
-        let stencil = match self.stencil.unwrap_or(2) {
-            2 => 2,
-            4 => 4,
-            s => {
-                return Err(ConfigError::invalid(
-                    "stencil",
-                    format!("must be 2 or 4 (got {s})"),
-                ));
-            }
-        };
+        let stencil = crate::config::stencil_order(self.stencil.unwrap_or(2))?;
         let steps = positive("steps", self.steps.unwrap_or(400))?;
         let output_every = positive("output-every", self.output_every.unwrap_or(20))?;
         let mut cfg = LatticeConfig {
