@@ -245,6 +245,14 @@ pub struct LatticeConfig {
 }
 
 impl LatticeConfig {
+    /// The adapter this run asked for (`--backend`, `--adapter`).
+    pub fn device_choice(&self) -> crate::gpu::BackendChoice {
+        crate::gpu::BackendChoice {
+            backend: self.backend.clone(),
+            adapter: self.adapter.clone(),
+        }
+    }
+
     /// A configuration with the defaults of the CLI (for programmatic use and tests).
     pub fn defaults() -> Self {
         LatticeArgs::default()

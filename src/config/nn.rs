@@ -207,6 +207,14 @@ pub fn default_member_traces(ensemble: usize, points: usize, records: usize) -> 
 }
 
 impl NnConfig {
+    /// The adapter this run asked for (`--backend`, `--adapter`).
+    pub fn device_choice(&self) -> crate::gpu::BackendChoice {
+        crate::gpu::BackendChoice {
+            backend: self.backend.clone(),
+            adapter: self.adapter.clone(),
+        }
+    }
+
     /// The global indices of the members this process trains.
     pub fn members(&self) -> std::ops::Range<usize> {
         self.shard

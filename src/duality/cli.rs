@@ -10,7 +10,7 @@ use super::compare::MaxZ;
 use super::plan::{DualPlan, plan};
 use super::run::{NnSource, RunOutcome, run_pipeline_in};
 use crate::config::run::{RunArgs, RunConfig};
-use crate::gpu::{BackendChoice, GpuContext};
+use crate::gpu::GpuContext;
 use crate::nn::run::Prepared;
 use crate::report::{RunDir, RunStatus};
 
@@ -77,10 +77,7 @@ pub fn merge_cli(
     crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
     let mut dir = RunDir::create(&rc.nn.out, rc.nn.force)?;
-    let ctx = GpuContext::new(&BackendChoice {
-        backend: rc.nn.backend.clone(),
-        adapter: rc.nn.adapter.clone(),
-    })?;
+    let ctx = GpuContext::new(&rc.nn.device_choice())?;
     let as_err = |e: crate::nn::merge::MergeError| DualityError::Plan(e.to_string());
     let parts = crate::nn::merge::load_parts(files, &rc.nn, &prep).map_err(as_err)?;
     let res = crate::nn::merge::combine(parts).map_err(as_err)?;

@@ -14,7 +14,7 @@ use super::run::train_and_fit;
 use super::sweep_summary::sweep_plots;
 use super::width_laws::{self, WidthRow};
 use crate::config::sweep::{SweepArgs, SweepConfig};
-use crate::gpu::{BackendChoice, GpuContext};
+use crate::gpu::GpuContext;
 use crate::report::html::Page;
 use crate::report::{CsvTable, RunDir, RunStatus, write_atomic, write_json};
 use crate::row;
@@ -346,10 +346,7 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
     let out = sc.base.nn.out.clone();
     let mut dir = RunDir::create(&out, sc.base.nn.force)?;
     dir.set_report("sweep/report.json");
-    let ctx = GpuContext::new(&BackendChoice {
-        backend: sc.base.nn.backend.clone(),
-        adapter: sc.base.nn.adapter.clone(),
-    })?;
+    let ctx = GpuContext::new(&sc.base.nn.device_choice())?;
     let t0 = Instant::now();
     let (rows, points, width_rows) = run_sweep(&sc, &ctx, true, &mut dir)?;
     let metrics = sweep_metrics(&rows, &points);

@@ -13,7 +13,7 @@ use super::theory::theory_power;
 use super::{Lattice, LatticeError, checkpoint, output};
 use crate::checkpoint::Checkpoint;
 use crate::config::lattice::LatticeArgs;
-use crate::gpu::{BackendChoice, GpuContext};
+use crate::gpu::GpuContext;
 use crate::report::RunStatus;
 use crate::theory::desitter::background;
 
@@ -218,10 +218,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         None => None,
     };
     let t0 = Instant::now();
-    let ctx = GpuContext::new(&BackendChoice {
-        backend: cfg.backend.clone(),
-        adapter: cfg.adapter.clone(),
-    })?;
+    let ctx = GpuContext::new(&cfg.device_choice())?;
     // Sizes against the adapter and the budgets before the output directory or any
     // buffer.
     crate::preflight::check_lattice_run(&cfg, &ctx)?;

@@ -10,7 +10,7 @@ use super::output::{write_all, write_report, write_tables};
 use super::results::NnResults;
 use super::run::{Prepared, RunError, invalid, prepare, train_devices, train_with};
 use crate::config::nn::{NnArgs, NnConfig};
-use crate::gpu::{BackendChoice, GpuContext, GpuError};
+use crate::gpu::{GpuContext, GpuError};
 use crate::report::RunStatus;
 
 /// The checkpoint plan of a run configured by `cfg` (OUT/checkpoint), with the
@@ -132,13 +132,7 @@ pub fn train_and_publish(
 
 /// The devices of `--devices` (one unless asked for more).
 pub fn open_devices(cfg: &NnConfig) -> Result<Vec<GpuContext>, GpuError> {
-    GpuContext::open_devices(
-        &BackendChoice {
-            backend: cfg.backend.clone(),
-            adapter: cfg.adapter.clone(),
-        },
-        cfg.devices,
-    )
+    GpuContext::open_devices(&cfg.device_choice(), cfg.devices)
 }
 
 /// `nncosmo-gpu nn`.
