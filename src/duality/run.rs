@@ -22,7 +22,7 @@ use crate::lattice::{LatticeResults, output as lat_out};
 use crate::nn::checkpoint::CheckpointPlan;
 use crate::nn::output::{write_all, write_tables};
 use crate::nn::results::NnResults;
-use crate::nn::run::{Prepared, RunError, train_with};
+use crate::nn::run::{Prepared, RunError};
 use crate::report::{RunDir, RunStatus, write_atomic, write_json};
 
 // The duals and the command live in their own modules; their old paths still work.
@@ -107,18 +107,12 @@ pub fn train_and_fit_with(
     ckpt: Option<&CheckpointPlan>,
     devices: &[GpuContext],
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    let res = if devices.len() > 1 {
-        crate::nn::run::train_devices(cfg, prep, devices)?
+    let ctxs = if devices.len() > 1 {
+        devices
     } else {
-        train_with(cfg, prep, ctx, ckpt, &mut |r| {
-            if let Some(d) = dir.as_deref_mut()
-                && d.due()
-            {
-                d.publish(RunStatus::Interrupted, r.last_step(), |p| write_all(r, p))?;
-            }
-            Ok(())
-        })?
+        std::slice::from_ref(ctx)
     };
+    let res = crate::nn::cli::train_on(cfg, prep, ctxs, ckpt, dir.as_deref_mut())?;
     fitted(cfg, res, dir, ckpt)
 }
 
@@ -137,11 +131,7 @@ pub fn fitted(
                 write_interrupted_report(cfg, &res, o, "training")
             })?;
         }
-        return Err(match ckpt {
-            Some(p) => crate::nn::cli::interrupted(step, signal, &cfg.out, p),
-            None => crate::signals::Interrupted::without_checkpoint(signal, step, &cfg.out).into(),
-        }
-        .into());
+        return Err(crate::nn::cli::interrupted(step, signal, &cfg.out, ckpt).into());
     }
     if let Some((step, value)) = res.diverged {
         let mut out = String::new();
@@ -234,7 +224,9 @@ pub fn run_pipeline_in(
         dir.publish(RunStatus::Interrupted, res.last_step(), |o| {
             write_interrupted_report(&rc.nn, &res, o, "duals")
         })?;
-        return Err(crate::nn::cli::interrupted(res.last_step(), signal, &rc.nn.out, p).into());
+        return Err(
+            crate::nn::cli::interrupted(res.last_step(), signal, &rc.nn.out, Some(p)).into(),
+        );
     }
     // The trained network is kept whatever happens to the duals.
     dir.publish(RunStatus::Interrupted, res.last_step(), |p| {

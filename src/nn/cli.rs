@@ -11,6 +11,7 @@ use super::results::NnResults;
 use super::run::{Prepared, RunError, invalid, prepare, train_devices, train_with};
 use crate::config::nn::{NnArgs, NnConfig};
 use crate::gpu::{GpuContext, GpuError};
+use crate::report::RunDir;
 use crate::report::RunStatus;
 
 /// The checkpoint plan of a run configured by `cfg` (OUT/checkpoint), with the
@@ -39,9 +40,41 @@ pub fn checkpoint_plan(
     })
 }
 
-/// The error of a run stopped by `signal` after `step`, with its resume command.
-pub fn interrupted(step: usize, signal: i32, out: &Path, plan: &CheckpointPlan) -> RunError {
-    crate::signals::Interrupted::new(signal, step, out, &plan.dir).into()
+/// The error of a run stopped by `signal` after `step`: with its resume command when
+/// it checkpointed to `plan`, otherwise (several devices) saying there is none.
+pub fn interrupted(
+    step: usize,
+    signal: i32,
+    out: &Path,
+    plan: Option<&CheckpointPlan>,
+) -> RunError {
+    match plan {
+        Some(p) => crate::signals::Interrupted::new(signal, step, out, &p.dir).into(),
+        None => crate::signals::Interrupted::without_checkpoint(signal, step, out).into(),
+    }
+}
+
+/// Trains `cfg.members()` on one device, with checkpoints `plan` and the outputs
+/// rewritten into `dir` now and then (so an interrupted run keeps its results), or
+/// split over several devices (without either).
+pub fn train_on(
+    cfg: &NnConfig,
+    prep: Prepared,
+    ctxs: &[GpuContext],
+    plan: Option<&CheckpointPlan>,
+    mut dir: Option<&mut RunDir>,
+) -> Result<NnResults, RunError> {
+    if ctxs.len() > 1 {
+        return train_devices(cfg, prep, ctxs);
+    }
+    train_with(cfg, prep, &ctxs[0], plan, &mut |r| {
+        if let Some(d) = dir.as_deref_mut()
+            && d.due()
+        {
+            d.publish(RunStatus::Interrupted, r.last_step(), |p| write_all(r, p))?;
+        }
+        Ok(())
+    })
 }
 
 /// "1024 members", "shard 1/4 (members [256, 512) of 1024)", plus "on 2 devices".
@@ -85,17 +118,8 @@ pub fn train_and_publish(
         args,
         dir,
     } = publish;
-    let mut res = if ctxs.len() > 1 {
-        train_devices(cfg, prep, ctxs)?
-    } else {
-        train_with(cfg, prep, &ctxs[0], Some(plan), &mut |r| {
-            // Rewrite the outputs now and then so an interrupted run keeps its results.
-            if dir.due() {
-                dir.publish(RunStatus::Interrupted, r.last_step(), |d| write_all(r, d))?;
-            }
-            Ok(())
-        })?
-    };
+    let plan = (ctxs.len() == 1).then_some(plan);
+    let mut res = train_on(cfg, prep, ctxs, plan, Some(&mut *dir))?;
     let status = match (res.interrupted, res.diverged) {
         (Some(_), _) => RunStatus::Interrupted,
         (None, Some(_)) => RunStatus::Diverged,
@@ -114,9 +138,6 @@ pub fn train_and_publish(
     })?;
     let out = &cfg.out;
     if let Some((step, signal)) = res.interrupted {
-        if ctxs.len() > 1 {
-            return Err(crate::signals::Interrupted::without_checkpoint(signal, step, out).into());
-        }
         return Err(interrupted(step, signal, out, plan));
     }
     if let Some((step, value)) = res.diverged {
