@@ -107,6 +107,9 @@ pub struct BenchNnArgs {
     /// Timed steps (default: about 2 s of work at an assumed 5 GFLOP/s).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Also time each dispatch of a step on its own and print the shares.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 #[derive(Debug, Args)]

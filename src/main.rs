@@ -203,6 +203,9 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
             match (a.ensemble, a.width) {
                 (Some(e), Some(w)) => {
                     run_cases(&ctx, &[(e, w)], a.depth, a.points, a.steps, b.json)?;
+                    if a.profile {
+                        nncosmo_gpu::nn::bench::profile(&ctx, e, w, a.depth, a.points)?;
+                    }
                 }
                 (None, None) => {
                     run_cases(&ctx, &DEFAULT_CASES, a.depth, a.points, a.steps, b.json)?;

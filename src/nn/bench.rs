@@ -42,6 +42,60 @@ pub fn bench_nn(
     points: usize,
     steps: Option<usize>,
 ) -> Result<NnBench, NnError> {
+    let ens = bench_ensemble(ctx, ensemble, width, depth, points)?;
+    // Warm-up, then probes size the run. A segment's final record forces a
+    // read-back, so each timed region ends synchronised.
+    ens.run_segment(0, 1, &|_| false)?;
+    let mut done = 1;
+    // A segment's dispatches are encoded into one submission, so long runs go in
+    // pieces of at most MAX_SEGMENT steps (each ending in a read-back that
+    // synchronises): the encoder's memory stays bounded at any --steps.
+    let mut segment = |k: usize| {
+        let t = Instant::now();
+        let end = done + k;
+        while done < end {
+            let stop = (done + MAX_SEGMENT).min(end);
+            ens.run_segment(done, stop, &|s| s == stop)?;
+            done = stop;
+        }
+        Ok::<_, NnError>(t.elapsed().as_secs_f64())
+    };
+    let steps = match steps {
+        Some(s) => s,
+        None => steps_for(1.0, 20_000, &mut segment)?.max(3),
+    };
+    let seconds = segment(steps)?;
+    let shape = NetShape {
+        input_dim: 2,
+        width,
+        depth,
+    };
+    let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
+    let gflop_per_s = steps as f64 * flops / seconds / 1e9;
+    let peak = fma_peak_gflops(ctx);
+    Ok(NnBench {
+        ensemble,
+        width,
+        depth,
+        points,
+        steps,
+        seconds,
+        steps_per_s: steps as f64 / seconds,
+        gflop_per_s,
+        peak_gflop_per_s: peak,
+        percent_of_peak: peak.map(|p| 100.0 * gflop_per_s / p),
+    })
+}
+
+/// The benchmarked ensemble (one erf network per member on the ring data set),
+/// initialised.
+fn bench_ensemble(
+    ctx: &GpuContext,
+    ensemble: usize,
+    width: usize,
+    depth: usize,
+    points: usize,
+) -> Result<Ensemble, NnError> {
     let data = Dataset::ring(points, 0.5, 1.0);
     let shape = NetShape {
         input_dim: 2,
@@ -74,43 +128,7 @@ pub fn bench_nn(
         .collect();
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     ens.initialize()?;
-    // Warm-up, then probes size the run. A segment's final record forces a
-    // read-back, so each timed region ends synchronised.
-    ens.run_segment(0, 1, &|_| false)?;
-    let mut done = 1;
-    // A segment's dispatches are encoded into one submission, so long runs go in
-    // pieces of at most MAX_SEGMENT steps (each ending in a read-back that
-    // synchronises): the encoder's memory stays bounded at any --steps.
-    let mut segment = |k: usize| {
-        let t = Instant::now();
-        let end = done + k;
-        while done < end {
-            let stop = (done + MAX_SEGMENT).min(end);
-            ens.run_segment(done, stop, &|s| s == stop)?;
-            done = stop;
-        }
-        Ok::<_, NnError>(t.elapsed().as_secs_f64())
-    };
-    let steps = match steps {
-        Some(s) => s,
-        None => steps_for(1.0, 20_000, &mut segment)?.max(3),
-    };
-    let seconds = segment(steps)?;
-    let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
-    let gflop_per_s = steps as f64 * flops / seconds / 1e9;
-    let peak = fma_peak_gflops(ctx);
-    Ok(NnBench {
-        ensemble,
-        width,
-        depth,
-        points,
-        steps,
-        seconds,
-        steps_per_s: steps as f64 / seconds,
-        gflop_per_s,
-        peak_gflop_per_s: peak,
-        percent_of_peak: peak.map(|p| 100.0 * gflop_per_s / p),
-    })
+    Ok(ens)
 }
 
 /// The standard cases, (E=64, n=1024, N=64) and (E=1024, n=4096, N=64), or one case;
@@ -145,6 +163,27 @@ pub fn run_deep_cases(
         out.push(r);
     }
     Ok(out)
+}
+
+/// Prints the time of each dispatch of one training step (see
+/// [`Ensemble::profile_step`]), the largest first, with its share of the total.
+pub fn profile(
+    ctx: &GpuContext,
+    ensemble: usize,
+    width: usize,
+    depth: usize,
+    points: usize,
+) -> Result<(), NnError> {
+    let ens = bench_ensemble(ctx, ensemble, width, depth, points)?;
+    ens.run_segment(0, 1, &|_| false)?;
+    let mut times = ens.profile_step(3)?;
+    let total: f64 = times.iter().map(|t| t.1).sum();
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("profile of one step ({:.3} s dispatched one by one):", total);
+    for (name, s) in times {
+        println!("  {:>9.3} ms {:>5.1} %  {name}", 1e3 * s, 100.0 * s / total);
+    }
+    Ok(())
 }
 
 fn print_case(ctx: &GpuContext, r: &NnBench, json: bool) {

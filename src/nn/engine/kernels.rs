@@ -101,6 +101,11 @@ enum When {
     Dense,
 }
 
+/// The shader a kernel runs, for profiles.
+pub(super) fn name(k: K) -> &'static str {
+    TABLE[k as usize].name
+}
+
 /// One row of the kernel table.
 struct Def {
     /// Shader under shaders/, without `.wgsl`.
