@@ -1,6 +1,9 @@
 // Draws one parameter segment (a W^l or b^l) of every member in the dispatch:
 // θ = std · N(0,1), keyed by (seed; global member, parameter index), so a member's
 // network does not depend on chunking, ensemble size or sharding.
+// The grid is (parameters, members): workgroup row y (+ z) is the member, so no
+// invocation divides (integer division is scalarised on CPU drivers, where it
+// cost as much as the draw itself).
 #import nn_common
 #import rng
 
@@ -8,13 +11,20 @@
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let total = net.count * net.members;
-    let stride = groups.x * groups.y * WG;
-    for (var idx = flat_id(id, groups); idx < total; idx = idx + stride) {
-        let m = idx / net.count;
-        let p = net.w_off + idx % net.count;
-        let z = philox_normal2(vec4<u32>(net.rng_base + net.member_base + m, p, 0u, 0u), vec2<u32>(net.seed_lo, net.seed_hi));
-        params[(net.member_offset + m) * net.params_per_member + p] = net.init_std * z.x;
+fn main(
+    @builtin(global_invocation_id) id: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let m = wid.y + wid.z * groups.y;
+    if m >= net.members {
+        return;
+    }
+    let key = vec2<u32>(net.seed_lo, net.seed_hi);
+    let member = net.rng_base + net.member_base + m;
+    let base = (net.member_offset + m) * net.params_per_member + net.w_off;
+    for (var i = id.x; i < net.count; i = i + groups.x * WG) {
+        let z = philox_normal2(vec4<u32>(member, net.w_off + i, 0u, 0u), key);
+        params[base + i] = net.init_std * z.x;
     }
 }

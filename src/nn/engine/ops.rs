@@ -193,8 +193,12 @@ impl OpLists {
                         init_std: std as f32,
                         ..whole
                     };
-                    let threads = (count * c.members).min(1 << 22);
-                    init_ops.push(b.op(K::Init, &u, &[&c.params], threads));
+                    // (parameters, members) grid; at most 1024 workgroups along a
+                    // segment, whose invocations then stride through it.
+                    let along = count.div_ceil(WG as usize).min(1024) as u32;
+                    let rows = (c.members as u32).min(b.max_groups);
+                    let grid = [along, rows, (c.members as u32).div_ceil(rows)];
+                    init_ops.push(b.op_grid(K::Init, &u, &[&c.params], grid));
                 }
             }
             if sz.fused {
