@@ -49,9 +49,12 @@ fn check_on(data: &Dataset, depth: usize, width: usize, act: Activation, param: 
     let mut params: Vec<Vec<f64>> = (0..5)
         .map(|m| twin::init_params(&shape, &sc, 42, m))
         .collect();
+    // The draws are f32 Box–Muller: 2π·u rounded to f32 and the driver's cos and log
+    // put up to ~1e-5 (in units of the largest |θ|) between a tail value and its f64
+    // twin; a wrong member, counter or key is off by O(1).
     for (m, p) in params.iter().enumerate() {
         let e = common::rel_err(&ens.read_params(m).unwrap(), p);
-        assert!(e < 1e-6, "{label}: init_params member {m}: {e}");
+        assert!(e < 5e-5, "{label}: init_params member {m}: {e}");
     }
 
     // NTK at initialisation: gram factorisation on the GPU vs J·Jᵀ on the CPU, for
@@ -172,6 +175,25 @@ fn dense_kernels_ragged_tiles_depth3_both_parametrisations() {
         (6, 3, 36, Tanh, Ntk),
         (20, 2, 12, Tanh, Standard),
         (20, 3, 8, Erf, Ntk),
+    ] {
+        check_on(&ring(points), depth, width, act, param);
+    }
+}
+
+#[test]
+fn packed_dense_kernels_ragged_tiles_depth3_both_parametrisations() {
+    // Widths that are multiples of 8 take the packed kernels on CPU adapters with
+    // 64-bit integers (W and v moved as vec4<u64>), here with lanes that fill neither
+    // a workgroup nor a group of 8 (n/8 = 1, 3, 5), N ragged in tiles of 8 and 16,
+    // and the bias update in both halves of a packed element (n/4 even and odd rows).
+    let ring = |n| Dataset::ring(n, 0.3, 1.0);
+    use Activation::{Erf, Relu, Tanh};
+    use Parametrization::{Ntk, Standard};
+    for (points, depth, width, act, param) in [
+        (16, 2, 8, Erf, Ntk),
+        (13, 3, 24, Relu, Standard),
+        (6, 2, 40, Tanh, Ntk),
+        (11, 3, 40, Erf, Standard),
     ] {
         check_on(&ring(points), depth, width, act, param);
     }

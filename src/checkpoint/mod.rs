@@ -32,8 +32,8 @@ use writer::hidden_sibling;
 
 /// The manifest's file name inside a checkpoint or snapshot directory.
 pub const MANIFEST: &str = "manifest.json";
-/// Format version of the manifest and the array set.
-pub const FORMAT: u32 = 2;
+/// Format version of the manifest and the array set (3: members padded to 8 floats).
+pub const FORMAT: u32 = 3;
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     #[error("cannot write checkpoint {path}: {source}")]

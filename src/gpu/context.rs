@@ -277,7 +277,10 @@ impl GpuContext {
 
     fn from_adapter_ref(adapter: &wgpu::Adapter) -> Result<Self, GpuError> {
         let summary = AdapterSummary::new(adapter);
-        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        // SHADER_INT64 lets CPU drivers move parameters 8 floats per component loop.
+        let wanted = wgpu::Features::SUBGROUP
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::SHADER_INT64;
         let features = adapter.features() & wanted;
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -346,5 +349,10 @@ impl GpuContext {
 
     pub fn has_subgroups(&self) -> bool {
         self.features.contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// Whether shaders may use 64-bit integers.
+    pub fn has_int64(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_INT64)
     }
 }

@@ -42,6 +42,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/ntk_gram",
     "nn/dense_forward",
     "nn/dense_backward",
+    "nn/dense_backward_x8",
     "nn/dense_gram",
     "lattice/kick_drift",
     "lattice/kick_drift_column",

@@ -99,10 +99,11 @@ impl NetShape {
         out
     }
 
-    /// Floats per member in the parameter buffers (padded to a multiple of 4).
+    /// Floats per member in the parameter buffers, padded to a multiple of 8 so that
+    /// every member starts 32-byte aligned (the packed kernels' vec4<u64> view).
     pub fn params_per_member(&self) -> usize {
         let last = *self.layers().last().unwrap();
-        (last.b_off + 1).next_multiple_of(4)
+        (last.b_off + 1).next_multiple_of(8)
     }
 
     /// Trainable parameters per member (what FLOP counts use).

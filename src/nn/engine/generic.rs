@@ -165,8 +165,13 @@ impl Generic<'_> {
                 &self.scratch.dphi[l],
                 &self.scratch.delta[l],
             ];
-            let groups = self.tiled_grid(n / 4, self.tiles.wg);
-            ops.push(self.b.op_grid(K::DenseBackward, &u, &bufs, groups));
+            let (kernel, lanes) = if self.tiles.packed {
+                (K::DenseBackwardX8, n / 8)
+            } else {
+                (K::DenseBackward, n / 4)
+            };
+            let groups = self.tiled_grid(lanes, self.tiles.wg);
+            ops.push(self.b.op_grid(kernel, &u, &bufs, groups));
         }
         ops
     }

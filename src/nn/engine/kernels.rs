@@ -4,6 +4,7 @@
 
 use super::{MAX_FUSED_INPUT, WG};
 use crate::gpu::{Binding, GpuContext, GpuError, Kernel};
+use crate::nn::layout::NetShape;
 use crate::shader_activation::act_code;
 use crate::theory::Activation;
 use Binding::{Read as R, ReadWrite as W, Uniform as U};
@@ -15,6 +16,10 @@ pub struct Tiles {
     /// Whether the dense kernels run at all: they share rows through subgroups of at
     /// least 8 lanes; without those the 4×4-tiled `hidden_*` kernels and `ntk_gram` do.
     pub dense: bool,
+    /// Whether the dense backward pass moves W and v as packed vec4<u64> (8 floats per
+    /// component loop of a CPU driver's storage access): CPU adapters with 64-bit
+    /// integers, at widths that are multiples of 8.
+    pub packed: bool,
     /// Invocations per workgroup along the neurons (4 neurons each).
     pub wg: u32,
     /// Points per register tile (8 or 16); the fused update needs N ≤ `points`.
@@ -33,11 +38,19 @@ impl Tiles {
     /// registers spill only to cache-resident stack. GPUs get 8-point tiles (the
     /// accumulators stay in registers).
     /// Depth 1 has no hidden-to-hidden layer, so its dense kernels are not built.
-    pub fn for_adapter(is_cpu: bool, min_subgroup: u32, depth: usize, points: usize) -> Self {
+    pub fn for_adapter(
+        is_cpu: bool,
+        int64: bool,
+        min_subgroup: u32,
+        shape: NetShape,
+        points: usize,
+    ) -> Self {
         let cap = if is_cpu { MAX_TILE_POINTS } else { 8 };
         let tp = if points <= 8 { 8 } else { cap };
+        let dense = min_subgroup >= 8 && shape.depth >= 2;
         Tiles {
-            dense: min_subgroup >= 8 && depth >= 2,
+            dense,
+            packed: dense && is_cpu && int64 && shape.width.is_multiple_of(8),
             wg: 64,
             points: tp as u32,
             gram_wg: points.next_multiple_of(8).clamp(8, 64) as u32,
@@ -99,6 +112,8 @@ enum When {
     Always,
     /// Only with `Tiles::dense`.
     Dense,
+    /// Only with `Tiles::packed`.
+    Packed,
 }
 
 /// The shader a kernel runs, for profiles.
@@ -151,6 +166,7 @@ kernel_table! {
     NtkGram: "nn/ntk_gram", &[U, R, R, R, W], Plain, Always;
     DenseForward: "nn/dense_forward", &[U, R, R, W, W], DenseForward, Dense;
     DenseBackward: "nn/dense_backward", &[U, W, W, R, R, R, W], Dense, Dense;
+    DenseBackwardX8: "nn/dense_backward_x8", &[U, W, W, R, R, R, W], Dense, Packed;
     DenseGram: "nn/dense_gram", &[U, R, R, R, W], Gram, Dense;
 }
 
@@ -168,7 +184,12 @@ impl Kernels {
         TABLE
             .iter()
             .map(|def| {
-                (def.when == When::Always || tiles.dense)
+                let built = match def.when {
+                    When::Always => true,
+                    When::Dense => tiles.dense,
+                    When::Packed => tiles.packed,
+                };
+                built
                     .then(|| {
                         let constants = def.consts.values(act, input_dim, points, tiles);
                         Kernel::new(ctx, def.name, def.bindings, &constants)

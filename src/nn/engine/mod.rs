@@ -128,12 +128,13 @@ impl Ensemble {
         let sz = Sizing::new(spec, points, &AdapterLimits::of(ctx))?;
         let tiles = Tiles::for_adapter(
             ctx.is_cpu(),
+            ctx.has_int64(),
             if ctx.has_subgroups() {
                 ctx.adapter.min_subgroup_size
             } else {
                 0
             },
-            shape.depth,
+            shape,
             points,
         );
         let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points, tiles)?;
@@ -253,7 +254,10 @@ impl Ensemble {
             self.encode(&mut enc, &vec![op; reps.max(1)]);
             self.ctx.queue.submit([enc.finish()]);
             self.ctx.wait()?;
-            out.push((kernels::name(op.kernel), t.elapsed().as_secs_f64() / reps.max(1) as f64));
+            out.push((
+                kernels::name(op.kernel),
+                t.elapsed().as_secs_f64() / reps.max(1) as f64,
+            ));
         }
         Ok(out)
     }

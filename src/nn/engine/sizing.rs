@@ -291,11 +291,11 @@ mod tests {
     #[test]
     fn lavapipe_width_4096_ensemble_1024_on_64_points() {
         let s = Sizing::new(&spec(4096, 1, 1024), 64, &lavapipe(Some(64 * GIB))).unwrap();
-        // P = 4096 + 4096 (input layer) + 4096 + 1 (output), padded to 12292.
-        assert_eq!(s.params_per_member, 12292);
-        assert_eq!(s.member_bytes, 49168);
+        // P = 4096 + 4096 (input layer) + 4096 + 1 (output), padded to 12296.
+        assert_eq!(s.params_per_member, 12296);
+        assert_eq!(s.member_bytes, 49184);
         assert_eq!(s.act_bytes, MIB);
-        // 128 MiB / 49168 B = 2729 members per binding: the whole ensemble.
+        // 128 MiB / 49184 B = 2728 members per binding: the whole ensemble.
         assert_eq!(s.per_chunk, 1024);
         assert_eq!(s.chunks(1024), vec![(0, 1024)]);
         // 128 MiB of 1 MiB activations.
@@ -311,14 +311,14 @@ mod tests {
 
     #[test]
     fn a_tiny_binding_forces_one_member_per_chunk() {
-        // P = 196 floats, 784 bytes: one member per 1000-byte binding.
+        // P = 193 floats padded to 200, 800 bytes: one member per 1000-byte binding.
         let limits = AdapterLimits {
             max_binding: 1000,
             max_groups: 65535,
             device_memory: None,
         };
         let s = Sizing::new(&spec(64, 1, 8), 2, &limits).unwrap();
-        assert_eq!(s.member_bytes, 784);
+        assert_eq!(s.member_bytes, 800);
         assert_eq!(s.per_chunk, 1);
         assert_eq!(s.scratch_members, 1);
         assert_eq!(s.chunks(8), (0..8).map(|b| (b, 1)).collect::<Vec<_>>());
@@ -336,7 +336,7 @@ mod tests {
         };
         assert_eq!(
             refusal(&spec(64, 1, 8), 2, &limits),
-            "one member's 196 parameters needs 784 bytes in one buffer, but the adapter \
+            "one member's 200 parameters needs 800 bytes in one buffer, but the adapter \
              allows 700 bytes (reduce --width or --depth)"
         );
     }
@@ -355,7 +355,7 @@ mod tests {
         assert_eq!(s.chunks(8), vec![(0, 3), (3, 3), (6, 2)]);
         // Width 4096 dispatches 16 blocks per member: 65535 / 16 members per chunk.
         let s = Sizing::new(&spec(4096, 1, 5000), 8, &lavapipe(None)).unwrap();
-        assert_eq!(s.per_chunk, 2729);
+        assert_eq!(s.per_chunk, 2728);
         let wide = AdapterLimits {
             max_binding: 4 * GIB,
             ..lavapipe(None)
@@ -373,7 +373,7 @@ mod tests {
             "ensemble × points × blocks = 2147483648 exceeds the 32-bit index range; \
              reduce --ensemble or --width"
         );
-        // A 16 GiB binding and no group limit: 349411 members of 12292 floats.
+        // A 16 GiB binding and no group limit: 349297 members of 12296 floats.
         let huge = AdapterLimits {
             max_binding: 16 * GIB,
             max_groups: u32::MAX,
@@ -381,7 +381,7 @@ mod tests {
         };
         assert_eq!(
             refusal(&spec(4096, 1, 1 << 20), 8, &huge),
-            "parameters in one chunk = 4294960012 exceeds the 32-bit index range; \
+            "parameters in one chunk = 4294955912 exceeds the 32-bit index range; \
              reduce --ensemble or --width"
         );
     }
