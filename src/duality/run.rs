@@ -258,7 +258,7 @@ pub fn run_pipeline_in(
         let t = Instant::now();
         write_tables(&res, out)?;
         lat_out::background_table(&lres).write(&out.join("lattice/background.csv"))?;
-        lat_out::spectrum_table(&lres).write(&out.join("lattice/spectrum.csv"))?;
+        lat_out::write_spectrum(&lres, &out.join("lattice/spectrum.csv"))?;
         lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
         cmp.background.write(&out.join("compare/background.csv"))?;
         cmp.modes.write(&out.join("compare/modes.csv"))?;

@@ -179,7 +179,10 @@ pub fn profile(
     let mut times = ens.profile_step(3)?;
     let total: f64 = times.iter().map(|t| t.1).sum();
     times.sort_by(|a, b| b.1.total_cmp(&a.1));
-    println!("profile of one step ({:.3} s dispatched one by one):", total);
+    println!(
+        "profile of one step ({:.3} s dispatched one by one):",
+        total
+    );
     for (name, s) in times {
         println!("  {:>9.3} ms {:>5.1} %  {name}", 1e3 * s, 100.0 * s / total);
     }
