@@ -12,7 +12,7 @@ pub mod scale;
 pub mod strict;
 pub mod sweep;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Serialize, de::DeserializeOwned};
 use thiserror::Error;
@@ -80,20 +80,21 @@ pub fn merge_args<T: Serialize + DeserializeOwned>(
     })
 }
 
-/// A positive integer flag (counts, sizes).
-pub fn positive(flag: &str, v: i64) -> Result<usize, ConfigError> {
-    if v <= 0 {
+/// A positive integer flag (counts, sizes). The flags' parser refuses 0 already; a
+/// config file or code can still give it.
+pub fn positive(flag: &str, v: usize) -> Result<usize, ConfigError> {
+    if v == 0 {
         Err(ConfigError::invalid(
             flag,
-            format!("must be a positive integer (got {v})"),
+            "must be a positive integer (got 0)",
         ))
     } else {
-        Ok(v as usize)
+        Ok(v)
     }
 }
 
 /// The Laplacian's order, `--stencil`: 2 or 4.
-pub fn stencil_order(v: i64) -> Result<u32, ConfigError> {
+pub fn stencil_order(v: u32) -> Result<u32, ConfigError> {
     match v {
         2 => Ok(2),
         4 => Ok(4),
@@ -116,28 +117,20 @@ pub fn positive_real(flag: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
-/// Parses a named choice through serde so the error lists the valid names.
-pub(crate) fn parse_named<T: serde::de::DeserializeOwned>(
-    flag: &str,
-    value: &str,
-) -> Result<T, ConfigError> {
-    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
-        ConfigError::invalid(
-            flag,
-            e.message().replace("unknown variant", "unknown value"),
-        )
-    })
+/// Where a run writes: the validated `--out` and `--force`. Kept apart from the
+/// physics configs, which do not depend on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    pub out: PathBuf,
+    pub force: bool,
 }
 
-/// The output directory (`--out` or a config's `out`): a non-empty path.
-pub fn out_dir(v: std::path::PathBuf) -> Result<std::path::PathBuf, ConfigError> {
-    if v.as_os_str().is_empty() {
-        return Err(ConfigError::invalid(
-            "out",
-            "must not be empty (give a directory, e.g. --out out/nn)",
-        ));
-    }
-    Ok(v)
+/// Where a run writes and which adapter runs it: what a driver takes beside the
+/// validated config.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub output: Output,
+    pub device: crate::gpu::BackendChoice,
 }
 
 /// A real flag the f32 kernels hold: finite and within f32's range.

@@ -1,19 +1,23 @@
 //! Strict reading of config files: every table and key must be known to the
 //! subcommand, and a value of the wrong type is reported with its key and line.
 //!
-//! The file is deserialised once straight from its text into a schema that denies
-//! unknown fields, so toml's error carries the span of the offending key or value;
-//! the merging of flags over the file (`merge_args`) then only sees checked tables.
+//! The file is deserialised once straight from its text into its schema, so toml's
+//! error carries the span of the offending key or value; the merging of flags over
+//! the file (`merge_args`) then only sees checked tables. The `nn` and `lattice`
+//! keys are checked against their flags' names first: their schemas flatten the
+//! shared output and device keys, which serde cannot combine with
+//! `deny_unknown_fields`.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::ConfigError;
-use super::lattice::LatticeArgs;
-use super::nn::NnArgs;
-use super::run::LatticeKnobs;
 use super::sweep::SweepTable;
+use crate::cli::config_keys;
+use crate::cli::lattice::LatticeArgs;
+use crate::cli::nn::NnArgs;
+use crate::cli::run::LatticeKnobs;
 
 /// Which subcommand reads the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,19 @@ pub fn check_file(path: &Path, kind: FileKind) -> Result<(), ConfigError> {
 /// As [`check_file`], for the file's text.
 pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| located(path, text, &e))?;
+    let nn_keys = || config_keys::<NnArgs>();
+    let lattice_keys = || config_keys::<LatticeArgs>();
+    match kind {
+        FileKind::Run => known_keys(path, text, &table, Some("nn"), &nn_keys())?,
+        FileKind::Nn if table.contains_key("nn") => {
+            known_keys(path, text, &table, Some("nn"), &nn_keys())?
+        }
+        FileKind::Nn => known_keys(path, text, &table, None, &nn_keys())?,
+        FileKind::Lattice if table.contains_key("lattice") => {
+            known_keys(path, text, &table, Some("lattice"), &lattice_keys())?
+        }
+        FileKind::Lattice => known_keys(path, text, &table, None, &lattice_keys())?,
+    }
     let result = match kind {
         FileKind::Run => toml::from_str::<RunFile>(text).map(drop),
         FileKind::Nn if table.contains_key("nn") => toml::from_str::<RunFile>(text).map(drop),
@@ -70,6 +87,58 @@ pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigEr
     result.map_err(|e| located(path, text, &e))
 }
 
+/// Refuses a key of the top level (`section` None) or of the table `section` that
+/// is not in `keys`, naming it with its line. Other kinds of values (a section that
+/// is no table) are left to the schema.
+fn known_keys(
+    path: &str,
+    text: &str,
+    table: &toml::Table,
+    section: Option<&str>,
+    keys: &[String],
+) -> Result<(), ConfigError> {
+    let scope = match section {
+        None => table,
+        Some(s) => match table.get(s) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Ok(()),
+        },
+    };
+    match scope.keys().find(|k| !keys.contains(k)) {
+        None => Ok(()),
+        Some(k) => Err(ConfigError::Parse {
+            path: path.to_string(),
+            message: format!(
+                "line {}: unknown key `{k}` (see --help for the keys)",
+                key_line(text, section, k)
+            ),
+        }),
+    }
+}
+
+/// The line of `key = ...` in `section` (None: before any table header; there a
+/// table `[key]` counts too), or 1.
+fn key_line(text: &str, section: Option<&str>, key: &str) -> usize {
+    let mut current: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = key_of(t, 0);
+            if section.is_none() && current.as_deref() == Some(key) {
+                return i + 1;
+            }
+            continue;
+        }
+        let here = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').trim_matches('\''));
+        if current.as_deref() == section && here == Some(key) {
+            return i + 1;
+        }
+    }
+    1
+}
+
 /// One line: `config file PATH line L: key `K`: what is wrong`.
 pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     let mut message = tidy(e.message());
@@ -78,11 +147,19 @@ pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         let line_no = text[..start].matches('\n').count() + 1;
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line = text[line_start..].lines().next().unwrap_or("");
-        let prefix = match key_of(line, start - line_start) {
-            Some(k) if !message.contains(&format!("`{k}`")) => format!("key `{k}`: "),
-            _ => String::new(),
+        let key = key_of(line, start - line_start);
+        message = match key {
+            // A named choice reads as the flag's refusal does.
+            Some(k) if message.starts_with("unknown variant") => format!(
+                "line {line_no}: --{} {}",
+                k.replace('_', "-"),
+                message.replacen("unknown variant", "unknown value", 1)
+            ),
+            Some(k) if !message.contains(&format!("`{k}`")) => {
+                format!("line {line_no}: key `{k}`: {message}")
+            }
+            _ => format!("line {line_no}: {message}"),
         };
-        message = format!("line {line_no}: {prefix}{message}");
     }
     ConfigError::Parse {
         path: path.to_string(),

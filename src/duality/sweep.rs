@@ -13,7 +13,9 @@ use super::fit::ModeFit;
 use super::run::train_and_fit;
 use super::sweep_summary::sweep_plots;
 use super::width_laws::{self, WidthRow};
-use crate::config::sweep::{SweepArgs, SweepConfig};
+use crate::cli::sweep::SweepArgs;
+use crate::config::run::SWEEP_DEFAULTS;
+use crate::config::sweep::SweepConfig;
 use crate::gpu::GpuContext;
 use crate::report::csv::sci;
 use crate::report::html::Page;
@@ -175,7 +177,7 @@ pub fn run_sweep(
             let status;
             let mut drift = None;
             let resolved = args
-                .resolve_with(&extra)
+                .resolve_with_defaults(&extra, &SWEEP_DEFAULTS)
                 .map_err(DualityError::from)
                 .and_then(|rc| {
                     let prep = crate::nn::run::prepare(&rc.nn)?;
@@ -188,7 +190,7 @@ pub fn run_sweep(
                 }
                 Ok((rc, prep)) => {
                     let c = &rc.nn;
-                    match train_and_fit(c, prep, ctx, None) {
+                    match train_and_fit(c, &sc.base.target.output.out, prep, ctx, None) {
                         Err(e) => {
                             status = format!("failed: {e}");
                             let mut r = failed_row(pi, rep, sc, &status);
@@ -354,10 +356,10 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         )
         .into());
     }
-    let out = sc.base.nn.out.clone();
-    let mut dir = RunDir::create(&out, sc.base.nn.force)?;
+    let out = sc.base.target.output.out.clone();
+    let mut dir = RunDir::create(&out, sc.base.target.output.force)?;
     dir.set_report("sweep/report.json");
-    let ctx = GpuContext::new(&sc.base.nn.device_choice())?;
+    let ctx = GpuContext::new(&sc.base.target.device)?;
     let t0 = Instant::now();
     let (rows, points, width_rows) = run_sweep(&sc, &ctx, true, &mut dir)?;
     let metrics = sweep_metrics(&rows, &points);
