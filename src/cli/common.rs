@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::{ConfigError, Output};
 use crate::gpu::BackendChoice;
@@ -24,9 +24,17 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// The validated output: `--out` (or `default`) and `--force`.
-    pub fn resolve(&self, default: &str) -> Result<Output, ConfigError> {
-        let out = self.out.clone().unwrap_or_else(|| default.into());
+    /// `--out dir` without `--force` (a default output).
+    pub fn to(dir: &str) -> Self {
+        OutputArgs {
+            out: Some(dir.into()),
+            force: false,
+        }
+    }
+
+    /// The validated output of merged flags (whose defaults give an `out`).
+    pub fn resolve(&self) -> Result<Output, ConfigError> {
+        let out = crate::config::given(self.out.clone(), "out")?;
         if out.as_os_str().is_empty() {
             return Err(ConfigError::invalid(
                 "out",
@@ -102,6 +110,27 @@ pub fn non_negative_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A count config key: refused in the words of [`count`].
+pub fn count_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    checked(d, count)
+}
+
+/// A non-negative count config key: refused in the words of [`non_negative_count`].
+pub fn non_negative_count_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    checked(d, non_negative_count)
+}
+
+/// An integer key checked by the flag's own parser, so that a file and the command
+/// line refuse a value alike.
+fn checked<'de, D: Deserializer<'de>>(
+    d: D,
+    parse: fn(&str) -> Result<usize, String>,
+) -> Result<Option<usize>, D::Error> {
+    Option::<i64>::deserialize(d)?
+        .map(|v| parse(&v.to_string()).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,14 +168,14 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_out_is_refused_and_the_default_applies() {
-        let o = OutputArgs::default().resolve("out/nn").unwrap();
+    fn an_empty_out_is_refused() {
+        let o = OutputArgs::to("out/nn").resolve().unwrap();
         assert_eq!((o.out, o.force), (PathBuf::from("out/nn"), false));
         let e = OutputArgs {
             out: Some(PathBuf::new()),
             force: true,
         }
-        .resolve("out/nn")
+        .resolve()
         .unwrap_err();
         assert!(e.to_string().starts_with("--out must not be empty"), "{e}");
     }

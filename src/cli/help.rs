@@ -4,12 +4,14 @@
 use std::ffi::OsString;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, Command, CommandFactory, FromArgMatches, ValueEnum};
+use clap::{Args, Command, CommandFactory, FromArgMatches};
+
+use serde::Serialize;
 
 use super::Cli;
-use crate::config::lattice::{LATTICE_DEFAULTS, LatticeDefaults};
-use crate::config::nn::{NN_DEFAULTS, NnDefaults};
-use crate::config::run::{KNOB_DEFAULTS, KnobDefaults, RUN_DEFAULTS, SWEEP_DEFAULTS};
+use crate::config::lattice::lattice_defaults;
+use crate::config::nn::nn_defaults;
+use crate::config::run::{knob_defaults, run_defaults, sweep_defaults};
 
 /// The command line, parsed. A value a flag refuses (`--width -3`, `--activation
 /// sigmoid`) comes back as an error for which [`value_error`] gives the one line.
@@ -24,20 +26,16 @@ pub fn parse<I: IntoIterator<Item = T>, T: Into<OsString> + Clone>(
 /// optional (`None` when not given, so a config file's value shows through), so
 /// the defaults are shown in the help text rather than given to clap.
 pub fn command() -> Command {
-    let run = |c: Command, nn: &NnDefaults| {
-        with_defaults(
-            with_defaults(c, &nn_shown(nn)),
-            &knobs_shown(&KNOB_DEFAULTS),
-        )
-    };
-    let root = run(Cli::command(), &RUN_DEFAULTS);
-    root.mut_subcommand("nn", |c| with_defaults(c, &nn_shown(&NN_DEFAULTS)))
-        .mut_subcommand("run", |c| run(c, &RUN_DEFAULTS))
-        .mut_subcommand("sweep", |c| run(c, &SWEEP_DEFAULTS))
-        .mut_subcommand("lattice", |c| {
-            with_defaults(c, &lattice_shown(&LATTICE_DEFAULTS))
-        })
+    let run =
+        |c: Command, nn: NnArgsDefaults| with_defaults(with_defaults(c, &nn), &knob_defaults());
+    let root = run(Cli::command(), run_defaults());
+    root.mut_subcommand("nn", |c| with_defaults(c, &nn_defaults()))
+        .mut_subcommand("run", |c| run(c, run_defaults()))
+        .mut_subcommand("sweep", |c| run(c, sweep_defaults()))
+        .mut_subcommand("lattice", |c| with_defaults(c, &lattice_defaults()))
 }
+
+type NnArgsDefaults = super::NnArgs;
 
 /// The one line of a refused flag value, `--width must be a positive integer (got
 /// -3)` or `--activation unknown value `sigmoid`, expected one of ...`, as the
@@ -88,79 +86,25 @@ pub fn config_keys<A: Args>() -> Vec<String> {
         .collect()
 }
 
-/// Appends `[default: V]` to the help of every (argument id, V).
-fn with_defaults(cmd: Command, shown: &[(&'static str, String)]) -> Command {
-    shown.iter().fold(cmd, |c, (id, v)| {
-        c.mut_arg(*id, |a| {
+/// Appends `[default: V]` to the help of every flag that `defaults` (a set of
+/// flags) gives: its keys are the flags' ids.
+fn with_defaults<T: Serialize>(cmd: Command, defaults: &T) -> Command {
+    let table = toml::Table::try_from(defaults).unwrap_or_default();
+    table.into_iter().fold(cmd, |c, (id, v)| {
+        let shown = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        c.mut_arg(id, |a| {
             let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-            a.help(format!("{help} [default: {v}]"))
+            a.help(format!("{help} [default: {shown}]"))
         })
     })
-}
-
-fn name<T: ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
-}
-
-fn nn_shown(d: &NnDefaults) -> Vec<(&'static str, String)> {
-    vec![
-        ("width", d.width.to_string()),
-        ("depth", d.depth.to_string()),
-        ("ensemble", d.ensemble.to_string()),
-        ("activation", name(d.activation)),
-        ("parametrization", name(d.parametrization)),
-        ("sigma_w", d.sigma_w.to_string()),
-        ("sigma_b", d.sigma_b.to_string()),
-        ("data", d.data.to_string()),
-        ("points", d.points.to_string()),
-        ("input_dim", d.input_dim.to_string()),
-        ("target_offset", d.target_offset.to_string()),
-        ("target_amplitude", d.target_amplitude.to_string()),
-        ("steps", d.steps.to_string()),
-        ("lr", d.lr.to_string()),
-        ("momentum", d.momentum.to_string()),
-        ("record_every", d.record_every.to_string()),
-        ("seed", d.seed.to_string()),
-        ("out", d.out.to_string()),
-    ]
-}
-
-fn knobs_shown(d: &KnobDefaults) -> Vec<(&'static str, String)> {
-    vec![
-        ("stencil", d.stencil.to_string()),
-        ("integrator", name(d.integrator)),
-        ("lattice_outputs", d.lattice_outputs.to_string()),
-        ("dual", name(d.dual)),
-        ("matching", name(d.matching)),
-        ("dual_gradient", d.dual_gradient.to_string()),
-    ]
-}
-
-fn lattice_shown(d: &LatticeDefaults) -> Vec<(&'static str, String)> {
-    vec![
-        ("grid", d.grid.to_string()),
-        ("dx", d.dx.to_string()),
-        ("dt", d.dt.to_string()),
-        ("hubble", d.hubble.to_string()),
-        ("fields", d.fields.to_string()),
-        ("mass", d.mass.to_string()),
-        ("lambda", d.lambda.to_string()),
-        ("phi_min", d.phi_min.to_string()),
-        ("phi_init", d.phi_init.to_string()),
-        ("dphi_init", d.dphi_init.to_string()),
-        ("spectrum", name(d.spectrum)),
-        ("amplitude", d.amplitude.to_string()),
-        ("tilt", d.tilt.to_string()),
-        ("velocity", name(d.velocity)),
-        ("integrator", name(d.integrator)),
-        ("stencil", d.stencil.to_string()),
-        ("steps", d.steps.to_string()),
-        ("output_every", d.output_every.to_string()),
-        ("seed", d.seed.to_string()),
-        ("out", d.out.to_string()),
-    ]
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::common::{DeviceArgs, OutputArgs, count};
+use super::common::{DeviceArgs, OutputArgs, count, count_key};
 use crate::config::lattice::{Integrator, SpectrumKind, Velocity};
 
 /// Raw flags of `nncosmo-gpu lattice`; every one is also a config key. `None` is
-/// "not given"; the defaults (shown in `--help`) are `config::lattice::LATTICE_DEFAULTS`.
+/// "not given"; the defaults (shown in `--help`) are `config::lattice::lattice_defaults`.
 ///
 /// No `deny_unknown_fields`: serde cannot combine it with the flattened output and
 /// device keys; `config::strict` refuses unknown keys by the clap argument list.
@@ -21,7 +21,11 @@ pub struct LatticeArgs {
     pub config: Option<PathBuf>,
     /// Sites per dimension N (the grid is N³, periodic; at least 4).
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub grid: Option<usize>,
     /// Comoving lattice spacing.
     #[arg(long)]
@@ -37,7 +41,11 @@ pub struct LatticeArgs {
     pub hubble: Option<f64>,
     /// Number of fields F, evolved together on the same grid and background.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub fields: Option<usize>,
     /// Mass m (not m²); a negative value means m² = −m² (tachyonic, needs --allow-tachyonic).
     /// Repeat once per field (--fields) to give each its own; a single one applies to all.
@@ -90,11 +98,19 @@ pub struct LatticeArgs {
     pub stencil: Option<u32>,
     /// Number of time steps.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub steps: Option<usize>,
     /// Record observables and spectra every this many steps.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub output_every: Option<usize>,
     /// Seed of the initial fluctuations.
     #[arg(long)]
@@ -106,7 +122,11 @@ pub struct LatticeArgs {
     /// Write a checkpoint (OUT/checkpoint) at the first output step past every this
     /// many steps, and on SIGINT/SIGTERM.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub checkpoint_every: Option<usize>,
     /// Continue from a checkpoint (its directory, or the run's --out); the flags must
     /// describe the same run.
@@ -116,7 +136,11 @@ pub struct LatticeArgs {
     /// Write φ and φ̇ of every field (OUT/snapshots/step-S/*.npy) at output steps that
     /// are multiples of this.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub snapshot_every: Option<usize>,
     /// Accept a negative H or a negative m².
     #[arg(long)]

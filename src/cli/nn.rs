@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeviceArgs, OutputArgs, count, non_negative_count};
+use super::common::{
+    DeviceArgs, OutputArgs, count, count_key, non_negative_count, non_negative_count_key,
+};
 use crate::theory::{Activation, Parametrization};
 
 /// Raw flags of `nncosmo-gpu nn`; every one is also a config key. `None` is "not
 /// given", so that a config file's value shows through; the defaults (shown in
-/// `--help`) are `config::nn::NN_DEFAULTS`.
+/// `--help`) are `config::nn::nn_defaults`.
 ///
 /// No `deny_unknown_fields`: serde cannot combine it with the flattened output and
 /// device keys; `config::strict` refuses unknown keys by the clap argument list.
@@ -23,15 +25,27 @@ pub struct NnArgs {
     pub config: Option<PathBuf>,
     /// Hidden-layer width n (a multiple of 4).
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub width: Option<usize>,
     /// Number of hidden layers L.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub depth: Option<usize>,
     /// Number of ensemble members E.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub ensemble: Option<usize>,
     /// Pointwise non-linearity of the hidden layers.
     #[arg(long, value_enum)]
@@ -55,11 +69,19 @@ pub struct NnArgs {
     pub data: Option<String>,
     /// Training points N (ring and teacher).
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub points: Option<usize>,
     /// Input dimension d of the teacher data set.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub input_dim: Option<usize>,
     /// y₀ of the ring target y = y₀ + A·cos θ.
     #[arg(long)]
@@ -71,7 +93,11 @@ pub struct NnArgs {
     pub target_amplitude: Option<f64>,
     /// Training steps.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub steps: Option<usize>,
     /// Learning rate η.
     #[arg(long)]
@@ -83,11 +109,19 @@ pub struct NnArgs {
     pub momentum: Option<f64>,
     /// Record statistics every this many steps.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub record_every: Option<usize>,
     /// Measure the empirical NTK every this many steps [default: start and end].
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub ntk_every: Option<usize>,
     /// Seed of the initial parameters and data.
     #[arg(long)]
@@ -102,16 +136,28 @@ pub struct NnArgs {
     pub allow_unstable: bool,
     /// Members per GPU chunk [default: as many as the adapter's binding limit allows].
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub chunk: Option<usize>,
     /// Record the mode amplitudes of members 0..K at every recorded step [default: all
     /// members while E·N·records ≤ 2^25 floats, else as many as fit; 0: none].
     #[arg(long, value_parser = non_negative_count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "non_negative_count_key"
+    )]
     pub member_traces: Option<usize>,
     /// Write a checkpoint (OUT/checkpoint) every this many steps, and on SIGINT/SIGTERM.
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub checkpoint_every: Option<usize>,
     /// Continue from a checkpoint (its directory, or the run's --out); the flags must
     /// describe the same run.

@@ -4,19 +4,23 @@
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::common::count;
+use super::common::{count, count_key};
 use super::nn::NnArgs;
 use crate::config::lattice::Integrator;
 use crate::config::run::{Dual, Matching};
 
 /// The lattice knobs of the duality run; every one is also a `[lattice]` key. The
-/// defaults (shown in `--help`) are `config::run::KNOB_DEFAULTS`.
+/// defaults (shown in `--help`) are `config::run::knob_defaults`.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatticeKnobs {
     /// Lattice sites per dimension: M³ Hubble patches, each playing one network [default: 32].
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub grid: Option<usize>,
     /// Comoving lattice spacing [default: from --dual-gradient, so every lattice mode is outside the horizon at t = 0].
     #[arg(long)]
@@ -32,11 +36,19 @@ pub struct LatticeKnobs {
     pub integrator: Option<Integrator>,
     /// Lattice steps per network step [default: the fewest that keep the lattice's own dt error below 1e-4 of each field's amplitude].
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub substeps: Option<usize>,
     /// Number of lattice spectra P(k) over the run (the per-field means and variances are sampled at every network step).
     #[arg(long, value_parser = count)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "count_key"
+    )]
     pub lattice_outputs: Option<usize>,
     /// Seed of the lattice's initial fluctuations [default: the network's --seed].
     #[arg(long)]

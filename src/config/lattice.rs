@@ -11,6 +11,7 @@ pub use crate::lattice::scheme::{Integrator, stability_bound};
 pub use validate::spacing;
 
 use super::{ConfigError, Target, merge_args, read_table};
+use crate::cli::OutputArgs;
 use crate::cli::lattice::LatticeArgs;
 
 /// The initial fluctuation spectrum.
@@ -98,7 +99,7 @@ impl LatticeConfig {
     /// A configuration with the defaults of the CLI (for programmatic use and tests).
     pub fn defaults() -> Self {
         LatticeArgs::default()
-            .validate(&LATTICE_DEFAULTS)
+            .resolve()
             .expect("the defaults are valid")
     }
 
@@ -250,63 +251,42 @@ impl LatticeArgs {
             }
             None => None,
         };
-        let m: LatticeArgs = merge_args(self, file)?;
+        let m: LatticeArgs = merge_args(self, file, &lattice_defaults())?;
         let target = Target {
-            output: m.output.resolve(LATTICE_DEFAULTS.out)?,
+            output: m.output.resolve()?,
             device: (&m.device).into(),
         };
-        Ok((m.validate(&LATTICE_DEFAULTS)?, target))
+        Ok((m.validate()?, target))
     }
 }
 
-/// The defaults of the lattice flags, typed: validation applies them to what neither
-/// the flags nor the config file give, and `--help` shows them.
-#[derive(Debug, Clone, Copy)]
-pub struct LatticeDefaults {
-    pub grid: usize,
-    pub dx: f64,
-    pub dt: f64,
-    pub hubble: f64,
-    pub fields: usize,
-    pub mass: f64,
-    pub lambda: f64,
-    pub phi_min: f64,
-    pub phi_init: f64,
-    pub dphi_init: f64,
-    pub spectrum: SpectrumKind,
-    pub amplitude: f64,
-    pub tilt: f64,
-    pub velocity: Velocity,
-    pub integrator: Integrator,
-    pub stencil: u32,
-    pub steps: usize,
-    pub output_every: usize,
-    pub seed: u64,
-    pub out: &'static str,
+/// `nncosmo-gpu lattice`'s defaults, typed, as the flags that give them: validation
+/// merges the flags and the config file over them, and `--help` shows them.
+pub fn lattice_defaults() -> LatticeArgs {
+    LatticeArgs {
+        grid: Some(64),
+        dx: Some(1.0),
+        dt: Some(0.05),
+        hubble: Some(0.5),
+        fields: Some(1),
+        mass: vec![1.0],
+        lambda: Some(0.0),
+        phi_min: Some(0.0),
+        phi_init: Some(1.0),
+        dphi_init: Some(0.0),
+        spectrum: Some(SpectrumKind::BunchDavies),
+        amplitude: Some(1e-4),
+        tilt: Some(-3.0),
+        velocity: Some(Velocity::Vacuum),
+        integrator: Some(Integrator::Leapfrog),
+        stencil: Some(2),
+        steps: Some(400),
+        output_every: Some(20),
+        seed: Some(0),
+        output: OutputArgs::to("out/lattice"),
+        ..LatticeArgs::default()
+    }
 }
-
-pub const LATTICE_DEFAULTS: LatticeDefaults = LatticeDefaults {
-    grid: 64,
-    dx: 1.0,
-    dt: 0.05,
-    hubble: 0.5,
-    fields: 1,
-    mass: 1.0,
-    lambda: 0.0,
-    phi_min: 0.0,
-    phi_init: 1.0,
-    dphi_init: 0.0,
-    spectrum: SpectrumKind::BunchDavies,
-    amplitude: 1e-4,
-    tilt: -3.0,
-    velocity: Velocity::Vacuum,
-    integrator: Integrator::Leapfrog,
-    stencil: 2,
-    steps: 400,
-    output_every: 20,
-    seed: 0,
-    out: "out/lattice",
-};
 
 /// m² of a signed mass m: m·|m|, so that a negative m means a tachyonic m² = −m².
 /// The one place a mass becomes an m².

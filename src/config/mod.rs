@@ -57,27 +57,39 @@ pub fn read_table(path: &Path, section: &str) -> Result<toml::Table, ConfigError
     }
 }
 
-/// Overlays the flags given on the command line onto the config file's values and
-/// deserialises the result; unknown keys in the file are errors naming the key.
+/// Overlays the flags given on the command line onto the config file's values,
+/// and those onto `defaults` (the typed defaults, themselves a set of flags), and
+/// deserialises the result.
 pub fn merge_args<T: Serialize + DeserializeOwned>(
     flags: &T,
     file: Option<(&Path, toml::Table)>,
+    defaults: &T,
 ) -> Result<T, ConfigError> {
-    let (path, mut table) = match file {
-        Some((p, t)) => (p.display().to_string(), t),
-        None => ("<flags>".to_string(), toml::Table::new()),
+    let table_of = |v: &T| {
+        toml::Table::try_from(v).map_err(|e| ConfigError::Parse {
+            path: "<flags>".into(),
+            message: e.to_string(),
+        })
     };
-    let given = toml::Table::try_from(flags).map_err(|e| ConfigError::Parse {
-        path: "<flags>".into(),
-        message: e.to_string(),
-    })?;
-    for (k, v) in given {
-        table.insert(k, v);
-    }
+    let mut table = table_of(defaults)?;
+    let path = match file {
+        Some((p, t)) => {
+            table.extend(t);
+            p.display().to_string()
+        }
+        None => "<flags>".to_string(),
+    };
+    table.extend(table_of(flags)?);
     T::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
         path,
         message: e.message().replace("unknown field", "unknown key"),
     })
+}
+
+/// The value of a key that the defaults always give (`merge_args`); a set of flags
+/// built without them is refused by the key's name rather than guessed.
+pub fn given<T>(v: Option<T>, flag: &str) -> Result<T, ConfigError> {
+    v.ok_or_else(|| ConfigError::invalid(flag, "has no value (and no default)"))
 }
 
 /// A positive integer flag (counts, sizes). The flags' parser refuses 0 already; a

@@ -5,79 +5,36 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::scale::{Devices, Shard};
-use super::{ConfigError, Target, finite32, merge_args, positive, positive_real, read_table};
+use super::{
+    ConfigError, Target, finite32, given, merge_args, positive, positive_real, read_table,
+};
+use crate::cli::OutputArgs;
 use crate::cli::nn::NnArgs;
 use crate::theory::{Activation, Parametrization};
 
-/// The defaults of the network flags, typed: validation applies them to what neither
-/// the flags nor the config file give, and `--help` shows them (`shown`).
-#[derive(Debug, Clone, Copy)]
-pub struct NnDefaults {
-    pub width: usize,
-    pub depth: usize,
-    pub ensemble: usize,
-    pub activation: Activation,
-    pub parametrization: Parametrization,
-    pub sigma_w: f64,
-    pub sigma_b: f64,
-    pub data: &'static str,
-    pub points: usize,
-    pub input_dim: usize,
-    pub target_offset: f64,
-    pub target_amplitude: f64,
-    pub steps: usize,
-    pub lr: f64,
-    pub momentum: f64,
-    pub record_every: usize,
-    pub seed: u64,
-    pub out: &'static str,
-}
-
-/// `nncosmo-gpu nn`'s defaults.
-pub const NN_DEFAULTS: NnDefaults = NnDefaults {
-    width: 1024,
-    depth: 1,
-    ensemble: 64,
-    activation: Activation::Erf,
-    parametrization: Parametrization::Ntk,
-    sigma_w: 1.0,
-    sigma_b: 0.1,
-    data: "ring",
-    points: 16,
-    input_dim: 2,
-    target_offset: 0.5,
-    target_amplitude: 1.0,
-    steps: 1000,
-    lr: 0.5,
-    momentum: 0.9,
-    record_every: 10,
-    seed: 0,
-    out: "out/nn",
-};
-
-impl NnDefaults {
-    /// (config key, value) of every default, as `--help` shows them.
-    pub fn shown(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("width", self.width.to_string()),
-            ("depth", self.depth.to_string()),
-            ("ensemble", self.ensemble.to_string()),
-            ("activation", self.activation.to_string()),
-            ("parametrization", self.parametrization.to_string()),
-            ("sigma_w", self.sigma_w.to_string()),
-            ("sigma_b", self.sigma_b.to_string()),
-            ("data", self.data.to_string()),
-            ("points", self.points.to_string()),
-            ("input_dim", self.input_dim.to_string()),
-            ("target_offset", self.target_offset.to_string()),
-            ("target_amplitude", self.target_amplitude.to_string()),
-            ("steps", self.steps.to_string()),
-            ("lr", self.lr.to_string()),
-            ("momentum", self.momentum.to_string()),
-            ("record_every", self.record_every.to_string()),
-            ("seed", self.seed.to_string()),
-            ("out", self.out.to_string()),
-        ]
+/// `nncosmo-gpu nn`'s defaults, typed, as the flags that give them: validation
+/// merges the flags and the config file over them, and `--help` shows them.
+pub fn nn_defaults() -> NnArgs {
+    NnArgs {
+        width: Some(1024),
+        depth: Some(1),
+        ensemble: Some(64),
+        activation: Some(Activation::Erf),
+        parametrization: Some(Parametrization::Ntk),
+        sigma_w: Some(1.0),
+        sigma_b: Some(0.1),
+        data: Some("ring".into()),
+        points: Some(16),
+        input_dim: Some(2),
+        target_offset: Some(0.5),
+        target_amplitude: Some(1.0),
+        steps: Some(1000),
+        lr: Some(0.5),
+        momentum: Some(0.9),
+        record_every: Some(10),
+        seed: Some(0),
+        output: OutputArgs::to("out/nn"),
+        ..NnArgs::default()
     }
 }
 
@@ -163,28 +120,27 @@ impl NnConfig {
 }
 
 impl NnArgs {
-    /// Flags over the config file, then validation with `nn`'s defaults.
+    /// Flags over the config file over `nn`'s defaults, then validation.
     pub fn resolve(&self) -> Result<NnConfig, ConfigError> {
-        self.merged()?.validate(&NN_DEFAULTS)
+        self.merged()?.validate()
     }
 
-    /// As [`NnArgs::resolve`], with the defaults `d`, and where the run writes and
-    /// on which adapter.
-    pub fn resolve_target(&self, d: &NnDefaults) -> Result<(NnConfig, Target), ConfigError> {
+    /// As [`NnArgs::resolve`], with where the run writes and on which adapter.
+    pub fn resolve_target(&self) -> Result<(NnConfig, Target), ConfigError> {
         let m = self.merged()?;
-        Ok((m.validate(d)?, m.target(d)?))
+        Ok((m.validate()?, m.target()?))
     }
 
-    /// `--out`/`--force` (or the default output) and `--backend`/`--adapter`.
-    pub(crate) fn target(&self, d: &NnDefaults) -> Result<Target, ConfigError> {
+    /// `--out`/`--force` and `--backend`/`--adapter` of merged flags.
+    pub(crate) fn target(&self) -> Result<Target, ConfigError> {
         Ok(Target {
-            output: self.output.resolve(d.out)?,
+            output: self.output.resolve()?,
             device: (&self.device).into(),
         })
     }
 
-    /// The flags over the config file, as one set of flags (no file): what a shard
-    /// records so that `merge` can rebuild the run.
+    /// The flags over the config file over the defaults, as one set of flags (no
+    /// file): what a shard records so that `merge` can rebuild the run.
     pub fn merged(&self) -> Result<NnArgs, ConfigError> {
         let file = match &self.config {
             Some(p) => {
@@ -193,13 +149,13 @@ impl NnArgs {
             }
             None => None,
         };
-        let mut a: NnArgs = merge_args(self, file)?;
+        let mut a: NnArgs = merge_args(self, file, &nn_defaults())?;
         a.config = None;
         Ok(a)
     }
 
-    pub(crate) fn validate(&self, d: &NnDefaults) -> Result<NnConfig, ConfigError> {
-        let data = match self.data.as_deref().unwrap_or(d.data) {
+    pub(crate) fn validate(&self) -> Result<NnConfig, ConfigError> {
+        let data = match given(self.data.as_deref(), "data")? {
             "ring" => DataSource::Ring,
             "teacher" => DataSource::Teacher,
             f if f.ends_with(".csv") => DataSource::Csv(PathBuf::from(f)),
@@ -210,9 +166,9 @@ impl NnArgs {
                 ));
             }
         };
-        let steps = positive("steps", self.steps.unwrap_or(d.steps))?;
-        let lr = finite32("lr", positive_real("lr", self.lr.unwrap_or(d.lr))?)?;
-        let momentum = self.momentum.unwrap_or(d.momentum);
+        let steps = positive("steps", given(self.steps, "steps")?)?;
+        let lr = finite32("lr", positive_real("lr", given(self.lr, "lr")?)?)?;
+        let momentum = given(self.momentum, "momentum")?;
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
@@ -221,16 +177,16 @@ impl NnArgs {
         }
         let sigma_w = finite32(
             "sigma-w",
-            positive_real("sigma-w", self.sigma_w.unwrap_or(d.sigma_w))?,
+            positive_real("sigma-w", given(self.sigma_w, "sigma-w")?)?,
         )?;
-        let sigma_b = self.sigma_b.unwrap_or(d.sigma_b);
+        let sigma_b = given(self.sigma_b, "sigma-b")?;
         if !(sigma_b.is_finite() && (0.0..=f32::MAX as f64).contains(&sigma_b)) {
             return Err(ConfigError::invalid(
                 "sigma-b",
                 format!("must be finite and ≥ 0 (got {sigma_b:?})"),
             ));
         }
-        let record_every = positive("record-every", self.record_every.unwrap_or(d.record_every))?;
+        let record_every = positive("record-every", given(self.record_every, "record-every")?)?;
         let ntk_every = positive("ntk-every", self.ntk_every.unwrap_or(steps))?;
         let input_dim = match (&data, self.input_dim) {
             (DataSource::Ring, Some(n)) if n != 2 => {
@@ -242,10 +198,10 @@ impl NnArgs {
                 ));
             }
             (DataSource::Ring, _) => 2,
-            _ => positive("input-dim", self.input_dim.unwrap_or(d.input_dim))?,
+            _ => positive("input-dim", given(self.input_dim, "input-dim")?)?,
         };
-        let ensemble = positive("ensemble", self.ensemble.unwrap_or(d.ensemble))?;
-        let points = positive("points", self.points.unwrap_or(d.points))?;
+        let ensemble = positive("ensemble", given(self.ensemble, "ensemble")?)?;
+        let points = positive("points", given(self.points, "points")?)?;
         let member_traces_flag = match self.member_traces {
             Some(k) if k > ensemble => {
                 return Err(ConfigError::invalid(
@@ -255,7 +211,7 @@ impl NnArgs {
             }
             k => k,
         };
-        let width = positive("width", self.width.unwrap_or(d.width))?;
+        let width = positive("width", given(self.width, "width")?)?;
         if width % 4 != 0 {
             return Err(ConfigError::invalid(
                 "width",
@@ -282,29 +238,26 @@ impl NnArgs {
         }
         let mut cfg = NnConfig {
             width,
-            depth: positive("depth", self.depth.unwrap_or(d.depth))?,
+            depth: positive("depth", given(self.depth, "depth")?)?,
             ensemble,
-            activation: self.activation.unwrap_or(d.activation),
-            parametrization: self.parametrization.unwrap_or(d.parametrization),
+            activation: given(self.activation, "activation")?,
+            parametrization: given(self.parametrization, "parametrization")?,
             sigma_w,
             sigma_b,
             data,
             points,
             input_dim,
-            target_offset: finite32(
-                "target-offset",
-                self.target_offset.unwrap_or(d.target_offset),
-            )?,
+            target_offset: finite32("target-offset", given(self.target_offset, "target-offset")?)?,
             target_amplitude: finite32(
                 "target-amplitude",
-                self.target_amplitude.unwrap_or(d.target_amplitude),
+                given(self.target_amplitude, "target-amplitude")?,
             )?,
             steps,
             lr,
             momentum,
             record_every,
             ntk_every,
-            seed: self.seed.unwrap_or(d.seed),
+            seed: given(self.seed, "seed")?,
             allow_unstable: self.allow_unstable,
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,
             member_traces: 0,

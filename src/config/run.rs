@@ -11,8 +11,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::lattice::Integrator;
-use super::nn::{NN_DEFAULTS, NnConfig, NnDefaults};
-use super::{ConfigError, Target, merge_args, positive, positive_real};
+use super::nn::{NnConfig, nn_defaults};
+use super::{ConfigError, Target, given, merge_args, positive, positive_real};
+use crate::cli::OutputArgs;
 use crate::cli::nn::NnArgs;
 use crate::cli::run::{DictionaryArgs, LatticeKnobs, RunArgs};
 
@@ -73,41 +74,37 @@ pub struct RunConfig {
 /// Defaults of the duality run where they differ from `nncosmo-gpu nn`: every step
 /// is recorded (the EFT fit uses consecutive steps), a continuum-friendly step and
 /// momentum, and a run length that the lattice can follow in f32.
-pub const RUN_DEFAULTS: NnDefaults = NnDefaults {
-    record_every: 1,
-    steps: 400,
-    lr: 0.01,
-    momentum: 0.97,
-    out: "out/run",
-    ..NN_DEFAULTS
-};
+pub fn run_defaults() -> NnArgs {
+    NnArgs {
+        record_every: Some(1),
+        steps: Some(400),
+        lr: Some(0.01),
+        momentum: Some(0.97),
+        output: OutputArgs::to("out/run"),
+        ..nn_defaults()
+    }
+}
 
 /// A sweep's network defaults: the run's, writing to out/sweep.
-pub const SWEEP_DEFAULTS: NnDefaults = NnDefaults {
-    out: "out/sweep",
-    ..RUN_DEFAULTS
-};
+pub fn sweep_defaults() -> NnArgs {
+    let mut d = run_defaults();
+    d.output.out = Some("out/sweep".into());
+    d
+}
 
 /// The defaults of the lattice knobs (`--grid`, `--dx`, `--substeps` and
 /// `--lattice-seed` default to what the plan derives).
-#[derive(Debug, Clone, Copy)]
-pub struct KnobDefaults {
-    pub stencil: u32,
-    pub integrator: Integrator,
-    pub lattice_outputs: usize,
-    pub dual: Dual,
-    pub matching: Matching,
-    pub dual_gradient: f64,
+pub fn knob_defaults() -> LatticeKnobs {
+    LatticeKnobs {
+        stencil: Some(2),
+        integrator: Some(Integrator::Leapfrog),
+        lattice_outputs: Some(8),
+        dual: Some(Dual::MultiField),
+        matching: Some(Matching::Discrete),
+        dual_gradient: Some(0.05),
+        ..LatticeKnobs::default()
+    }
 }
-
-pub const KNOB_DEFAULTS: KnobDefaults = KnobDefaults {
-    stencil: 2,
-    integrator: Integrator::Leapfrog,
-    lattice_outputs: 8,
-    dual: Dual::MultiField,
-    matching: Matching::Discrete,
-    dual_gradient: 0.05,
-};
 
 /// The tables of a run config file: (`[nn]`, `[lattice]`); any other key is refused.
 pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigError> {
@@ -132,17 +129,17 @@ pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigEr
     Ok((nn, lat))
 }
 
-/// The network arguments of a run: the file's `[nn]`, then flags; `extra` (key,
-/// value) pairs are applied last (the sweep's varied parameters). The run's
-/// defaults apply at validation (`RUN_DEFAULTS`).
+/// The network arguments of a run: the defaults `d`, then the file's `[nn]`, then
+/// flags; `extra` (key, value) pairs are applied last (the sweep's varied parameters).
 pub fn merged_nn_args(
     flags: &NnArgs,
     file: Option<&Path>,
     nn_table: toml::Table,
     extra: &[(String, toml::Value)],
+    d: &NnArgs,
 ) -> Result<NnArgs, ConfigError> {
     let path = file.unwrap_or(Path::new("<flags>"));
-    let mut args: NnArgs = merge_args(flags, Some((path, nn_table)))?;
+    let mut args: NnArgs = merge_args(flags, Some((path, nn_table)), d)?;
     if !extra.is_empty() {
         let mut t = toml::Table::try_from(&args).map_err(|e| ConfigError::Parse {
             path: "<sweep>".into(),
@@ -168,18 +165,18 @@ impl RunArgs {
 
     /// As [`RunArgs::resolve`], with network keys overridden by `extra`.
     pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
-        self.resolve_with_defaults(extra, &RUN_DEFAULTS)
+        self.resolve_with_defaults(extra, &run_defaults())
     }
 
     /// As [`RunArgs::resolve_with`], with the network defaults `d` (a sweep's).
     pub fn resolve_with_defaults(
         &self,
         extra: &[(String, toml::Value)],
-        d: &NnDefaults,
+        d: &NnArgs,
     ) -> Result<RunConfig, ConfigError> {
-        let merged = self.merged_with(extra)?;
-        let nn = merged.nn.validate(d)?;
-        let target = merged.nn.target(d)?;
+        let merged = self.merged_with(extra, d)?;
+        let nn = merged.nn.validate()?;
+        let target = merged.nn.target()?;
         if nn.record_every != 1 {
             return Err(ConfigError::invalid(
                 "record-every",
@@ -217,10 +214,14 @@ impl RunArgs {
     /// The flags over the config file over the run defaults, as one set of flags
     /// (no file): what a shard records so that `merge` can rebuild the run.
     pub fn merged(&self) -> Result<RunArgs, ConfigError> {
-        self.merged_with(&[])
+        self.merged_with(&[], &run_defaults())
     }
 
-    fn merged_with(&self, extra: &[(String, toml::Value)]) -> Result<RunArgs, ConfigError> {
+    fn merged_with(
+        &self,
+        extra: &[(String, toml::Value)],
+        d: &NnArgs,
+    ) -> Result<RunArgs, ConfigError> {
         let path = self.nn.config.as_deref();
         let (nn_t, lat_t) = match path {
             Some(p) => {
@@ -230,15 +231,14 @@ impl RunArgs {
             None => (toml::Table::new(), toml::Table::new()),
         };
         Ok(RunArgs {
-            nn: merged_nn_args(&self.nn, path, nn_t, extra)?,
-            lattice: merge_args(&self.lattice, path.map(|p| (p, lat_t)))?,
+            nn: merged_nn_args(&self.nn, path, nn_t, extra, d)?,
+            lattice: merge_args(&self.lattice, path.map(|p| (p, lat_t)), &knob_defaults())?,
         })
     }
 }
 
 impl LatticeKnobs {
     fn validate(&self, nn_seed: u64) -> Result<LatticeChoice, ConfigError> {
-        let d = &KNOB_DEFAULTS;
         let grid = self.grid.map(|g| positive("grid", g)).transpose()?;
         if let Some(g) = grid
             && g < 4
@@ -248,20 +248,18 @@ impl LatticeKnobs {
                 format!("must be at least 4 (got {g})"),
             ));
         }
-        let dual = self.dual.unwrap_or(d.dual);
+        let dual = given(self.dual, "dual")?;
         if dual == Dual::SingleField {
             return Err(ConfigError::invalid(
                 "dual",
                 "single-field was removed: one field's k-shells redshift to the mass of mode 0, so it cannot follow any mode j ≥ 1 (DESIGN §4.1); use --dual multi-field",
             ));
         }
-        let matching = self.matching.unwrap_or(d.matching);
-        let dual_gradient = positive_real(
-            "dual-gradient",
-            self.dual_gradient.unwrap_or(d.dual_gradient),
-        )?;
-        let stencil = super::stencil_order(self.stencil.unwrap_or(d.stencil))?;
-        let integrator = self.integrator.unwrap_or(d.integrator);
+        let matching = given(self.matching, "matching")?;
+        let dual_gradient =
+            positive_real("dual-gradient", given(self.dual_gradient, "dual-gradient")?)?;
+        let stencil = super::stencil_order(given(self.stencil, "stencil")?)?;
+        let integrator = given(self.integrator, "integrator")?;
         Ok(LatticeChoice {
             dual,
             matching,
@@ -291,7 +289,7 @@ impl LatticeKnobs {
                 .transpose()?,
             outputs: positive(
                 "lattice-outputs",
-                self.lattice_outputs.unwrap_or(d.lattice_outputs),
+                given(self.lattice_outputs, "lattice-outputs")?,
             )?,
             seed: self.lattice_seed.unwrap_or(nn_seed),
         })

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::ConfigError;
 use super::sweep::SweepTable;
@@ -62,18 +63,16 @@ pub fn check_file(path: &Path, kind: FileKind) -> Result<(), ConfigError> {
 /// As [`check_file`], for the file's text.
 pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| located(path, text, &e))?;
-    let nn_keys = || config_keys::<NnArgs>();
-    let lattice_keys = || config_keys::<LatticeArgs>();
     match kind {
-        FileKind::Run => known_keys(path, text, &table, Some("nn"), &nn_keys())?,
+        FileKind::Run => flat_keys::<NnArgs>(path, text, &table, Some("nn"))?,
         FileKind::Nn if table.contains_key("nn") => {
-            known_keys(path, text, &table, Some("nn"), &nn_keys())?
+            flat_keys::<NnArgs>(path, text, &table, Some("nn"))?
         }
-        FileKind::Nn => known_keys(path, text, &table, None, &nn_keys())?,
+        FileKind::Nn => flat_keys::<NnArgs>(path, text, &table, None)?,
         FileKind::Lattice if table.contains_key("lattice") => {
-            known_keys(path, text, &table, Some("lattice"), &lattice_keys())?
+            flat_keys::<LatticeArgs>(path, text, &table, Some("lattice"))?
         }
-        FileKind::Lattice => known_keys(path, text, &table, None, &lattice_keys())?,
+        FileKind::Lattice => flat_keys::<LatticeArgs>(path, text, &table, None)?,
     }
     let result = match kind {
         FileKind::Run => toml::from_str::<RunFile>(text).map(drop),
@@ -87,15 +86,17 @@ pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigEr
     result.map_err(|e| located(path, text, &e))
 }
 
-/// Refuses a key of the top level (`section` None) or of the table `section` that
-/// is not in `keys`, naming it with its line. Other kinds of values (a section that
-/// is no table) are left to the schema.
-fn known_keys(
+/// Checks the keys of the top level (`section` None) or of the table `section`
+/// against the flags of `A`, in the file's order: a key that is no flag is refused,
+/// and so is a value its flag's type refuses, each with its line. Done key by key
+/// because `A` flattens the output and device keys, whose errors would otherwise
+/// carry the span of the whole table. Other kinds of values (a section that is no
+/// table) are left to the schema.
+fn flat_keys<A: clap::Args + DeserializeOwned>(
     path: &str,
     text: &str,
     table: &toml::Table,
     section: Option<&str>,
-    keys: &[String],
 ) -> Result<(), ConfigError> {
     let scope = match section {
         None => table,
@@ -104,15 +105,44 @@ fn known_keys(
             _ => return Ok(()),
         },
     };
-    match scope.keys().find(|k| !keys.contains(k)) {
-        None => Ok(()),
-        Some(k) => Err(ConfigError::Parse {
+    let keys = config_keys::<A>();
+    let mut lines: Vec<(usize, &String, &toml::Value)> = scope
+        .iter()
+        .map(|(k, v)| (key_line(text, section, k), k, v))
+        .collect();
+    lines.sort_by_key(|l| l.0);
+    for (line, k, v) in lines {
+        let message = if !keys.contains(k) {
+            "unknown key (see --help for the keys)".to_string()
+        } else {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            match A::deserialize(toml::Value::Table(one)) {
+                Ok(_) => continue,
+                Err(e) => e.message().to_string(),
+            }
+        };
+        return Err(ConfigError::Parse {
             path: path.to_string(),
-            message: format!(
-                "line {}: unknown key `{k}` (see --help for the keys)",
-                key_line(text, section, k)
-            ),
-        }),
+            message: format!("line {line}: {}", about(k, &tidy(&message))),
+        });
+    }
+    Ok(())
+}
+
+/// What is wrong with key `k`, worded as its flag's refusal where the flag words it
+/// (a named choice), else naming the key.
+fn about(k: &str, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        format!("--{} unknown value{rest}", k.replace('_', "-"))
+    } else if message.starts_with("must ") {
+        // A count refused by the flag's own parser (`cli::common::count_key`).
+        format!("--{} {message}", k.replace('_', "-"))
+    } else if let Some(rest) = message.strip_prefix("unknown key") {
+        format!("unknown key `{k}`{rest}")
+    } else if message.contains(&format!("`{k}`")) {
+        message.to_string()
+    } else {
+        format!("key `{k}`: {message}")
     }
 }
 
@@ -147,16 +177,9 @@ pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         let line_no = text[..start].matches('\n').count() + 1;
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line = text[line_start..].lines().next().unwrap_or("");
-        let key = key_of(line, start - line_start);
-        message = match key {
-            // A named choice reads as the flag's refusal does.
-            Some(k) if message.starts_with("unknown variant") => format!(
-                "line {line_no}: --{} {}",
-                k.replace('_', "-"),
-                message.replacen("unknown variant", "unknown value", 1)
-            ),
-            Some(k) if !message.contains(&format!("`{k}`")) => {
-                format!("line {line_no}: key `{k}`: {message}")
+        message = match key_of(line, start - line_start) {
+            Some(k) if !message.starts_with("unknown key") => {
+                format!("line {line_no}: {}", about(&k, &message))
             }
             _ => format!("line {line_no}: {message}"),
         };

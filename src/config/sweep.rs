@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::ConfigError;
-use super::run::{RunConfig, SWEEP_DEFAULTS};
+use super::run::{RunConfig, sweep_defaults};
 use crate::cli::nn::NnArgs;
 use crate::cli::run::RunArgs;
 use crate::cli::sweep::SweepArgs;
@@ -218,7 +218,7 @@ impl SweepArgs {
             ));
         }
         let base_args = self.run.clone();
-        let base = base_args.resolve_with_defaults(&[], &SWEEP_DEFAULTS)?;
+        let base = base_args.resolve_with_defaults(&[], &sweep_defaults())?;
         Ok(SweepConfig {
             base_args,
             base,

@@ -14,7 +14,7 @@ use super::run::train_and_fit;
 use super::sweep_summary::sweep_plots;
 use super::width_laws::{self, WidthRow};
 use crate::cli::sweep::SweepArgs;
-use crate::config::run::SWEEP_DEFAULTS;
+use crate::config::run::sweep_defaults;
 use crate::config::sweep::SweepConfig;
 use crate::gpu::GpuContext;
 use crate::report::csv::sci;
@@ -177,7 +177,7 @@ pub fn run_sweep(
             let status;
             let mut drift = None;
             let resolved = args
-                .resolve_with_defaults(&extra, &SWEEP_DEFAULTS)
+                .resolve_with_defaults(&extra, &sweep_defaults())
                 .map_err(DualityError::from)
                 .and_then(|rc| {
                     let prep = crate::nn::run::prepare(&rc.nn)?;

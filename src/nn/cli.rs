@@ -10,7 +10,7 @@ use super::output::{write_all, write_report, write_tables};
 use super::results::NnResults;
 use super::run::{Prepared, RunError, invalid, prepare, train_devices, train_with};
 use crate::cli::nn::NnArgs;
-use crate::config::nn::{NN_DEFAULTS, NnConfig};
+use crate::config::nn::NnConfig;
 use crate::gpu::{GpuContext, GpuError};
 use crate::report::RunDir;
 use crate::report::RunStatus;
@@ -166,7 +166,7 @@ pub fn open_devices(
 
 /// `nncosmo-gpu nn`.
 pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
-    let (cfg, target) = args.resolve_target(&NN_DEFAULTS).map_err(invalid)?;
+    let (cfg, target) = args.resolve_target().map_err(invalid)?;
     let out = &target.output.out;
     crate::signals::install();
     let config = serde_json::to_value(&cfg).unwrap_or_default();

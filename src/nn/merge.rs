@@ -344,7 +344,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
     match command.as_str() {
         "nn" => {
             let a = nn_args(raw)?;
-            let (cfg, target) = a.resolve_target(&crate::config::nn::NN_DEFAULTS)?;
+            let (cfg, target) = a.resolve_target()?;
             let prep = super::run::prepare(&cfg)?;
             let out = &target.output;
             let mut dir = crate::report::RunDir::create(&out.out, out.force)?;

@@ -201,6 +201,7 @@ fn mass_in_a_config_file_is_one_number_or_a_list() {
         merge_args(
             &args(),
             Some((std::path::Path::new("x.toml"), text.parse().unwrap())),
+            &lattice_defaults(),
         )
         .unwrap()
     };
@@ -221,7 +222,10 @@ fn mass_in_a_config_file_is_one_number_or_a_list() {
             std::path::Path::new("x.toml"),
             "mass = 3.0".parse().unwrap(),
         )),
+        &lattice_defaults(),
     )
     .unwrap();
     assert_eq!(m.mass, vec![0.1, 0.2]);
+    // Neither: the default's one mass.
+    assert_eq!(parse("").mass, vec![1.0]);
 }

@@ -3,24 +3,23 @@
 //! and e-fold cap are enforced.
 
 use super::{
-    LatticeArgs, LatticeConfig, LatticeDefaults, MAX_EFOLDS, MAX_FIELDS, Spectrum, SpectrumKind,
-    m2_of_mass,
+    LatticeArgs, LatticeConfig, MAX_EFOLDS, MAX_FIELDS, Spectrum, SpectrumKind, m2_of_mass,
 };
-use crate::config::{ConfigError, finite, finite32, positive, positive_real};
+use crate::config::{ConfigError, finite, finite32, given, positive, positive_real};
 
 impl LatticeArgs {
-    pub(super) fn validate(&self, d: &LatticeDefaults) -> Result<LatticeConfig, ConfigError> {
-        let grid = positive("grid", self.grid.unwrap_or(d.grid))?;
+    pub(super) fn validate(&self) -> Result<LatticeConfig, ConfigError> {
+        let grid = positive("grid", given(self.grid, "grid")?)?;
         if grid < 4 {
             return Err(ConfigError::invalid(
                 "grid",
                 format!("must be at least 4 (got {grid})"),
             ));
         }
-        let dx = spacing("dx", self.dx.unwrap_or(d.dx))?;
-        let dt = positive_real("dt", self.dt.unwrap_or(d.dt))?;
-        let hubble = finite("hubble", self.hubble.unwrap_or(d.hubble))?;
-        let fields = positive("fields", self.fields.unwrap_or(d.fields))?;
+        let dx = spacing("dx", given(self.dx, "dx")?)?;
+        let dt = positive_real("dt", given(self.dt, "dt")?)?;
+        let hubble = finite("hubble", given(self.hubble, "hubble")?)?;
+        let fields = positive("fields", given(self.fields, "fields")?)?;
         // Each field is one workgroup along z, whose count WebGPU caps at 65535; the
         // per-field lists below are built only for counts within it.
         if fields > MAX_FIELDS {
@@ -31,11 +30,13 @@ impl LatticeArgs {
                 ),
             ));
         }
-        let masses = if self.mass.is_empty() {
-            vec![d.mass]
-        } else {
-            self.mass.clone()
-        };
+        let masses = self.mass.clone();
+        if masses.is_empty() {
+            return Err(ConfigError::invalid(
+                "mass",
+                "has no value (and no default)",
+            ));
+        }
         if masses.len() != 1 && masses.len() != fields {
             return Err(ConfigError::invalid(
                 "mass",
@@ -73,7 +74,7 @@ impl LatticeArgs {
         let masses: Vec<f64> = (0..fields)
             .map(|b| masses[b.min(masses.len() - 1)])
             .collect();
-        let lambda = finite32("lambda", self.lambda.unwrap_or(d.lambda))?;
+        let lambda = finite32("lambda", given(self.lambda, "lambda")?)?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "lambda",
@@ -84,19 +85,19 @@ impl LatticeArgs {
         }
         // Checked even when the spectrum does not use them: a bad value is never
         // silently ignored.
-        let amplitude = non_negative("amplitude", self.amplitude.unwrap_or(d.amplitude))?;
-        let tilt = finite32("tilt", self.tilt.unwrap_or(d.tilt))?;
-        let spectrum = match self.spectrum.unwrap_or(d.spectrum) {
+        let amplitude = non_negative("amplitude", given(self.amplitude, "amplitude")?)?;
+        let tilt = finite32("tilt", given(self.tilt, "tilt")?)?;
+        let spectrum = match given(self.spectrum, "spectrum")? {
             SpectrumKind::BunchDavies => Spectrum::BunchDavies,
             SpectrumKind::PowerLaw => Spectrum::PowerLaw { amplitude, tilt },
             SpectrumKind::White => Spectrum::White { amplitude },
             SpectrumKind::None => Spectrum::None,
         };
-        let velocity = self.velocity.unwrap_or(d.velocity);
-        let integrator = self.integrator.unwrap_or(d.integrator);
-        let stencil = crate::config::stencil_order(self.stencil.unwrap_or(d.stencil))?;
-        let steps = positive("steps", self.steps.unwrap_or(d.steps))?;
-        let output_every = positive("output-every", self.output_every.unwrap_or(d.output_every))?;
+        let velocity = given(self.velocity, "velocity")?;
+        let integrator = given(self.integrator, "integrator")?;
+        let stencil = crate::config::stencil_order(given(self.stencil, "stencil")?)?;
+        let steps = positive("steps", given(self.steps, "steps")?)?;
+        let output_every = positive("output-every", given(self.output_every, "output-every")?)?;
         let mut cfg = LatticeConfig {
             grid,
             dx,
@@ -109,16 +110,16 @@ impl LatticeArgs {
             m2s: Vec::new(),
             spectrum_every: None,
             lambda,
-            phi_min: finite32("phi-min", self.phi_min.unwrap_or(d.phi_min))?,
-            phi_init: finite32("phi-init", self.phi_init.unwrap_or(d.phi_init))?,
-            dphi_init: finite32("dphi-init", self.dphi_init.unwrap_or(d.dphi_init))?,
+            phi_min: finite32("phi-min", given(self.phi_min, "phi-min")?)?,
+            phi_init: finite32("phi-init", given(self.phi_init, "phi-init")?)?,
+            dphi_init: finite32("dphi-init", given(self.dphi_init, "dphi-init")?)?,
             spectrum,
             velocity,
             integrator,
             stencil,
             steps,
             output_every,
-            seed: self.seed.unwrap_or(d.seed),
+            seed: given(self.seed, "seed")?,
             checkpoint_every: self
                 .checkpoint_every
                 .map(|c| positive("checkpoint-every", c))
