@@ -8,7 +8,7 @@ use clap::{Args, Command, CommandFactory, FromArgMatches};
 
 use serde::Serialize;
 
-use super::Cli;
+use super::{Cli, NnArgs};
 use crate::config::lattice::lattice_defaults;
 use crate::config::nn::nn_defaults;
 use crate::config::run::{knob_defaults, run_defaults, sweep_defaults};
@@ -26,16 +26,14 @@ pub fn parse<I: IntoIterator<Item = T>, T: Into<OsString> + Clone>(
 /// optional (`None` when not given, so a config file's value shows through), so
 /// the defaults are shown in the help text rather than given to clap.
 pub fn command() -> Command {
-    let run =
-        |c: Command, nn: NnArgsDefaults| with_defaults(with_defaults(c, &nn), &knob_defaults());
+    // `run`, `sweep` and the bare command: the network's flags and the dual's knobs.
+    let run = |c: Command, nn: NnArgs| with_defaults(with_defaults(c, &nn), &knob_defaults());
     let root = run(Cli::command(), run_defaults());
     root.mut_subcommand("nn", |c| with_defaults(c, &nn_defaults()))
         .mut_subcommand("run", |c| run(c, run_defaults()))
         .mut_subcommand("sweep", |c| run(c, sweep_defaults()))
         .mut_subcommand("lattice", |c| with_defaults(c, &lattice_defaults()))
 }
-
-type NnArgsDefaults = super::NnArgs;
 
 /// The one line of a refused flag value, `--width must be a positive integer (got
 /// -3)` or `--activation unknown value `sigmoid`, expected one of ...`, as the
@@ -112,9 +110,8 @@ mod tests {
     use super::*;
 
     fn err(args: &[&str]) -> Option<String> {
-        let e = parse(std::iter::once("nncosmo-gpu").chain(args.iter().copied()))
-            .err()
-            .expect("refused");
+        let e =
+            parse(std::iter::once("nncosmo-gpu").chain(args.iter().copied())).expect_err("refused");
         value_error(&e)
     }
 
@@ -167,7 +164,7 @@ mod tests {
 
     #[test]
     fn config_keys_are_the_flag_names() {
-        let keys = config_keys::<super::super::NnArgs>();
+        let keys = config_keys::<NnArgs>();
         for k in [
             "width", "sigma_w", "out", "force", "backend", "adapter", "devices",
         ] {
