@@ -80,9 +80,22 @@ pub fn merge_args<T: Serialize + DeserializeOwned>(
         None => "<flags>".to_string(),
     };
     table.extend(table_of(flags)?);
-    T::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
-        path,
-        message: e.message().replace("unknown field", "unknown key"),
+    T::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        // Name the key whose value is refused (a count of 0 set in code, say): the
+        // file's keys were checked with their lines already.
+        let culprit = table.iter().find_map(|(k, v)| {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            T::deserialize(toml::Value::Table(one))
+                .err()
+                .map(|e| (k, e))
+        });
+        match culprit {
+            Some((k, e)) => strict::key_error(&path, k, e.message()),
+            None => ConfigError::Parse {
+                path,
+                message: e.message().replace("unknown field", "unknown key"),
+            },
+        }
     })
 }
 

@@ -129,6 +129,19 @@ fn flat_keys<A: clap::Args + DeserializeOwned>(
     Ok(())
 }
 
+/// A value of key `k` refused by its type outside a file (flags set in code): as
+/// the flag's parser words it where it does, else naming the key.
+pub(crate) fn key_error(path: &str, k: &str, message: &str) -> ConfigError {
+    let message = tidy(message);
+    if message.starts_with("must ") {
+        return ConfigError::invalid(&k.replace('_', "-"), message);
+    }
+    ConfigError::Parse {
+        path: path.to_string(),
+        message: about(k, &message),
+    }
+}
+
 /// What is wrong with key `k`, worded as its flag's refusal where the flag words it
 /// (a named choice), else naming the key.
 fn about(k: &str, message: &str) -> String {

@@ -253,10 +253,7 @@ impl Ensemble {
             self.encode(&mut enc, &vec![op; reps.max(1)]);
             self.ctx.queue.submit([enc.finish()]);
             self.ctx.wait()?;
-            out.push((
-                kernels::name(op.kernel),
-                t.elapsed().as_secs_f64() / reps.max(1) as f64,
-            ));
+            out.push((kernels::name(op.kernel), t.elapsed().as_secs_f64() / reps.max(1) as f64));
         }
         Ok(out)
     }
