@@ -1,13 +1,23 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use nncosmo_gpu::cli::{BenchArgs, BenchTarget, Cli, Command};
 use nncosmo_gpu::gpu::GpuContext;
 use nncosmo_gpu::gpu::{BackendChoice, list_adapters};
 
 fn main() -> ExitCode {
     nncosmo_gpu::gpu::headless::quiet_window_system();
-    let cli = Cli::parse();
+    let cli = match nncosmo_gpu::cli::parse(std::env::args_os()) {
+        Ok(c) => c,
+        // A refused value is an invalid input like any the validation refuses: one
+        // line and exit 1. Other usage errors and --help are clap's own.
+        Err(e) => match nncosmo_gpu::cli::value_error(&e) {
+            Some(line) => {
+                eprintln!("error: {line}");
+                return ExitCode::from(1);
+            }
+            None => e.exit(),
+        },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -50,7 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Info(a) => info(a.json, a.backend),
+        Command::Info(a) => info(a.json, &a.backend),
         Command::Nn(args) => Ok(nncosmo_gpu::nn::cli::run_cli(&args)?),
         Command::Lattice(args) => Ok(nncosmo_gpu::lattice::run::run_cli(&args)?),
         Command::Bench(b) => bench(b),
@@ -58,9 +68,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn info(json: bool, backend: Option<String>) -> anyhow::Result<()> {
+fn info(json: bool, backends: &[nncosmo_gpu::cli::Backend]) -> anyhow::Result<()> {
+    let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
     let choice = BackendChoice {
-        backend,
+        backend: (!names.is_empty()).then(|| names.join(",")),
         adapter: None,
     };
     let adapters = list_adapters(&choice)?;
@@ -193,10 +204,8 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
     if let BenchTarget::Nn(a) = &b.target {
         check_bench_nn(a)?;
     }
-    let ctx = GpuContext::new(&BackendChoice {
-        backend: b.backend.clone(),
-        adapter: b.adapter.clone(),
-    })?;
+    let choice = BackendChoice::from(&b.device);
+    let ctx = GpuContext::new(&choice)?;
     match b.target {
         BenchTarget::Nn(a) => {
             use nncosmo_gpu::nn::bench::{DEFAULT_CASES, run_cases, run_deep_cases};
@@ -216,7 +225,7 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
         }
         BenchTarget::Lattice => {
             drop(ctx);
-            nncosmo_gpu::lattice::bench::run_cli(b.backend, b.adapter)?;
+            nncosmo_gpu::lattice::bench::run_cli(&choice)?;
         }
     }
     Ok(())

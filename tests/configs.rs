@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use nncosmo_gpu::config::lattice::LatticeArgs;
-use nncosmo_gpu::config::nn::NnArgs;
-use nncosmo_gpu::config::run::RunArgs;
-use nncosmo_gpu::config::sweep::SweepArgs;
+use nncosmo_gpu::cli::lattice::LatticeArgs;
+use nncosmo_gpu::cli::nn::NnArgs;
+use nncosmo_gpu::cli::run::RunArgs;
+use nncosmo_gpu::cli::sweep::SweepArgs;
 
 #[test]
 fn every_preset_is_valid() {

@@ -7,7 +7,7 @@
 mod common;
 
 use clap::Parser;
-use nncosmo_gpu::config::run::RunArgs;
+use nncosmo_gpu::cli::run::RunArgs;
 use nncosmo_gpu::duality::compare::{ClassStats, z_score};
 use nncosmo_gpu::duality::disorder;
 use nncosmo_gpu::duality::run::{RunOutcome, prepare, run_pipeline};

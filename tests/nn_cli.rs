@@ -305,3 +305,88 @@ fn config_files_and_csv_data_are_checked() {
     assert!(ok, "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The flag's entry in `help`: its line and the lines of its text up to the next
+/// flag, on one line.
+fn help_line(help: &str, flag: &str) -> String {
+    let is_flag = |l: &str| l.trim_start().starts_with('-');
+    let mut lines = help
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(flag));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("{flag} missing from:\n{help}"));
+    let rest: Vec<&str> = lines.take_while(|l| !is_flag(l)).collect();
+    std::iter::once(first)
+        .chain(rest)
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn help_shows_each_subcommands_own_defaults() {
+    let help = |cmd: &str| {
+        let o = bin().args([cmd, "-h"]).output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let nn = help("nn");
+    assert!(
+        help_line(&nn, "--width").contains("[default: 1024]"),
+        "{nn}"
+    );
+    assert!(help_line(&nn, "--lr").contains("[default: 0.5]"), "{nn}");
+    assert!(
+        help_line(&nn, "--out").contains("[default: out/nn]"),
+        "{nn}"
+    );
+    // `run` trains with its own step and writes elsewhere; the dual's knobs too.
+    let run = help("run");
+    assert!(help_line(&run, "--lr").contains("[default: 0.01]"), "{run}");
+    assert!(
+        help_line(&run, "--steps").contains("[default: 400]"),
+        "{run}"
+    );
+    assert!(
+        help_line(&run, "--out").contains("[default: out/run]"),
+        "{run}"
+    );
+    assert!(
+        help_line(&run, "--dual").contains("[default: multi-field]"),
+        "{run}"
+    );
+    let sweep = help("sweep");
+    assert!(
+        help_line(&sweep, "--out").contains("[default: out/sweep]"),
+        "{sweep}"
+    );
+    let lattice = help("lattice");
+    assert!(
+        help_line(&lattice, "--grid").contains("[default: 64]"),
+        "{lattice}"
+    );
+}
+
+#[test]
+fn a_count_is_refused_alike_as_flag_and_as_config_key() {
+    let dir = tmp("alike");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("w.toml");
+    std::fs::write(&cfg, "width = -8\n").unwrap();
+    let (ok, from_flag) = run(&small(&["--width", "-8", "--out", "/nonexistent/x"]));
+    assert!(!ok);
+    assert_eq!(
+        from_flag,
+        "error: --width must be a positive integer (got -8)"
+    );
+    let (ok, from_file) = run(&["nn", "--config", cfg.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        from_file.ends_with("line 1: --width must be a positive integer (got -8)"),
+        "{from_file}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use nncosmo_gpu::config::nn::NnArgs;
+use nncosmo_gpu::cli::nn::NnArgs;
 use nncosmo_gpu::nn::data::Dataset;
 use nncosmo_gpu::nn::engine::{Ensemble, EnsembleSpec};
 use nncosmo_gpu::nn::layout::NetShape;
@@ -86,7 +86,7 @@ fn member_ntks_average_to_the_per_position_sums() {
 }
 
 /// diag and offdiag member spread at s = 0 of a 32-member erf ensemble of `width`.
-fn spreads(width: i64) -> (f64, f64) {
+fn spreads(width: usize) -> (f64, f64) {
     let args = NnArgs {
         ensemble: Some(32),
         width: Some(width),

@@ -3,8 +3,9 @@
 
 mod common;
 
-use nncosmo_gpu::config::nn::NnArgs;
+use nncosmo_gpu::cli::nn::NnArgs;
 use nncosmo_gpu::nn::run::{NnResults, prepare, train};
+use nncosmo_gpu::theory::Activation;
 use nncosmo_gpu::theory::propagator::max_stable_lr;
 
 /// Trains with lr = `fraction`·2/κ_max: ηκ_max = 2·fraction, well inside the stable
@@ -60,18 +61,18 @@ fn assert_matches_theory(res: &NnResults, label: &str) {
 }
 
 fn ring_args(
-    ensemble: i64,
-    width: i64,
-    depth: i64,
-    act: &str,
+    ensemble: usize,
+    width: usize,
+    depth: usize,
+    act: Activation,
     momentum: f64,
-    steps: i64,
+    steps: usize,
 ) -> NnArgs {
     NnArgs {
         ensemble: Some(ensemble),
         width: Some(width),
         depth: Some(depth),
-        activation: Some(act.into()),
+        activation: Some(act),
         momentum: Some(momentum),
         points: Some(16),
         steps: Some(steps),
@@ -85,7 +86,7 @@ fn ring_args(
 #[test]
 fn wide_erf_ensemble_follows_infinite_width_theory() {
     for momentum in [0.0, 0.9] {
-        let res = run(ring_args(512, 2048, 1, "erf", momentum, 60), 0.15);
+        let res = run(ring_args(512, 2048, 1, Activation::Erf, momentum, 60), 0.15);
         assert_matches_theory(&res, &format!("erf depth 1, momentum {momentum}"));
         // Lazy regime: the empirical NTK barely moves at this width.
         assert!(
@@ -98,7 +99,7 @@ fn wide_erf_ensemble_follows_infinite_width_theory() {
 
 #[test]
 fn deep_relu_ensemble_follows_infinite_width_theory() {
-    let res = run(ring_args(128, 256, 2, "relu", 0.5, 24), 0.15);
+    let res = run(ring_args(128, 256, 2, Activation::Relu, 0.5, 24), 0.15);
     assert_matches_theory(&res, "relu depth 2");
 }
 
@@ -106,7 +107,7 @@ fn deep_relu_ensemble_follows_infinite_width_theory() {
 fn same_seed_is_bit_identical_and_chunking_does_not_matter() {
     let base = NnArgs {
         chunk: Some(7),
-        ..ring_args(20, 64, 1, "tanh", 0.9, 12)
+        ..ring_args(20, 64, 1, Activation::Tanh, 0.9, 12)
     };
     let a = run(base.clone(), 0.4);
     let b = run(base.clone(), 0.4);
@@ -124,14 +125,14 @@ fn same_seed_is_bit_identical_and_chunking_does_not_matter() {
     let d = run(
         NnArgs {
             chunk: Some(3),
-            ..ring_args(12, 32, 2, "erf", 0.5, 6)
+            ..ring_args(12, 32, 2, Activation::Erf, 0.5, 6)
         },
         0.4,
     );
     let e = run(
         NnArgs {
             chunk: None,
-            ..ring_args(12, 32, 2, "erf", 0.5, 6)
+            ..ring_args(12, 32, 2, Activation::Erf, 0.5, 6)
         },
         0.4,
     );

@@ -3,171 +3,16 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 mod validate;
 
 pub use crate::lattice::scheme::{Integrator, stability_bound};
 pub use validate::spacing;
 
-use super::{ConfigError, merge_args, read_table};
-
-/// Raw flags of `nncosmo-gpu lattice`; every one is also a config key.
-#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LatticeArgs {
-    /// TOML config file (keys = flag names with underscores; a [lattice] table is used if present).
-    #[arg(long)]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-    /// Sites per dimension N (the grid is N³, periodic).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grid: Option<i64>,
-    /// Comoving lattice spacing.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dx: Option<f64>,
-    /// Time step (cosmic time).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dt: Option<f64>,
-    /// Hubble rate H of the de Sitter background a = exp(H t); 0 is flat space.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hubble: Option<f64>,
-    /// Number of fields F, evolved together on the same grid and background.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fields: Option<i64>,
-    /// Mass m (not m²); a negative value means m² = −m² (tachyonic, needs --allow-tachyonic).
-    /// Repeat once per field (--fields) to give each its own; a single one applies to all.
-    #[arg(long, action = ArgAction::Append)]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
-    pub mass: Vec<f64>,
-    /// Quartic coupling λ of V = ½m²(φ−φ₀)² + (λ/4)(φ−φ₀)⁴.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lambda: Option<f64>,
-    /// Potential minimum φ₀.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phi_min: Option<f64>,
-    /// Homogeneous initial field φ̄(0).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phi_init: Option<f64>,
-    /// Homogeneous initial velocity φ̄̇(0).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dphi_init: Option<f64>,
-    /// Initial fluctuations: bunch-davies | power-law | white | none.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spectrum: Option<String>,
-    /// Power of the white and power-law spectra: P(k) = A·k^n.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amplitude: Option<f64>,
-    /// Tilt n of the power-law spectrum P(k) = A·k^n.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tilt: Option<f64>,
-    /// Initial fluctuation velocity: rest | vacuum.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub velocity: Option<String>,
-    /// leapfrog | yoshida4.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub integrator: Option<String>,
-    /// Laplacian order: 2 (7-point) or 4 (13-point).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stencil: Option<i64>,
-    /// Number of time steps.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub steps: Option<i64>,
-    /// Record observables and spectra every this many steps.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_every: Option<i64>,
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    /// Output directory.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub out: Option<PathBuf>,
-    /// Overwrite an output directory that already holds a run.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub force: bool,
-    /// Write a checkpoint (OUT/checkpoint) at the first output step past every this
-    /// many steps, and on SIGINT/SIGTERM.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_every: Option<i64>,
-    /// Continue from a checkpoint (its directory, or the run's --out); the flags must
-    /// describe the same run.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume: Option<PathBuf>,
-    /// Write φ and φ̇ of every field (OUT/snapshots/step-S/*.npy) at output steps that
-    /// are multiples of this.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot_every: Option<i64>,
-    /// Accept a negative H or a negative m².
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub allow_tachyonic: bool,
-    /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<String>,
-    /// Adapter name substring (default: WGPU_ADAPTER_NAME or the best adapter).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<String>,
-}
-
-/// A config value given as one number (`mass = 1.0`) or a list (`mass = [0.5, 1.0]`).
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Vec<f64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a number or a list of numbers")
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(vec![v])
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(x) = seq.next_element::<f64>()? {
-                out.push(x);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
-}
+use super::{ConfigError, Target, merge_args, read_table};
+use crate::cli::OutputArgs;
+use crate::cli::lattice::LatticeArgs;
 
 /// The initial fluctuation spectrum.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -179,8 +24,18 @@ pub enum Spectrum {
     None,
 }
 
+/// `--spectrum`: which initial spectrum (its parameters are `--amplitude`, `--tilt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpectrumKind {
+    BunchDavies,
+    PowerLaw,
+    White,
+    None,
+}
+
 /// The initial fluctuation velocity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Velocity {
     /// δφ̇ = 0 (the dual of v₀ = 0).
@@ -228,8 +83,6 @@ pub struct LatticeConfig {
     pub steps: usize,
     pub output_every: usize,
     pub seed: u64,
-    pub out: PathBuf,
-    pub force: bool,
     /// Steps between checkpoints (taken at output steps; None: only on signals).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<usize>,
@@ -240,23 +93,13 @@ pub struct LatticeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_every: Option<usize>,
     pub allow_tachyonic: bool,
-    pub backend: Option<String>,
-    pub adapter: Option<String>,
 }
 
 impl LatticeConfig {
-    /// The adapter this run asked for (`--backend`, `--adapter`).
-    pub fn device_choice(&self) -> crate::gpu::BackendChoice {
-        crate::gpu::BackendChoice {
-            backend: self.backend.clone(),
-            adapter: self.adapter.clone(),
-        }
-    }
-
     /// A configuration with the defaults of the CLI (for programmatic use and tests).
     pub fn defaults() -> Self {
         LatticeArgs::default()
-            .validate()
+            .resolve()
             .expect("the defaults are valid")
     }
 
@@ -396,6 +239,11 @@ impl LatticeConfig {
 impl LatticeArgs {
     /// Flags over the config file, then validation.
     pub fn resolve(&self) -> Result<LatticeConfig, ConfigError> {
+        Ok(self.resolve_target()?.0)
+    }
+
+    /// As [`LatticeArgs::resolve`], with where the run writes and on which adapter.
+    pub fn resolve_target(&self) -> Result<(LatticeConfig, Target), ConfigError> {
         let file = match &self.config {
             Some(p) => {
                 super::strict::check_file(p, super::strict::FileKind::Lattice)?;
@@ -403,7 +251,40 @@ impl LatticeArgs {
             }
             None => None,
         };
-        merge_args(self, file)?.validate()
+        let m: LatticeArgs = merge_args(self, file, &lattice_defaults())?;
+        let target = Target {
+            output: m.output.resolve()?,
+            device: (&m.device).into(),
+        };
+        Ok((m.validate()?, target))
+    }
+}
+
+/// `nncosmo-gpu lattice`'s defaults, typed, as the flags that give them: validation
+/// merges the flags and the config file over them, and `--help` shows them.
+pub fn lattice_defaults() -> LatticeArgs {
+    LatticeArgs {
+        grid: Some(64),
+        dx: Some(1.0),
+        dt: Some(0.05),
+        hubble: Some(0.5),
+        fields: Some(1),
+        mass: vec![1.0],
+        lambda: Some(0.0),
+        phi_min: Some(0.0),
+        phi_init: Some(1.0),
+        dphi_init: Some(0.0),
+        spectrum: Some(SpectrumKind::BunchDavies),
+        amplitude: Some(1e-4),
+        tilt: Some(-3.0),
+        velocity: Some(Velocity::Vacuum),
+        integrator: Some(Integrator::Leapfrog),
+        stencil: Some(2),
+        steps: Some(400),
+        output_every: Some(20),
+        seed: Some(0),
+        output: OutputArgs::to("out/lattice"),
+        ..LatticeArgs::default()
     }
 }
 

@@ -12,7 +12,7 @@ pub mod scale;
 pub mod strict;
 pub mod sweep;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Serialize, de::DeserializeOwned};
 use thiserror::Error;
@@ -57,43 +57,69 @@ pub fn read_table(path: &Path, section: &str) -> Result<toml::Table, ConfigError
     }
 }
 
-/// Overlays the flags given on the command line onto the config file's values and
-/// deserialises the result; unknown keys in the file are errors naming the key.
+/// Overlays the flags given on the command line onto the config file's values,
+/// and those onto `defaults` (the typed defaults, themselves a set of flags), and
+/// deserialises the result.
 pub fn merge_args<T: Serialize + DeserializeOwned>(
     flags: &T,
     file: Option<(&Path, toml::Table)>,
+    defaults: &T,
 ) -> Result<T, ConfigError> {
-    let (path, mut table) = match file {
-        Some((p, t)) => (p.display().to_string(), t),
-        None => ("<flags>".to_string(), toml::Table::new()),
+    let table_of = |v: &T| {
+        toml::Table::try_from(v).map_err(|e| ConfigError::Parse {
+            path: "<flags>".into(),
+            message: e.to_string(),
+        })
     };
-    let given = toml::Table::try_from(flags).map_err(|e| ConfigError::Parse {
-        path: "<flags>".into(),
-        message: e.to_string(),
-    })?;
-    for (k, v) in given {
-        table.insert(k, v);
-    }
-    T::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
-        path,
-        message: e.message().replace("unknown field", "unknown key"),
+    let mut table = table_of(defaults)?;
+    let path = match file {
+        Some((p, t)) => {
+            table.extend(t);
+            p.display().to_string()
+        }
+        None => "<flags>".to_string(),
+    };
+    table.extend(table_of(flags)?);
+    T::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        // Name the key whose value is refused (a count of 0 set in code, say): the
+        // file's keys were checked with their lines already.
+        let culprit = table.iter().find_map(|(k, v)| {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            T::deserialize(toml::Value::Table(one))
+                .err()
+                .map(|e| (k, e))
+        });
+        match culprit {
+            Some((k, e)) => strict::key_error(&path, k, e.message()),
+            None => ConfigError::Parse {
+                path,
+                message: e.message().replace("unknown field", "unknown key"),
+            },
+        }
     })
 }
 
-/// A positive integer flag (counts, sizes).
-pub fn positive(flag: &str, v: i64) -> Result<usize, ConfigError> {
-    if v <= 0 {
+/// The value of a key that the defaults always give (`merge_args`); a set of flags
+/// built without them is refused by the key's name rather than guessed.
+pub fn given<T>(v: Option<T>, flag: &str) -> Result<T, ConfigError> {
+    v.ok_or_else(|| ConfigError::invalid(flag, "has no value (and no default)"))
+}
+
+/// A positive integer flag (counts, sizes). The flags' parser refuses 0 already; a
+/// config file or code can still give it.
+pub fn positive(flag: &str, v: usize) -> Result<usize, ConfigError> {
+    if v == 0 {
         Err(ConfigError::invalid(
             flag,
-            format!("must be a positive integer (got {v})"),
+            "must be a positive integer (got 0)",
         ))
     } else {
-        Ok(v as usize)
+        Ok(v)
     }
 }
 
 /// The Laplacian's order, `--stencil`: 2 or 4.
-pub fn stencil_order(v: i64) -> Result<u32, ConfigError> {
+pub fn stencil_order(v: u32) -> Result<u32, ConfigError> {
     match v {
         2 => Ok(2),
         4 => Ok(4),
@@ -116,28 +142,20 @@ pub fn positive_real(flag: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
-/// Parses a named choice through serde so the error lists the valid names.
-pub(crate) fn parse_named<T: serde::de::DeserializeOwned>(
-    flag: &str,
-    value: &str,
-) -> Result<T, ConfigError> {
-    T::deserialize(toml::Value::String(value.to_string())).map_err(|e| {
-        ConfigError::invalid(
-            flag,
-            e.message().replace("unknown variant", "unknown value"),
-        )
-    })
+/// Where a run writes: the validated `--out` and `--force`. Kept apart from the
+/// physics configs, which do not depend on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    pub out: PathBuf,
+    pub force: bool,
 }
 
-/// The output directory (`--out` or a config's `out`): a non-empty path.
-pub fn out_dir(v: std::path::PathBuf) -> Result<std::path::PathBuf, ConfigError> {
-    if v.as_os_str().is_empty() {
-        return Err(ConfigError::invalid(
-            "out",
-            "must not be empty (give a directory, e.g. --out out/nn)",
-        ));
-    }
-    Ok(v)
+/// Where a run writes and which adapter runs it: what a driver takes beside the
+/// validated config.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub output: Output,
+    pub device: crate::gpu::BackendChoice,
 }
 
 /// A real flag the f32 kernels hold: finite and within f32's range.

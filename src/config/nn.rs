@@ -2,142 +2,40 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::scale::{Devices, Shard};
-use super::{ConfigError, finite32, merge_args, parse_named, positive, positive_real, read_table};
+use super::{
+    ConfigError, Target, finite32, given, merge_args, positive, positive_real, read_table,
+};
+use crate::cli::OutputArgs;
+use crate::cli::nn::NnArgs;
 use crate::theory::{Activation, Parametrization};
 
-/// Raw flags of `nncosmo-gpu nn`; every one is also a config key.
-#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NnArgs {
-    /// TOML config file (keys = flag names with underscores; an [nn] table is used if present).
-    #[arg(long)]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-    /// Hidden-layer width n.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub width: Option<i64>,
-    /// Number of hidden layers L.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub depth: Option<i64>,
-    /// Number of ensemble members E.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<i64>,
-    /// erf | relu | tanh | identity.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub activation: Option<String>,
-    /// ntk | standard.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parametrization: Option<String>,
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sigma_w: Option<f64>,
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sigma_b: Option<f64>,
-    /// ring | teacher | FILE.csv (columns x0..x{d-1},y).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    /// Training points N (ring and teacher).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub points: Option<i64>,
-    /// Input dimension d of the teacher data set.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_dim: Option<i64>,
-    /// y₀ of the ring target y = y₀ + A·cos θ.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_offset: Option<f64>,
-    /// A of the ring target y = y₀ + A·cos θ.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_amplitude: Option<f64>,
-    /// Training steps.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub steps: Option<i64>,
-    /// Learning rate η.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-    /// Heavy-ball momentum β in [0, 1).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub momentum: Option<f64>,
-    /// Record statistics every this many steps.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record_every: Option<i64>,
-    /// Measure the empirical NTK every this many steps (default: start and end).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ntk_every: Option<i64>,
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    /// Output directory.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub out: Option<PathBuf>,
-    /// Overwrite an output directory that already holds a run.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub force: bool,
-    /// Run even when η·κ_max ≥ 2(1+β) (the infinite-width dynamics diverge).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub allow_unstable: bool,
-    /// Members per GPU chunk (default: as many as the adapter's binding limit allows).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<i64>,
-    /// Record the mode amplitudes of members 0..K at every recorded step (default: all
-    /// members while E·N·records ≤ 2^25 floats, else as many as fit; 0: none).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub member_traces: Option<i64>,
-    /// Write a checkpoint (OUT/checkpoint) every this many steps, and on SIGINT/SIGTERM.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_every: Option<i64>,
-    /// Continue from a checkpoint (its directory, or the run's --out); the flags must
-    /// describe the same run.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume: Option<PathBuf>,
-    /// Train only shard I of N: members [I·E/N, (I+1)·E/N) of the same seed; writes
-    /// their exact statistics to OUT/shard for `nncosmo-gpu merge`.
-    #[arg(long, value_name = "I/N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shard: Option<String>,
-    /// Spread the members over several devices: `all` adapters, or K (K adapters, or K
-    /// devices of the only one); the statistics merge in memory.
-    #[arg(long, value_name = "all|K")]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        default,
-        deserialize_with = "super::scale::text_or_int"
-    )]
-    pub devices: Option<String>,
-    /// Backend: vulkan, metal, dx12, gl (default: WGPU_BACKEND or all).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<String>,
-    /// Adapter name substring (default: WGPU_ADAPTER_NAME or the best adapter).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<String>,
+/// `nncosmo-gpu nn`'s defaults, typed, as the flags that give them: validation
+/// merges the flags and the config file over them, and `--help` shows them.
+pub fn nn_defaults() -> NnArgs {
+    NnArgs {
+        width: Some(1024),
+        depth: Some(1),
+        ensemble: Some(64),
+        activation: Some(Activation::Erf),
+        parametrization: Some(Parametrization::Ntk),
+        sigma_w: Some(1.0),
+        sigma_b: Some(0.1),
+        data: Some("ring".into()),
+        points: Some(16),
+        input_dim: Some(2),
+        target_offset: Some(0.5),
+        target_amplitude: Some(1.0),
+        steps: Some(1000),
+        lr: Some(0.5),
+        momentum: Some(0.9),
+        record_every: Some(10),
+        seed: Some(0),
+        output: OutputArgs::to("out/nn"),
+        ..NnArgs::default()
+    }
 }
 
 /// Where the training data come from.
@@ -170,8 +68,6 @@ pub struct NnConfig {
     pub record_every: usize,
     pub ntk_every: usize,
     pub seed: u64,
-    pub out: PathBuf,
-    pub force: bool,
     pub allow_unstable: bool,
     pub chunk: Option<usize>,
     /// K: members whose per-mode amplitudes every record carries.
@@ -188,8 +84,6 @@ pub struct NnConfig {
     pub shard: Option<Shard>,
     /// Devices this process trains on.
     pub devices: Devices,
-    pub backend: Option<String>,
-    pub adapter: Option<String>,
 }
 
 /// Floats of member traces the default K keeps over a run: 2^25 (128 MiB of f32).
@@ -207,14 +101,6 @@ pub fn default_member_traces(ensemble: usize, points: usize, records: usize) -> 
 }
 
 impl NnConfig {
-    /// The adapter this run asked for (`--backend`, `--adapter`).
-    pub fn device_choice(&self) -> crate::gpu::BackendChoice {
-        crate::gpu::BackendChoice {
-            backend: self.backend.clone(),
-            adapter: self.adapter.clone(),
-        }
-    }
-
     /// The global indices of the members this process trains.
     pub fn members(&self) -> std::ops::Range<usize> {
         self.shard
@@ -234,13 +120,27 @@ impl NnConfig {
 }
 
 impl NnArgs {
-    /// Flags over the config file, then validation.
+    /// Flags over the config file over `nn`'s defaults, then validation.
     pub fn resolve(&self) -> Result<NnConfig, ConfigError> {
         self.merged()?.validate()
     }
 
-    /// The flags over the config file, as one set of flags (no file): what a shard
-    /// records so that `merge` can rebuild the run.
+    /// As [`NnArgs::resolve`], with where the run writes and on which adapter.
+    pub fn resolve_target(&self) -> Result<(NnConfig, Target), ConfigError> {
+        let m = self.merged()?;
+        Ok((m.validate()?, m.target()?))
+    }
+
+    /// `--out`/`--force` and `--backend`/`--adapter` of merged flags.
+    pub(crate) fn target(&self) -> Result<Target, ConfigError> {
+        Ok(Target {
+            output: self.output.resolve()?,
+            device: (&self.device).into(),
+        })
+    }
+
+    /// The flags over the config file over the defaults, as one set of flags (no
+    /// file): what a shard records so that `merge` can rebuild the run.
     pub fn merged(&self) -> Result<NnArgs, ConfigError> {
         let file = match &self.config {
             Some(p) => {
@@ -249,18 +149,13 @@ impl NnArgs {
             }
             None => None,
         };
-        let mut a: NnArgs = merge_args(self, file)?;
+        let mut a: NnArgs = merge_args(self, file, &nn_defaults())?;
         a.config = None;
         Ok(a)
     }
 
-    fn validate(&self) -> Result<NnConfig, ConfigError> {
-        let activation = parse_named("activation", self.activation.as_deref().unwrap_or("erf"))?;
-        let parametrization = parse_named(
-            "parametrization",
-            self.parametrization.as_deref().unwrap_or("ntk"),
-        )?;
-        let data = match self.data.as_deref().unwrap_or("ring") {
+    pub(crate) fn validate(&self) -> Result<NnConfig, ConfigError> {
+        let data = match given(self.data.as_deref(), "data")? {
             "ring" => DataSource::Ring,
             "teacher" => DataSource::Teacher,
             f if f.ends_with(".csv") => DataSource::Csv(PathBuf::from(f)),
@@ -271,9 +166,9 @@ impl NnArgs {
                 ));
             }
         };
-        let steps = positive("steps", self.steps.unwrap_or(1000))?;
-        let lr = finite32("lr", positive_real("lr", self.lr.unwrap_or(0.5))?)?;
-        let momentum = self.momentum.unwrap_or(0.9);
+        let steps = positive("steps", given(self.steps, "steps")?)?;
+        let lr = finite32("lr", positive_real("lr", given(self.lr, "lr")?)?)?;
+        let momentum = given(self.momentum, "momentum")?;
         if !(0.0..1.0).contains(&momentum) {
             return Err(ConfigError::invalid(
                 "momentum",
@@ -282,51 +177,41 @@ impl NnArgs {
         }
         let sigma_w = finite32(
             "sigma-w",
-            positive_real("sigma-w", self.sigma_w.unwrap_or(1.0))?,
+            positive_real("sigma-w", given(self.sigma_w, "sigma-w")?)?,
         )?;
-        let sigma_b = self.sigma_b.unwrap_or(0.1);
+        let sigma_b = given(self.sigma_b, "sigma-b")?;
         if !(sigma_b.is_finite() && (0.0..=f32::MAX as f64).contains(&sigma_b)) {
             return Err(ConfigError::invalid(
                 "sigma-b",
                 format!("must be finite and ≥ 0 (got {sigma_b:?})"),
             ));
         }
-        let record_every = positive("record-every", self.record_every.unwrap_or(10))?;
-        let ntk_every = match self.ntk_every {
-            Some(v) => positive("ntk-every", v)?,
-            None => steps,
-        };
+        let record_every = positive("record-every", given(self.record_every, "record-every")?)?;
+        let ntk_every = positive("ntk-every", self.ntk_every.unwrap_or(steps))?;
         let input_dim = match (&data, self.input_dim) {
-            (DataSource::Ring, Some(d)) if d != 2 => {
+            (DataSource::Ring, Some(n)) if n != 2 => {
                 return Err(ConfigError::invalid(
                     "input-dim",
                     format!(
-                        "is {d}, but the ring data set is 2-D (give --data teacher for other dimensions)"
+                        "is {n}, but the ring data set is 2-D (give --data teacher for other dimensions)"
                     ),
                 ));
             }
             (DataSource::Ring, _) => 2,
-            _ => positive("input-dim", self.input_dim.unwrap_or(2))?,
+            _ => positive("input-dim", given(self.input_dim, "input-dim")?)?,
         };
-        let ensemble = positive("ensemble", self.ensemble.unwrap_or(64))?;
-        let points = positive("points", self.points.unwrap_or(16))?;
+        let ensemble = positive("ensemble", given(self.ensemble, "ensemble")?)?;
+        let points = positive("points", given(self.points, "points")?)?;
         let member_traces_flag = match self.member_traces {
-            None => None,
-            Some(k) if k < 0 => {
-                return Err(ConfigError::invalid(
-                    "member-traces",
-                    format!("must be a non-negative integer (got {k})"),
-                ));
-            }
-            Some(k) if k as u64 > ensemble as u64 => {
+            Some(k) if k > ensemble => {
                 return Err(ConfigError::invalid(
                     "member-traces",
                     format!("must not exceed --ensemble {ensemble} (got {k})"),
                 ));
             }
-            Some(k) => Some(k as usize),
+            k => k,
         };
-        let width = positive("width", self.width.unwrap_or(1024))?;
+        let width = positive("width", given(self.width, "width")?)?;
         if width % 4 != 0 {
             return Err(ConfigError::invalid(
                 "width",
@@ -353,25 +238,26 @@ impl NnArgs {
         }
         let mut cfg = NnConfig {
             width,
-            depth: positive("depth", self.depth.unwrap_or(1))?,
+            depth: positive("depth", given(self.depth, "depth")?)?,
             ensemble,
-            activation,
-            parametrization,
+            activation: given(self.activation, "activation")?,
+            parametrization: given(self.parametrization, "parametrization")?,
             sigma_w,
             sigma_b,
             data,
             points,
             input_dim,
-            target_offset: finite32("target-offset", self.target_offset.unwrap_or(0.5))?,
-            target_amplitude: finite32("target-amplitude", self.target_amplitude.unwrap_or(1.0))?,
+            target_offset: finite32("target-offset", given(self.target_offset, "target-offset")?)?,
+            target_amplitude: finite32(
+                "target-amplitude",
+                given(self.target_amplitude, "target-amplitude")?,
+            )?,
             steps,
             lr,
             momentum,
             record_every,
             ntk_every,
-            seed: self.seed.unwrap_or(0),
-            out: super::out_dir(self.out.clone().unwrap_or_else(|| PathBuf::from("out/nn")))?,
-            force: self.force,
+            seed: given(self.seed, "seed")?,
             allow_unstable: self.allow_unstable,
             chunk: self.chunk.map(|c| positive("chunk", c)).transpose()?,
             member_traces: 0,
@@ -383,8 +269,6 @@ impl NnArgs {
             resume: self.resume.clone(),
             shard,
             devices,
-            backend: self.backend.clone(),
-            adapter: self.adapter.clone(),
         };
         cfg.member_traces = cfg.member_traces_for(points);
         Ok(cfg)
@@ -395,7 +279,7 @@ impl NnArgs {
 mod tests {
     use super::*;
 
-    fn resolve(flags: &[(&str, i64)]) -> Result<NnConfig, ConfigError> {
+    fn resolve(flags: &[(&str, usize)]) -> Result<NnConfig, ConfigError> {
         let mut a = NnArgs::default();
         for &(k, v) in flags {
             match k {
@@ -449,22 +333,23 @@ mod tests {
     }
 
     #[test]
-    fn member_traces_beyond_the_ensemble_or_negative_are_refused() {
-        for (k, want) in [
-            (9, "--member-traces must not exceed --ensemble 8 (got 9)"),
-            (
-                -1,
-                "--member-traces must be a non-negative integer (got -1)",
-            ),
-        ] {
-            let e = resolve(&[("ensemble", 8), ("member_traces", k)]).unwrap_err();
-            assert_eq!(e.to_string(), want);
-        }
+    fn member_traces_beyond_the_ensemble_are_refused() {
+        let e = resolve(&[("ensemble", 8), ("member_traces", 9)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--member-traces must not exceed --ensemble 8 (got 9)"
+        );
         assert_eq!(
             resolve(&[("ensemble", 8), ("member_traces", 0)])
                 .unwrap()
                 .member_traces,
             0
         );
+    }
+
+    #[test]
+    fn zero_counts_built_in_code_are_refused_as_flags_are() {
+        let e = resolve(&[("steps", 0)]).unwrap_err();
+        assert_eq!(e.to_string(), "--steps must be a positive integer (got 0)");
     }
 }

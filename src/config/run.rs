@@ -6,73 +6,16 @@
 //! is otherwise set up from the dictionary (H, m², φ̄(0), dt, length), so only the
 //! grid and the numerical scheme are free.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::lattice::Integrator;
-use super::nn::{NnArgs, NnConfig};
-use super::{ConfigError, merge_args, parse_named, positive, positive_real};
-
-/// The lattice knobs of the duality run; every one is also a `[lattice]` key.
-#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LatticeKnobs {
-    /// Lattice sites per dimension: M³ Hubble patches, each playing one network (default 32).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grid: Option<i64>,
-    /// Comoving lattice spacing (default: from --dual-gradient, so every lattice mode is outside the horizon at t = 0).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dx: Option<f64>,
-    /// Laplacian order of the lattice: 2 or 4 (default 2: the patches are superhorizon, so the stencil's accuracy hardly matters).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stencil: Option<i64>,
-    /// Lattice integrator: leapfrog | yoshida4.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub integrator: Option<String>,
-    /// Lattice steps per network step (default: the fewest that keep the lattice's own dt error below 1e-4 of each field's amplitude).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub substeps: Option<i64>,
-    /// Number of lattice spectra P(k) over the run (the per-field means and variances are sampled at every network step).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lattice_outputs: Option<i64>,
-    /// Seed of the lattice's initial fluctuations (default: the network's --seed).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lattice_seed: Option<u64>,
-    /// The dual: multi-field (one field per network mode row, one Hubble patch per network).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dual: Option<String>,
-    /// Dictionary of the dual: discrete (H_d, m_d², exact at the sampled steps) | continuum (H, m² = κ).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matching: Option<String>,
-    /// Separate-universe bound ε: the spacing puts k_max/a(0) ≤ ε·H (default 0.05).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dual_gradient: Option<f64>,
-    /// Add a cubic term g·c³ to the per-member EFT fits.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub eft_cubic: bool,
-}
-
-/// Raw flags of `nncosmo-gpu run`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub nn: NnArgs,
-    #[command(flatten)]
-    pub lattice: LatticeKnobs,
-}
+use super::nn::{NnConfig, nn_defaults};
+use super::{ConfigError, Target, given, merge_args, positive, positive_real};
+use crate::cli::OutputArgs;
+use crate::cli::nn::NnArgs;
+use crate::cli::run::{DictionaryArgs, LatticeKnobs, RunArgs};
 
 /// The resolved lattice knobs (the dictionary fills in the rest).
 #[derive(Debug, Clone, Serialize)]
@@ -91,7 +34,7 @@ pub struct LatticeChoice {
 }
 
 /// Which cosmological model plays the network (DESIGN §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dual {
     /// One field per mode row with its own mass, one Hubble patch per network (§4.2),
@@ -99,10 +42,13 @@ pub enum Dual {
     MultiField,
     /// As multi-field, and the disorder dual is required: refused without traces.
     Disorder,
+    /// Removed; still parsed (not listed) so that the refusal can say why.
+    #[value(hide = true)]
+    SingleField,
 }
 
 /// How the recurrence is mapped onto de Sitter (DESIGN §4.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Matching {
     /// H_d, m_d²: the continuous solution passes through the recurrence's values.
@@ -115,23 +61,50 @@ pub enum Matching {
 /// automatic choice's cap).
 pub const MAX_GIVEN_SUBSTEPS: usize = 4096;
 
-/// The validated configuration of a duality run.
+/// The validated configuration of a duality run, and where it writes (`target`,
+/// which is not part of the configuration that report.json and checkpoints record).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunConfig {
     pub nn: NnConfig,
     pub lattice: LatticeChoice,
+    #[serde(skip)]
+    pub target: Target,
 }
 
 /// Defaults of the duality run where they differ from `nncosmo-gpu nn`: every step
 /// is recorded (the EFT fit uses consecutive steps), a continuum-friendly step and
 /// momentum, and a run length that the lattice can follow in f32.
-pub const RUN_DEFAULTS: &[(&str, &str)] = &[
-    ("record_every", "1"),
-    ("steps", "400"),
-    ("lr", "0.01"),
-    ("momentum", "0.97"),
-    ("out", "out/run"),
-];
+pub fn run_defaults() -> NnArgs {
+    NnArgs {
+        record_every: Some(1),
+        steps: Some(400),
+        lr: Some(0.01),
+        momentum: Some(0.97),
+        output: OutputArgs::to("out/run"),
+        ..nn_defaults()
+    }
+}
+
+/// A sweep's network defaults: the run's, writing to out/sweep.
+pub fn sweep_defaults() -> NnArgs {
+    let mut d = run_defaults();
+    d.output.out = Some("out/sweep".into());
+    d
+}
+
+/// The defaults of the lattice knobs (`--grid`, `--dx`, `--substeps` and
+/// `--lattice-seed` default to what the plan derives).
+pub fn knob_defaults() -> LatticeKnobs {
+    LatticeKnobs {
+        stencil: Some(2),
+        integrator: Some(Integrator::Leapfrog),
+        lattice_outputs: Some(8),
+        dual: Some(Dual::MultiField),
+        matching: Some(Matching::Discrete),
+        dual_gradient: Some(0.05),
+        ..LatticeKnobs::default()
+    }
+}
 
 /// The tables of a run config file: (`[nn]`, `[lattice]`); any other key is refused.
 pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigError> {
@@ -156,28 +129,17 @@ pub fn read_run_file(path: &Path) -> Result<(toml::Table, toml::Table), ConfigEr
     Ok((nn, lat))
 }
 
-/// The network arguments of a run: run defaults, then the file's `[nn]`, then flags;
-/// `extra` (key, value) pairs are applied last (the sweep's varied parameters).
+/// The network arguments of a run: the defaults `d`, then the file's `[nn]`, then
+/// flags; `extra` (key, value) pairs are applied last (the sweep's varied parameters).
 pub fn merged_nn_args(
     flags: &NnArgs,
     file: Option<&Path>,
     nn_table: toml::Table,
     extra: &[(String, toml::Value)],
+    d: &NnArgs,
 ) -> Result<NnArgs, ConfigError> {
-    let mut table = toml::Table::new();
-    for (k, v) in RUN_DEFAULTS {
-        let value = match *k {
-            "out" => toml::Value::String(v.to_string()),
-            "record_every" | "steps" => toml::Value::Integer(v.parse().unwrap_or(1)),
-            _ => toml::Value::Float(v.parse().unwrap_or(0.0)),
-        };
-        table.insert(k.to_string(), value);
-    }
-    for (k, v) in nn_table {
-        table.insert(k, v);
-    }
     let path = file.unwrap_or(Path::new("<flags>"));
-    let mut args: NnArgs = merge_args(flags, Some((path, table)))?;
+    let mut args: NnArgs = merge_args(flags, Some((path, nn_table)), d)?;
     if !extra.is_empty() {
         let mut t = toml::Table::try_from(&args).map_err(|e| ConfigError::Parse {
             path: "<sweep>".into(),
@@ -203,8 +165,18 @@ impl RunArgs {
 
     /// As [`RunArgs::resolve`], with network keys overridden by `extra`.
     pub fn resolve_with(&self, extra: &[(String, toml::Value)]) -> Result<RunConfig, ConfigError> {
-        let merged = self.merged_with(extra)?;
-        let nn = merged.nn.resolve()?;
+        self.resolve_with_defaults(extra, &run_defaults())
+    }
+
+    /// As [`RunArgs::resolve_with`], with the network defaults `d` (a sweep's).
+    pub fn resolve_with_defaults(
+        &self,
+        extra: &[(String, toml::Value)],
+        d: &NnArgs,
+    ) -> Result<RunConfig, ConfigError> {
+        let merged = self.merged_with(extra, d)?;
+        let nn = merged.nn.validate()?;
+        let target = merged.nn.target()?;
         if nn.record_every != 1 {
             return Err(ConfigError::invalid(
                 "record-every",
@@ -230,7 +202,11 @@ impl RunArgs {
                 "disorder needs every member's initial mode amplitudes, but --member-traces is 0",
             ));
         }
-        Ok(RunConfig { nn, lattice })
+        Ok(RunConfig {
+            nn,
+            lattice,
+            target,
+        })
     }
 }
 
@@ -238,10 +214,14 @@ impl RunArgs {
     /// The flags over the config file over the run defaults, as one set of flags
     /// (no file): what a shard records so that `merge` can rebuild the run.
     pub fn merged(&self) -> Result<RunArgs, ConfigError> {
-        self.merged_with(&[])
+        self.merged_with(&[], &run_defaults())
     }
 
-    fn merged_with(&self, extra: &[(String, toml::Value)]) -> Result<RunArgs, ConfigError> {
+    fn merged_with(
+        &self,
+        extra: &[(String, toml::Value)],
+        d: &NnArgs,
+    ) -> Result<RunArgs, ConfigError> {
         let path = self.nn.config.as_deref();
         let (nn_t, lat_t) = match path {
             Some(p) => {
@@ -251,8 +231,8 @@ impl RunArgs {
             None => (toml::Table::new(), toml::Table::new()),
         };
         Ok(RunArgs {
-            nn: merged_nn_args(&self.nn, path, nn_t, extra)?,
-            lattice: merge_args(&self.lattice, path.map(|p| (p, lat_t)))?,
+            nn: merged_nn_args(&self.nn, path, nn_t, extra, d)?,
+            lattice: merge_args(&self.lattice, path.map(|p| (p, lat_t)), &knob_defaults())?,
         })
     }
 }
@@ -268,36 +248,18 @@ impl LatticeKnobs {
                 format!("must be at least 4 (got {g})"),
             ));
         }
-        let dual = match self.dual.as_deref().unwrap_or("multi-field") {
-            "multi-field" => Dual::MultiField,
-            "disorder" => Dual::Disorder,
-            "single-field" => {
-                return Err(ConfigError::invalid(
-                    "dual",
-                    "single-field was removed: one field's k-shells redshift to the mass of mode 0, so it cannot follow any mode j ≥ 1 (DESIGN §4.1); use --dual multi-field",
-                ));
-            }
-            other => {
-                return Err(ConfigError::invalid(
-                    "dual",
-                    format!("must be multi-field or disorder (got `{other}`)"),
-                ));
-            }
-        };
-        let matching: Matching =
-            parse_named("matching", self.matching.as_deref().unwrap_or("discrete"))?;
-        let dual_gradient = positive_real("dual-gradient", self.dual_gradient.unwrap_or(0.05))?;
-        let stencil = super::stencil_order(self.stencil.unwrap_or(2))?;
-        let integrator = match self.integrator.as_deref().unwrap_or("leapfrog") {
-            "leapfrog" => Integrator::Leapfrog,
-            "yoshida4" => Integrator::Yoshida4,
-            other => {
-                return Err(ConfigError::invalid(
-                    "integrator",
-                    format!("must be leapfrog or yoshida4 (got `{other}`)"),
-                ));
-            }
-        };
+        let dual = given(self.dual, "dual")?;
+        if dual == Dual::SingleField {
+            return Err(ConfigError::invalid(
+                "dual",
+                "single-field was removed: one field's k-shells redshift to the mass of mode 0, so it cannot follow any mode j ≥ 1 (DESIGN §4.1); use --dual multi-field",
+            ));
+        }
+        let matching = given(self.matching, "matching")?;
+        let dual_gradient =
+            positive_real("dual-gradient", given(self.dual_gradient, "dual-gradient")?)?;
+        let stencil = super::stencil_order(given(self.stencil, "stencil")?)?;
+        let integrator = given(self.integrator, "integrator")?;
         Ok(LatticeChoice {
             dual,
             matching,
@@ -325,38 +287,13 @@ impl LatticeKnobs {
                     Ok(s)
                 })
                 .transpose()?,
-            outputs: positive("lattice-outputs", self.lattice_outputs.unwrap_or(8))?,
+            outputs: positive(
+                "lattice-outputs",
+                given(self.lattice_outputs, "lattice-outputs")?,
+            )?,
             seed: self.lattice_seed.unwrap_or(nn_seed),
         })
     }
-}
-
-/// The output directory of a resolved run.
-pub fn out_dir(cfg: &RunConfig) -> &PathBuf {
-    &cfg.nn.out
-}
-
-/// Raw flags of `nncosmo-gpu dictionary`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct DictionaryArgs {
-    /// Learning rate η (forward: network → cosmology; with --hubble, fixes η of the inverse).
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Momentum β in [0, 1) (forward direction; default 0.9).
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Eigenvalues κ of Θ/N to classify (forward direction; repeat or comma-separate).
-    #[arg(long, value_delimiter = ',')]
-    pub kappa: Vec<f64>,
-    /// Hubble rate H (inverse: cosmology → network; needs --mass).
-    #[arg(long)]
-    pub hubble: Option<f64>,
-    /// Field mass m (inverse direction).
-    #[arg(long)]
-    pub mass: Option<f64>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A validated dictionary request.

@@ -1,19 +1,24 @@
 //! Strict reading of config files: every table and key must be known to the
 //! subcommand, and a value of the wrong type is reported with its key and line.
 //!
-//! The file is deserialised once straight from its text into a schema that denies
-//! unknown fields, so toml's error carries the span of the offending key or value;
-//! the merging of flags over the file (`merge_args`) then only sees checked tables.
+//! The file is deserialised once straight from its text into its schema, so toml's
+//! error carries the span of the offending key or value; the merging of flags over
+//! the file (`merge_args`) then only sees checked tables. The `nn` and `lattice`
+//! keys are checked against their flags' names first: their schemas flatten the
+//! shared output and device keys, which serde cannot combine with
+//! `deny_unknown_fields`.
 
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::ConfigError;
-use super::lattice::LatticeArgs;
-use super::nn::NnArgs;
-use super::run::LatticeKnobs;
 use super::sweep::SweepTable;
+use crate::cli::config_keys;
+use crate::cli::lattice::LatticeArgs;
+use crate::cli::nn::NnArgs;
+use crate::cli::run::LatticeKnobs;
 
 /// Which subcommand reads the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,17 @@ pub fn check_file(path: &Path, kind: FileKind) -> Result<(), ConfigError> {
 /// As [`check_file`], for the file's text.
 pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| located(path, text, &e))?;
+    match kind {
+        FileKind::Run => flat_keys::<NnArgs>(path, text, &table, Some("nn"))?,
+        FileKind::Nn if table.contains_key("nn") => {
+            flat_keys::<NnArgs>(path, text, &table, Some("nn"))?
+        }
+        FileKind::Nn => flat_keys::<NnArgs>(path, text, &table, None)?,
+        FileKind::Lattice if table.contains_key("lattice") => {
+            flat_keys::<LatticeArgs>(path, text, &table, Some("lattice"))?
+        }
+        FileKind::Lattice => flat_keys::<LatticeArgs>(path, text, &table, None)?,
+    }
     let result = match kind {
         FileKind::Run => toml::from_str::<RunFile>(text).map(drop),
         FileKind::Nn if table.contains_key("nn") => toml::from_str::<RunFile>(text).map(drop),
@@ -70,6 +86,102 @@ pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigEr
     result.map_err(|e| located(path, text, &e))
 }
 
+/// Checks the keys of the top level (`section` None) or of the table `section`
+/// against the flags of `A`, in the file's order: a key that is no flag is refused,
+/// and so is a value its flag's type refuses, each with its line. Done key by key
+/// because `A` flattens the output and device keys, whose errors would otherwise
+/// carry the span of the whole table. Other kinds of values (a section that is no
+/// table) are left to the schema.
+fn flat_keys<A: clap::Args + DeserializeOwned>(
+    path: &str,
+    text: &str,
+    table: &toml::Table,
+    section: Option<&str>,
+) -> Result<(), ConfigError> {
+    let scope = match section {
+        None => table,
+        Some(s) => match table.get(s) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Ok(()),
+        },
+    };
+    let keys = config_keys::<A>();
+    let mut lines: Vec<(usize, &String, &toml::Value)> = scope
+        .iter()
+        .map(|(k, v)| (key_line(text, section, k), k, v))
+        .collect();
+    lines.sort_by_key(|l| l.0);
+    for (line, k, v) in lines {
+        let message = if !keys.contains(k) {
+            "unknown key (see --help for the keys)".to_string()
+        } else {
+            let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+            match A::deserialize(toml::Value::Table(one)) {
+                Ok(_) => continue,
+                Err(e) => e.message().to_string(),
+            }
+        };
+        return Err(ConfigError::Parse {
+            path: path.to_string(),
+            message: format!("line {line}: {}", about(k, &tidy(&message))),
+        });
+    }
+    Ok(())
+}
+
+/// A value of key `k` refused by its type outside a file (flags set in code): as
+/// the flag's parser words it where it does, else naming the key.
+pub(crate) fn key_error(path: &str, k: &str, message: &str) -> ConfigError {
+    let message = tidy(message);
+    if message.starts_with("must ") {
+        return ConfigError::invalid(&k.replace('_', "-"), message);
+    }
+    ConfigError::Parse {
+        path: path.to_string(),
+        message: about(k, &message),
+    }
+}
+
+/// What is wrong with key `k`, worded as its flag's refusal where the flag words it
+/// (a named choice), else naming the key.
+fn about(k: &str, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        format!("--{} unknown value{rest}", k.replace('_', "-"))
+    } else if message.starts_with("must ") {
+        // A count refused by the flag's own parser (`cli::common::count_key`).
+        format!("--{} {message}", k.replace('_', "-"))
+    } else if let Some(rest) = message.strip_prefix("unknown key") {
+        format!("unknown key `{k}`{rest}")
+    } else if message.contains(&format!("`{k}`")) {
+        message.to_string()
+    } else {
+        format!("key `{k}`: {message}")
+    }
+}
+
+/// The line of `key = ...` in `section` (None: before any table header; there a
+/// table `[key]` counts too), or 1.
+fn key_line(text: &str, section: Option<&str>, key: &str) -> usize {
+    let mut current: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = key_of(t, 0);
+            if section.is_none() && current.as_deref() == Some(key) {
+                return i + 1;
+            }
+            continue;
+        }
+        let here = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').trim_matches('\''));
+        if current.as_deref() == section && here == Some(key) {
+            return i + 1;
+        }
+    }
+    1
+}
+
 /// One line: `config file PATH line L: key `K`: what is wrong`.
 pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     let mut message = tidy(e.message());
@@ -78,11 +190,12 @@ pub fn located(path: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         let line_no = text[..start].matches('\n').count() + 1;
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line = text[line_start..].lines().next().unwrap_or("");
-        let prefix = match key_of(line, start - line_start) {
-            Some(k) if !message.contains(&format!("`{k}`")) => format!("key `{k}`: "),
-            _ => String::new(),
+        message = match key_of(line, start - line_start) {
+            Some(k) if !message.starts_with("unknown key") => {
+                format!("line {line_no}: {}", about(&k, &message))
+            }
+            _ => format!("line {line_no}: {message}"),
         };
-        message = format!("line {line_no}: {prefix}{message}");
     }
     ConfigError::Parse {
         path: path.to_string(),

@@ -7,25 +7,13 @@
 
 use std::path::Path;
 
-use clap::Args;
 use serde::Deserialize;
 
 use super::ConfigError;
-use super::nn::NnArgs;
-use super::run::{RunArgs, RunConfig};
-
-/// Raw flags of `nncosmo-gpu sweep`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct SweepArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// A network parameter and its values, KEY=V1,V2,... (repeat for a grid).
-    #[arg(long, value_name = "KEY=V1,V2,...")]
-    pub vary: Vec<String>,
-    /// Independent repeats of every grid point (seeds seed, seed+1, ...).
-    #[arg(long)]
-    pub repeats: Option<i64>,
-}
+use super::run::{RunConfig, sweep_defaults};
+use crate::cli::nn::NnArgs;
+use crate::cli::run::RunArgs;
+use crate::cli::sweep::SweepArgs;
 
 /// Most runs (grid points × repeats) one sweep may ask for.
 pub const MAX_SWEEP_RUNS: usize = 10_000;
@@ -98,7 +86,8 @@ fn scalar(text: &str) -> toml::Value {
     }
 }
 
-/// Parses one `KEY=V1,V2,...`; errors are one line naming `--vary`.
+/// Parses one `KEY=V1,V2,...`; errors are one line naming `--vary`. Unknown keys are
+/// refused by `VARIABLE_KEYS` (NnArgs accepts unknown keys, see its docs).
 pub fn parse_axis(spec: &str) -> Result<Axis, ConfigError> {
     let bad = |m: String| ConfigError::invalid("vary", m);
     let (key, list) = spec
@@ -145,7 +134,7 @@ pub fn parse_axis(spec: &str) -> Result<Axis, ConfigError> {
 pub(crate) struct SweepTable {
     #[serde(default)]
     vary: Vec<String>,
-    repeats: Option<i64>,
+    repeats: Option<usize>,
 }
 
 fn read_sweep_table(path: &Path) -> Result<SweepTable, ConfigError> {
@@ -228,17 +217,8 @@ impl SweepArgs {
                 ),
             ));
         }
-        let mut base_args = self.run.clone();
-        // Default the output directory only when neither the flags nor the file's
-        // [nn] table name one (the flag would otherwise shadow the file's value).
-        let file_out = match self.run.nn.config.as_deref() {
-            Some(p) => super::read_table(p, "nn")?.contains_key("out"),
-            None => false,
-        };
-        if base_args.nn.out.is_none() && !file_out {
-            base_args.nn.out = Some("out/sweep".into());
-        }
-        let base = base_args.resolve_with(&[])?;
+        let base_args = self.run.clone();
+        let base = base_args.resolve_with_defaults(&[], &sweep_defaults())?;
         Ok(SweepConfig {
             base_args,
             base,
@@ -268,6 +248,21 @@ mod tests {
             let e = parse_axis(bad).unwrap_err().to_string();
             assert!(e.starts_with("--vary "), "{bad}: {e}");
             assert!(!e.contains('\n'));
+        }
+        // NnArgs itself accepts unknown keys (its output and device keys are
+        // flattened): the key list refuses them, naming the key.
+        let e = parse_axis("foo=1").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--vary `foo` is not a network parameter"),
+            "{e}"
+        );
+        // Keys outside the network's physics are not varied either.
+        for key in ["out", "force", "backend", "adapter"] {
+            let e = parse_axis(&format!("{key}=x")).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("`{key}` is not a network parameter")),
+                "{e}"
+            );
         }
     }
 }

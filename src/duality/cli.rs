@@ -9,7 +9,8 @@ use super::DualityError;
 use super::compare::MaxZ;
 use super::plan::{DualPlan, plan};
 use super::run::{NnSource, RunOutcome, run_pipeline_in};
-use crate::config::run::{RunArgs, RunConfig};
+use crate::cli::run::RunArgs;
+use crate::config::run::RunConfig;
 use crate::gpu::GpuContext;
 use crate::nn::run::Prepared;
 use crate::report::{RunDir, RunStatus};
@@ -29,16 +30,19 @@ pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
     crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
     let config = serde_json::to_value(&rc).unwrap_or_default();
-    let ckpt = crate::nn::cli::checkpoint_plan(&rc.nn, "run", config.clone(), true)?;
+    let out = &rc.target.output.out;
+    let ckpt = crate::nn::cli::checkpoint_plan(&rc.nn, out, "run", config.clone(), true)?;
     let merged = args.merged()?;
     let merged = json!({"nn": merged.nn, "lattice": merged.lattice});
     // Refuse an existing, busy or unwritable --out before the GPU (a resumed run
     // continues in its own directory).
-    let mut dir = crate::checkpoint::open_run_dir(&rc.nn.out, rc.nn.force, ckpt.resume.as_ref())?;
-    let ctxs = crate::nn::cli::open_devices(&rc.nn)?;
+    let force = rc.target.output.force;
+    let mut dir = crate::checkpoint::open_run_dir(out, force, ckpt.resume.as_ref())?;
+    let ctxs = crate::nn::cli::open_devices(&rc.nn, &rc.target.device)?;
     if rc.nn.shard.is_some() {
         let publish = crate::nn::cli::Publish {
             command: "run",
+            out,
             config,
             args: merged,
             dir: &mut dir,
@@ -51,7 +55,11 @@ pub fn run_cli(args: &RunArgs) -> Result<(), DualityError> {
             res.last_step(),
             res.timings.train_s,
             res.timings.gflop_per_s,
-            rc.nn.out.join(crate::nn::shard::SHARD_DIR).display()
+            rc.target
+                .output
+                .out
+                .join(crate::nn::shard::SHARD_DIR)
+                .display()
         );
         return Ok(());
     }
@@ -76,8 +84,8 @@ pub fn merge_cli(
 ) -> Result<(), DualityError> {
     crate::signals::install();
     let (rc, prep, plan) = prepare(args)?;
-    let mut dir = RunDir::create(&rc.nn.out, rc.nn.force)?;
-    let ctx = GpuContext::new(&rc.nn.device_choice())?;
+    let mut dir = RunDir::create(&rc.target.output.out, rc.target.output.force)?;
+    let ctx = GpuContext::new(&rc.target.device)?;
     let as_err = |e: crate::nn::merge::MergeError| DualityError::Plan(e.to_string());
     let parts = crate::nn::merge::load_parts(files, &rc.nn, &prep).map_err(as_err)?;
     let res = crate::nn::merge::combine(parts).map_err(as_err)?;
@@ -231,7 +239,7 @@ pub fn summary_lines(rc: &RunConfig, o: &RunOutcome) -> Vec<String> {
     ));
     v.push(format!(
         "  files        {0}/index.html, {0}/report.json, {0}/compare/, {0}/nn/, {0}/lattice/",
-        rc.nn.out.display()
+        rc.target.output.out.display()
     ));
     v
 }

@@ -9,7 +9,7 @@ use super::plan::DualPlan;
 use crate::config::run::{Dual, Matching};
 use crate::nn::results::NnResults;
 use crate::report::CsvTable;
-use crate::row;
+use crate::report::csv::sci;
 use crate::theory::desitter::background;
 use crate::theory::propagator::mode_propagator;
 
@@ -18,23 +18,51 @@ pub use super::class_stats::{
     ClassStats, Estimate, LatticeSamples, NnSeries, lattice_stats, network_stats, z_score,
 };
 
-pub const BACKGROUND_HEADER: &[&str] = &["tau", "efolds", "nn", "lattice", "theory"];
-pub const MODES_HEADER: &[&str] = &[
-    "step",
-    "tau",
-    "efolds",
-    "mode",
-    "kappa",
-    "m2",
-    "nn_mean",
-    "lattice_mean",
-    "theory_mean",
-    "nn_power",
-    "nn_power_se",
-    "lattice_power",
-    "lattice_power_se",
-    "theory_power",
-];
+/// A row of `compare/background.csv`: mode 0's mean on each side.
+#[derive(Default, Serialize)]
+pub struct BackgroundCsv {
+    #[serde(serialize_with = "sci")]
+    tau: f64,
+    #[serde(serialize_with = "sci")]
+    efolds: f64,
+    #[serde(serialize_with = "sci")]
+    nn: f64,
+    #[serde(serialize_with = "sci")]
+    lattice: f64,
+    #[serde(serialize_with = "sci")]
+    theory: f64,
+}
+
+/// A row of `compare/modes.csv`: one mode class on every side.
+#[derive(Default, Serialize)]
+pub struct ModesCsv {
+    step: usize,
+    #[serde(serialize_with = "sci")]
+    tau: f64,
+    #[serde(serialize_with = "sci")]
+    efolds: f64,
+    mode: usize,
+    #[serde(serialize_with = "sci")]
+    kappa: f64,
+    #[serde(serialize_with = "sci")]
+    m2: f64,
+    #[serde(serialize_with = "sci")]
+    nn_mean: f64,
+    #[serde(serialize_with = "sci")]
+    lattice_mean: f64,
+    #[serde(serialize_with = "sci")]
+    theory_mean: f64,
+    #[serde(serialize_with = "sci")]
+    nn_power: f64,
+    #[serde(serialize_with = "sci")]
+    nn_power_se: f64,
+    #[serde(serialize_with = "sci")]
+    lattice_power: f64,
+    #[serde(serialize_with = "sci")]
+    lattice_power_se: f64,
+    #[serde(serialize_with = "sci")]
+    theory_power: f64,
+}
 
 /// Deviations count where the theory power is at least this fraction of its
 /// initial value: below it a class has decayed into f32 round-off of the outputs.
@@ -206,8 +234,8 @@ pub struct CompareRow {
 
 /// Everything the comparison produces.
 pub struct Comparison {
-    pub background: CsvTable,
-    pub modes: CsvTable,
+    pub background: CsvTable<BackgroundCsv>,
+    pub modes: CsvTable<ModesCsv>,
     pub metrics: DualMetrics,
     pub lattice_fits: LatticeFits,
     pub rows: Vec<CompareRow>,
@@ -230,8 +258,8 @@ pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Compari
     let h = plan.hubble;
     let net = network_stats(nn);
     let latt = lattice_stats(lat, nn);
-    let mut bg = CsvTable::new(BACKGROUND_HEADER);
-    let mut md = CsvTable::new(MODES_HEADER);
+    let mut bg = CsvTable::new();
+    let mut md = CsvTable::new();
     let mut rows = Vec::new();
     let mut total = [MaxZ::default(); 3];
     let mut per_class = vec![[MaxZ::default(); 3]; nm];
@@ -263,30 +291,30 @@ pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Compari
             })
             .collect();
         let (a, b) = (&net[i], &latt[li]);
-        bg.push(row![
+        bg.push(BackgroundCsv {
             tau,
-            h * tau,
-            a[0].mean.value,
-            b[0].mean.value,
-            theory[0].mean.value
-        ]);
+            efolds: h * tau,
+            nn: a[0].mean.value,
+            lattice: b[0].mean.value,
+            theory: theory[0].mean.value,
+        });
         for j in 0..nm {
-            md.push(row![
-                rec.step,
+            md.push(ModesCsv {
+                step: rec.step,
                 tau,
-                h * tau,
-                j,
-                modes.kappa[j],
-                plan.fields[modes.primary[j]].m2,
-                a[j].mean.value,
-                b[j].mean.value,
-                theory[j].mean.value,
-                a[j].power.value,
-                a[j].power.se,
-                b[j].power.value,
-                b[j].power.se,
-                theory[j].power.value
-            ]);
+                efolds: h * tau,
+                mode: j,
+                kappa: modes.kappa[j],
+                m2: plan.fields[modes.primary[j]].m2,
+                nn_mean: a[j].mean.value,
+                lattice_mean: b[j].mean.value,
+                theory_mean: theory[j].mean.value,
+                nn_power: a[j].power.value,
+                nn_power_se: a[j].power.se,
+                lattice_power: b[j].power.value,
+                lattice_power_se: b[j].power.se,
+                theory_power: theory[j].power.value,
+            });
             if theory[j].power.value < POWER_WINDOW * power0.get(j).copied().unwrap_or(0.0) {
                 continue;
             }

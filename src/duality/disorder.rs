@@ -12,17 +12,25 @@ use super::compare::{CompareRow, POWER_WINDOW};
 use super::plan::{DualPlan, matrix_matching};
 use crate::nn::results::NnResults;
 use crate::report::CsvTable;
-use crate::row;
+use crate::report::csv::sci;
 
-pub const FINITE_WIDTH_HEADER: &[&str] = &[
-    "step",
-    "tau",
-    "mode",
-    "nn_power",
-    "free_power",
-    "disorder_power",
-    "ntk_drift_member_mean",
-];
+/// A row of `compare/finite_width.csv`: one class's power on the network, the free
+/// dual and the disorder dual.
+#[derive(Default, Serialize)]
+pub struct FiniteWidthCsv {
+    step: usize,
+    #[serde(serialize_with = "sci")]
+    tau: f64,
+    mode: usize,
+    #[serde(serialize_with = "sci")]
+    nn_power: f64,
+    #[serde(serialize_with = "sci")]
+    free_power: f64,
+    #[serde(serialize_with = "sci")]
+    disorder_power: f64,
+    #[serde(serialize_with = "sci")]
+    ntk_drift_member_mean: f64,
+}
 
 /// What the disorder lattice is given: per member its matched mass matrix, the
 /// member of every patch, and the patches' initial fields.
@@ -143,10 +151,10 @@ pub fn decompose(
     disorder: &[Vec<ClassStats>],
     dis_samples: &LatticeSamples,
     members: usize,
-) -> (CsvTable, FiniteWidthMetrics) {
+) -> (CsvTable<FiniteWidthCsv>, FiniteWidthMetrics) {
     let eta = res.config.lr;
     let nm = res.modes.n_modes();
-    let mut t = CsvTable::new(FINITE_WIDTH_HEADER);
+    let mut t = CsvTable::new();
     let power0: Vec<f64> = rows
         .first()
         .map(|r| r.theory.iter().map(|c| c.power.value).collect())
@@ -165,15 +173,15 @@ pub fn decompose(
         };
         for j in 0..nm {
             let (nn, free, dis) = (row.nn[j].power, row.lattice[j].power, disorder[i][j].power);
-            t.push(row![
-                row.step,
-                row.step as f64 * eta.sqrt(),
-                j,
-                nn.value,
-                free.value,
-                dis.value,
-                drift_at(row.step)
-            ]);
+            t.push(FiniteWidthCsv {
+                step: row.step,
+                tau: row.step as f64 * eta.sqrt(),
+                mode: j,
+                nn_power: nn.value,
+                free_power: free.value,
+                disorder_power: dis.value,
+                ntk_drift_member_mean: drift_at(row.step),
+            });
             if row.theory[j].power.value < POWER_WINDOW * power0[j] {
                 continue;
             }

@@ -6,13 +6,17 @@ use std::time::Instant;
 use super::DualityError;
 use super::class_stats::{LatticeSamples, lattice_stats};
 use super::compare::{Comparison, compare};
-use super::disorder::{self, FiniteWidthMetrics};
+use super::disorder::{self, FiniteWidthCsv, FiniteWidthMetrics};
 use super::initial;
 use super::plan::DualPlan;
 use crate::config::run::{Dual, RunConfig};
 use crate::gpu::GpuContext;
 use crate::lattice::{Lattice, LatticeError, LatticeResults};
 use crate::nn::results::NnResults;
+use crate::report::CsvTable;
+
+/// `compare/finite_width.csv` of the disorder dual.
+type FiniteWidthTable = CsvTable<FiniteWidthCsv>;
 
 /// The free dual's lattice, with the patches' initial draws uploaded.
 pub(super) fn start_free_dual(
@@ -42,7 +46,7 @@ pub struct Duals {
     pub lattice: LatticeResults,
     pub samples: LatticeSamples,
     pub comparison: Comparison,
-    pub finite: Option<(crate::report::CsvTable, FiniteWidthMetrics)>,
+    pub finite: Option<(FiniteWidthTable, FiniteWidthMetrics)>,
     /// Seconds evolving the free dual, comparing, and running the disorder dual.
     pub timings: (f64, f64, f64),
 }
@@ -107,7 +111,7 @@ fn disorder_run(
     cmp: &Comparison,
     ctx: &GpuContext,
     progress: bool,
-) -> Result<Option<(crate::report::CsvTable, FiniteWidthMetrics)>, DualityError> {
+) -> Result<Option<(FiniteWidthTable, FiniteWidthMetrics)>, DualityError> {
     let Some(m0) = res.ntk_members0.as_ref() else {
         return if rc.lattice.dual == Dual::Disorder {
             Err(DualityError::Plan(

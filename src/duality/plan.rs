@@ -310,11 +310,7 @@ pub fn plan(rc: &RunConfig, modes: &Modes) -> Result<DualPlan, DualityError> {
     cfg.output_every = substeps;
     cfg.spectrum_every = Some(nn.steps.div_ceil(lc.outputs).max(1) * substeps);
     cfg.seed = lc.seed;
-    cfg.out = nn.out.clone();
-    cfg.force = nn.force;
     cfg.allow_tachyonic = fields.iter().any(|f| f.m2 < 0.0);
-    cfg.backend = nn.backend.clone();
-    cfg.adapter = nn.adapter.clone();
     cfg.check_courant()?;
     Ok(DualPlan {
         config: cfg,

@@ -65,11 +65,12 @@ pub struct Phases {
 /// `diverged`) and is an error.
 pub fn train_and_fit(
     cfg: &crate::config::nn::NnConfig,
+    out: &Path,
     prep: Prepared,
     ctx: &GpuContext,
     dir: Option<&mut RunDir>,
 ) -> Result<(NnResults, NnSeries, NetworkFits), DualityError> {
-    train_and_fit_with(cfg, prep, ctx, dir, None, &[])
+    train_and_fit_with(cfg, out, prep, ctx, dir, None, &[])
 }
 
 /// The tables and report.json of a run stopped by a signal in `phase` (`training`,
@@ -101,6 +102,7 @@ fn write_interrupted_report(
 /// with an `interrupted` report.json, and is an error.
 pub fn train_and_fit_with(
     cfg: &crate::config::nn::NnConfig,
+    out: &Path,
     prep: Prepared,
     ctx: &GpuContext,
     mut dir: Option<&mut RunDir>,
@@ -113,7 +115,7 @@ pub fn train_and_fit_with(
         std::slice::from_ref(ctx)
     };
     let res = crate::nn::cli::train_on(cfg, prep, ctxs, ckpt, dir.as_deref_mut())?;
-    fitted(cfg, res, dir, ckpt)
+    fitted(cfg, out, res, dir, ckpt)
 }
 
 /// The fits of a trained (or merged) network. An interrupted run publishes its
@@ -121,6 +123,7 @@ pub fn train_and_fit_with(
 /// are errors.
 pub fn fitted(
     cfg: &crate::config::nn::NnConfig,
+    out: &Path,
     res: NnResults,
     mut dir: Option<&mut RunDir>,
     ckpt: Option<&CheckpointPlan>,
@@ -131,19 +134,19 @@ pub fn fitted(
                 write_interrupted_report(cfg, &res, o, "training")
             })?;
         }
-        return Err(crate::nn::cli::interrupted(step, signal, &cfg.out, ckpt).into());
+        return Err(crate::nn::cli::interrupted(step, signal, out, ckpt).into());
     }
     if let Some((step, value)) = res.diverged {
-        let mut out = String::new();
+        let mut written = String::new();
         if let Some(d) = dir {
             d.publish(RunStatus::Diverged, res.last_step(), |p| write_all(&res, p))?;
-            out = cfg.out.display().to_string();
+            written = out.display().to_string();
         }
         return Err(RunError::Diverged {
             step,
             value,
             last_good: res.last_step(),
-            out,
+            out: written,
         }
         .into());
     }
@@ -172,7 +175,7 @@ pub fn run_pipeline(
     ctx: &GpuContext,
     progress: bool,
 ) -> Result<RunOutcome, DualityError> {
-    let mut dir = RunDir::create(&rc.nn.out, true)?;
+    let mut dir = RunDir::create(&rc.target.output.out, true)?;
     let source = NnSource::Train {
         ckpt: None,
         devices: &[],
@@ -205,11 +208,13 @@ pub fn run_pipeline_in(
     let t = Instant::now();
     let (res, _, fits, ckpt) = match source {
         NnSource::Train { ckpt, devices } => {
-            let (r, s, f) = train_and_fit_with(&rc.nn, prep, ctx, Some(&mut *dir), ckpt, devices)?;
+            let out = &rc.target.output.out;
+            let (r, s, f) =
+                train_and_fit_with(&rc.nn, out, prep, ctx, Some(&mut *dir), ckpt, devices)?;
             (r, s, f, ckpt)
         }
         NnSource::Given(res) => {
-            let (r, s, f) = fitted(&rc.nn, *res, Some(&mut *dir), None)?;
+            let (r, s, f) = fitted(&rc.nn, &rc.target.output.out, *res, Some(&mut *dir), None)?;
             (r, s, f, None)
         }
     };
@@ -224,9 +229,13 @@ pub fn run_pipeline_in(
         dir.publish(RunStatus::Interrupted, res.last_step(), |o| {
             write_interrupted_report(&rc.nn, &res, o, "duals")
         })?;
-        return Err(
-            crate::nn::cli::interrupted(res.last_step(), signal, &rc.nn.out, Some(p)).into(),
-        );
+        return Err(crate::nn::cli::interrupted(
+            res.last_step(),
+            signal,
+            &rc.target.output.out,
+            Some(p),
+        )
+        .into());
     }
     // The trained network is kept whatever happens to the duals.
     dir.publish(RunStatus::Interrupted, res.last_step(), |p| {
@@ -258,7 +267,7 @@ pub fn run_pipeline_in(
         let t = Instant::now();
         write_tables(&res, out)?;
         lat_out::background_table(&lres).write(&out.join("lattice/background.csv"))?;
-        lat_out::spectrum_table(&lres).write(&out.join("lattice/spectrum.csv"))?;
+        lat_out::write_spectrum(&lres, &out.join("lattice/spectrum.csv"))?;
         lat_out::fields_table(&lres).write(&out.join("lattice/fields.csv"))?;
         cmp.background.write(&out.join("compare/background.csv"))?;
         cmp.modes.write(&out.join("compare/modes.csv"))?;

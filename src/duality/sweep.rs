@@ -13,36 +13,16 @@ use super::fit::ModeFit;
 use super::run::train_and_fit;
 use super::sweep_summary::sweep_plots;
 use super::width_laws::{self, WidthRow};
-use crate::config::sweep::{SweepArgs, SweepConfig};
+use crate::cli::sweep::SweepArgs;
+use crate::config::run::sweep_defaults;
+use crate::config::sweep::SweepConfig;
 use crate::gpu::GpuContext;
+use crate::report::csv::sci;
 use crate::report::html::Page;
 use crate::report::{CsvTable, RunDir, RunStatus, write_atomic, write_json};
-use crate::row;
 
 // The summary lives in its own module; its old paths still work.
 pub use super::sweep_summary::{LambdaEta, M2Dev, SweepMetrics, sweep_metrics};
-
-pub const EFT_HEADER: &[&str] = &[
-    "point",
-    "repeat",
-    "lr",
-    "momentum",
-    "width",
-    "depth",
-    "ensemble",
-    "mode",
-    "kappa_theory",
-    "H_eff",
-    "H_eff_err",
-    "m2_eff",
-    "m2_eff_err",
-    "Lambda_eff",
-    "Lambda_eta",
-    "H_theory",
-    "H_discrete",
-    "m2_discrete",
-    "status",
-];
 
 /// One row of `sweep/eft.csv`.
 #[derive(Clone, Debug, Serialize)]
@@ -84,34 +64,67 @@ fn clean(s: &str) -> String {
     s.replace([',', '\n'], ";")
 }
 
-fn table(rows: &[EftRow]) -> CsvTable {
-    let mut t = CsvTable::new(EFT_HEADER);
-    for r in rows {
-        let mode = r.mode.map(|m| m.to_string()).unwrap_or_default();
-        let status = clean(&r.status);
-        t.push(row![
-            r.point,
-            r.repeat,
-            r.lr,
-            r.momentum,
-            r.width,
-            r.depth,
-            r.ensemble,
-            mode.as_str(),
-            r.kappa_theory,
-            r.h_eff,
-            r.h_eff_err,
-            r.m2_eff,
-            r.m2_eff_err,
-            r.lambda_eff,
-            r.lambda_eta,
-            r.h_theory,
-            r.h_discrete,
-            r.m2_discrete,
-            status.as_str()
-        ]);
-    }
-    t
+/// A row of `sweep/eft.csv`: an `EftRow` with the header's names (`H_eff`, ...)
+/// and the status on one cell.
+#[derive(Default, Serialize)]
+struct EftCsv {
+    point: usize,
+    repeat: usize,
+    #[serde(serialize_with = "sci")]
+    lr: f64,
+    #[serde(serialize_with = "sci")]
+    momentum: f64,
+    width: usize,
+    depth: usize,
+    ensemble: usize,
+    mode: Option<usize>,
+    #[serde(serialize_with = "sci")]
+    kappa_theory: f64,
+    #[serde(rename = "H_eff", serialize_with = "sci")]
+    h_eff: f64,
+    #[serde(rename = "H_eff_err", serialize_with = "sci")]
+    h_eff_err: f64,
+    #[serde(serialize_with = "sci")]
+    m2_eff: f64,
+    #[serde(serialize_with = "sci")]
+    m2_eff_err: f64,
+    #[serde(rename = "Lambda_eff", serialize_with = "sci")]
+    lambda_eff: f64,
+    #[serde(rename = "Lambda_eta", serialize_with = "sci")]
+    lambda_eta: f64,
+    #[serde(rename = "H_theory", serialize_with = "sci")]
+    h_theory: f64,
+    #[serde(rename = "H_discrete", serialize_with = "sci")]
+    h_discrete: f64,
+    #[serde(serialize_with = "sci")]
+    m2_discrete: f64,
+    status: String,
+}
+
+fn table(rows: &[EftRow]) -> CsvTable<EftCsv> {
+    rows.iter()
+        .map(|r| EftCsv {
+            point: r.point,
+            repeat: r.repeat,
+            lr: r.lr,
+            momentum: r.momentum,
+            width: r.width,
+            depth: r.depth,
+            ensemble: r.ensemble,
+            mode: r.mode,
+            kappa_theory: r.kappa_theory,
+            h_eff: r.h_eff,
+            h_eff_err: r.h_eff_err,
+            m2_eff: r.m2_eff,
+            m2_eff_err: r.m2_eff_err,
+            lambda_eff: r.lambda_eff,
+            lambda_eta: r.lambda_eta,
+            h_theory: r.h_theory,
+            h_discrete: r.h_discrete,
+            m2_discrete: r.m2_discrete,
+            status: clean(&r.status),
+        })
+        .collect()
 }
 
 /// What a sweep produces: the EFT rows, the points, and with a width axis the
@@ -164,7 +177,7 @@ pub fn run_sweep(
             let status;
             let mut drift = None;
             let resolved = args
-                .resolve_with(&extra)
+                .resolve_with_defaults(&extra, &sweep_defaults())
                 .map_err(DualityError::from)
                 .and_then(|rc| {
                     let prep = crate::nn::run::prepare(&rc.nn)?;
@@ -177,7 +190,7 @@ pub fn run_sweep(
                 }
                 Ok((rc, prep)) => {
                     let c = &rc.nn;
-                    match train_and_fit(c, prep, ctx, None) {
+                    match train_and_fit(c, &sc.base.target.output.out, prep, ctx, None) {
                         Err(e) => {
                             status = format!("failed: {e}");
                             let mut r = failed_row(pi, rep, sc, &status);
@@ -343,10 +356,10 @@ pub fn run_cli(args: &SweepArgs) -> Result<(), DualityError> {
         )
         .into());
     }
-    let out = sc.base.nn.out.clone();
-    let mut dir = RunDir::create(&out, sc.base.nn.force)?;
+    let out = sc.base.target.output.out.clone();
+    let mut dir = RunDir::create(&out, sc.base.target.output.force)?;
     dir.set_report("sweep/report.json");
-    let ctx = GpuContext::new(&sc.base.nn.device_choice())?;
+    let ctx = GpuContext::new(&sc.base.target.device)?;
     let t0 = Instant::now();
     let (rows, points, width_rows) = run_sweep(&sc, &ctx, true, &mut dir)?;
     let metrics = sweep_metrics(&rows, &points);

@@ -10,19 +10,9 @@ use super::disorder::FiniteWidthMetrics;
 use super::members::MemberFits;
 use crate::nn::results::NnResults;
 use crate::report::CsvTable;
+use crate::report::csv::sci;
 use crate::report::plots::{Plot, Series, Style};
-use crate::row;
 use crate::theory::propagator::mode_propagator;
-
-pub const HEADER: &[&str] = &[
-    "width",
-    "repeat",
-    "ntk_spread",
-    "ntk_drift",
-    "mean_dev_rel",
-    "free_power_z",
-    "disorder_power_z",
-];
 
 /// One row of `sweep/finite_width.csv`.
 #[derive(Clone, Debug, Serialize)]
@@ -105,20 +95,35 @@ pub fn row_of(
     }
 }
 
-pub fn table(rows: &[WidthRow]) -> CsvTable {
-    let mut t = CsvTable::new(HEADER);
-    for r in rows {
-        t.push(row![
-            r.width,
-            r.repeat,
-            r.ntk_spread,
-            r.ntk_drift,
-            r.mean_dev_rel,
-            r.free_power_z,
-            r.disorder_power_z
-        ]);
-    }
-    t
+/// A row of `sweep/finite_width.csv`: a `WidthRow` without the per-member list.
+#[derive(Default, Serialize)]
+pub struct WidthCsv {
+    width: usize,
+    repeat: usize,
+    #[serde(serialize_with = "sci")]
+    ntk_spread: f64,
+    #[serde(serialize_with = "sci")]
+    ntk_drift: f64,
+    #[serde(serialize_with = "sci")]
+    mean_dev_rel: f64,
+    #[serde(serialize_with = "sci")]
+    free_power_z: f64,
+    #[serde(serialize_with = "sci")]
+    disorder_power_z: f64,
+}
+
+pub fn table(rows: &[WidthRow]) -> CsvTable<WidthCsv> {
+    rows.iter()
+        .map(|r| WidthCsv {
+            width: r.width,
+            repeat: r.repeat,
+            ntk_spread: r.ntk_spread,
+            ntk_drift: r.ntk_drift,
+            mean_dev_rel: r.mean_dev_rel,
+            free_power_z: r.free_power_z,
+            disorder_power_z: r.disorder_power_z,
+        })
+        .collect()
 }
 
 /// A power law y ∝ n^p fitted by least squares on (ln n, ln y).

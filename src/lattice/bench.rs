@@ -74,8 +74,8 @@ pub fn bench_grid(
 
 /// Prints the memory roofline, then site-updates/s at 128³ and 256³ (and 512³ where
 /// one binding holds it) against it.
-pub fn run_cli(backend: Option<String>, adapter: Option<String>) -> Result<(), LatticeError> {
-    let ctx = GpuContext::new(&BackendChoice { backend, adapter })?;
+pub fn run_cli(choice: &BackendChoice) -> Result<(), LatticeError> {
+    let ctx = GpuContext::new(choice)?;
     println!("adapter: {} ({})", ctx.adapter.name, ctx.adapter.backend);
     let stream = measure_stream(&ctx)?;
     let roof = stream.gb_per_s * 1e9 / BYTES_PER_SITE;

@@ -5,110 +5,142 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::json;
 
-use super::results::{LatticeResults, Timings};
+use super::results::{LatticeResults, SpectrumRow, Timings};
 use crate::config::lattice::LatticeConfig;
 use crate::gpu::AdapterSummary;
+use crate::report::csv::sci;
 use crate::report::{CsvTable, ReportError, write_json};
-use crate::row;
 
-pub const BACKGROUND_HEADER: &[&str] = &[
-    "step",
-    "t",
-    "a",
-    "phi_mean",
-    "dphi_mean",
-    "phi_var",
-    "rho_kin",
-    "rho_grad",
-    "rho_pot",
-    "energy_residual",
-];
-pub const SPECTRUM_HEADER: &[&str] = &["step", "t", "k", "power", "modes", "theory_power"];
-/// `lattice/spectrum.csv` with F > 1 fields.
-pub const FIELDS_SPECTRUM_HEADER: &[&str] =
-    &["step", "t", "field", "k", "power", "modes", "theory_power"];
-/// `lattice/fields.csv` (F > 1 only): every field at every output.
-pub const FIELDS_HEADER: &[&str] = &[
-    "step",
-    "t",
-    "field",
-    "m2",
-    "phi_mean",
-    "dphi_mean",
-    "phi_var",
-    "rho_kin",
-    "rho_grad",
-    "rho_pot",
-    "energy_residual",
-];
+/// A row of `lattice/background.csv`.
+#[derive(Default, Serialize)]
+pub struct BackgroundCsv {
+    step: usize,
+    #[serde(serialize_with = "sci")]
+    t: f64,
+    #[serde(serialize_with = "sci")]
+    a: f64,
+    #[serde(serialize_with = "sci")]
+    phi_mean: f64,
+    #[serde(serialize_with = "sci")]
+    dphi_mean: f64,
+    #[serde(serialize_with = "sci")]
+    phi_var: f64,
+    #[serde(serialize_with = "sci")]
+    rho_kin: f64,
+    #[serde(serialize_with = "sci")]
+    rho_grad: f64,
+    #[serde(serialize_with = "sci")]
+    rho_pot: f64,
+    #[serde(serialize_with = "sci")]
+    energy_residual: f64,
+}
+
+/// A row of `lattice/fields.csv` (F > 1 only): one field at one output.
+#[derive(Default, Serialize)]
+pub struct FieldsCsv {
+    step: usize,
+    #[serde(serialize_with = "sci")]
+    t: f64,
+    field: usize,
+    #[serde(serialize_with = "sci")]
+    m2: f64,
+    #[serde(serialize_with = "sci")]
+    phi_mean: f64,
+    #[serde(serialize_with = "sci")]
+    dphi_mean: f64,
+    #[serde(serialize_with = "sci")]
+    phi_var: f64,
+    #[serde(serialize_with = "sci")]
+    rho_kin: f64,
+    #[serde(serialize_with = "sci")]
+    rho_grad: f64,
+    #[serde(serialize_with = "sci")]
+    rho_pot: f64,
+    #[serde(serialize_with = "sci")]
+    energy_residual: f64,
+}
+
+/// A row of `lattice/spectrum.csv` for a single field (F > 1: `SpectrumRow`).
+#[derive(Default, Serialize)]
+pub struct SpectrumCsv {
+    step: usize,
+    #[serde(serialize_with = "sci")]
+    t: f64,
+    #[serde(serialize_with = "sci")]
+    k: f64,
+    #[serde(serialize_with = "sci")]
+    power: f64,
+    modes: u64,
+    #[serde(serialize_with = "sci")]
+    theory_power: f64,
+}
 
 /// `lattice/background.csv`: the field for F = 1; for F > 1 the totals over fields,
 /// with the φ columns NaN.
-pub fn background_table(res: &LatticeResults) -> CsvTable {
-    let mut t = CsvTable::new(BACKGROUND_HEADER);
-    for r in &res.background {
-        let o = r.obs;
-        t.push(row![
-            r.step,
-            r.t,
-            r.a,
-            o.phi_mean,
-            o.dphi_mean,
-            o.phi_var,
-            o.rho_kin,
-            o.rho_grad,
-            o.rho_pot,
-            r.energy_residual
-        ]);
-    }
-    t
+pub fn background_table(res: &LatticeResults) -> CsvTable<BackgroundCsv> {
+    res.background
+        .iter()
+        .map(|r| BackgroundCsv {
+            step: r.step,
+            t: r.t,
+            a: r.a,
+            phi_mean: r.obs.phi_mean,
+            dphi_mean: r.obs.dphi_mean,
+            phi_var: r.obs.phi_var,
+            rho_kin: r.obs.rho_kin,
+            rho_grad: r.obs.rho_grad,
+            rho_pot: r.obs.rho_pot,
+            energy_residual: r.energy_residual,
+        })
+        .collect()
 }
 
 /// `lattice/fields.csv`: every field at every output, with its own energy residual.
-pub fn fields_table(res: &LatticeResults) -> CsvTable {
-    let mut t = CsvTable::new(FIELDS_HEADER);
-    for r in &res.field_rows {
-        let o = r.obs;
-        t.push(row![
-            r.step,
-            r.t,
-            r.field,
-            r.m2,
-            o.phi_mean,
-            o.dphi_mean,
-            o.phi_var,
-            o.rho_kin,
-            o.rho_grad,
-            o.rho_pot,
-            r.energy_residual
-        ]);
-    }
-    t
+pub fn fields_table(res: &LatticeResults) -> CsvTable<FieldsCsv> {
+    res.field_rows
+        .iter()
+        .map(|r| FieldsCsv {
+            step: r.step,
+            t: r.t,
+            field: r.field,
+            m2: r.m2,
+            phi_mean: r.obs.phi_mean,
+            dphi_mean: r.obs.dphi_mean,
+            phi_var: r.obs.phi_var,
+            rho_kin: r.obs.rho_kin,
+            rho_grad: r.obs.rho_grad,
+            rho_pot: r.obs.rho_pot,
+            energy_residual: r.energy_residual,
+        })
+        .collect()
 }
 
-pub fn spectrum_table(res: &LatticeResults) -> CsvTable {
+/// `lattice/spectrum.csv`, with a `field` column when there are several fields.
+pub fn write_spectrum(res: &LatticeResults, path: &Path) -> Result<(), ReportError> {
     if res.fields > 1 {
-        let mut t = CsvTable::new(FIELDS_SPECTRUM_HEADER);
-        for r in &res.spectrum {
-            t.push(row![
-                r.step,
-                r.t,
-                r.field,
-                r.k,
-                r.power,
-                r.modes,
-                r.theory_power
-            ]);
-        }
-        return t;
+        return res
+            .spectrum
+            .iter()
+            .copied()
+            .collect::<CsvTable<SpectrumRow>>()
+            .write(path);
     }
-    let mut t = CsvTable::new(SPECTRUM_HEADER);
-    for r in &res.spectrum {
-        t.push(row![r.step, r.t, r.k, r.power, r.modes, r.theory_power]);
-    }
-    t
+    let t: CsvTable<SpectrumCsv> = res
+        .spectrum
+        .iter()
+        .map(|r| SpectrumCsv {
+            step: r.step,
+            t: r.t,
+            k: r.k,
+            power: r.power,
+            modes: r.modes,
+            theory_power: r.theory_power,
+        })
+        .collect();
+    t.write(path)
 }
 
 /// The `lattice` section of report.json: summary metrics and the closed-form background.
@@ -187,7 +219,7 @@ pub fn write_all(
     timings: &Timings,
 ) -> Result<(), ReportError> {
     background_table(res).write(&out.join("lattice/background.csv"))?;
-    spectrum_table(res).write(&out.join("lattice/spectrum.csv"))?;
+    write_spectrum(res, &out.join("lattice/spectrum.csv"))?;
     if res.fields > 1 {
         fields_table(res).write(&out.join("lattice/fields.csv"))?;
     }

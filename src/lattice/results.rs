@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::report::csv::sci;
+
 /// Spatial averages at one instant (DESIGN §2).
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Observables {
@@ -68,15 +70,19 @@ pub struct FieldRow {
     pub energy_residual: f64,
 }
 
-/// One row of `lattice/spectrum.csv`.
-#[derive(Clone, Copy, Debug, Serialize)]
+/// One row of `lattice/spectrum.csv` (with its `field` column, as F > 1 writes it).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct SpectrumRow {
     pub step: usize,
+    #[serde(serialize_with = "sci")]
     pub t: f64,
     pub field: usize,
+    #[serde(serialize_with = "sci")]
     pub k: f64,
+    #[serde(serialize_with = "sci")]
     pub power: f64,
     pub modes: u64,
+    #[serde(serialize_with = "sci")]
     pub theory_power: f64,
 }
 

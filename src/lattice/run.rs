@@ -12,7 +12,7 @@ use super::scheme::Integrator;
 use super::theory::theory_power;
 use super::{Lattice, LatticeError, checkpoint, output};
 use crate::checkpoint::Checkpoint;
-use crate::config::lattice::LatticeArgs;
+use crate::cli::lattice::LatticeArgs;
 use crate::gpu::GpuContext;
 use crate::report::RunStatus;
 use crate::theory::desitter::background;
@@ -207,7 +207,8 @@ impl Lattice {
 
 pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     crate::signals::install();
-    let cfg = args.resolve()?;
+    let (cfg, target) = args.resolve_target()?;
+    let out = &target.output.out;
     let config = serde_json::to_value(&cfg).unwrap_or_default();
     let resume = match &cfg.resume {
         Some(dir) => {
@@ -218,13 +219,13 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         None => None,
     };
     let t0 = Instant::now();
-    let ctx = GpuContext::new(&cfg.device_choice())?;
+    let ctx = GpuContext::new(&target.device)?;
     // Sizes against the adapter and the budgets before the output directory or any
     // buffer.
     crate::preflight::check_lattice_run(&cfg, &ctx)?;
     // Refuse an existing, busy or unwritable --out before spending any time (a
     // resumed run continues in its own directory).
-    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, resume.as_ref())?;
+    let mut dir = crate::checkpoint::open_run_dir(out, target.output.force, resume.as_ref())?;
     let mut lat = Lattice::new(&ctx, &cfg)?;
     let setup = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -236,7 +237,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
         }
     };
     let ic = t1.elapsed().as_secs_f64();
-    let ckpt_dir = cfg.out.join("checkpoint");
+    let ckpt_dir = out.join("checkpoint");
     let mut last_ckpt = lat.step;
     let mut interrupted = None;
     // Snapshots and checkpoints are taken at output steps.
@@ -245,7 +246,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
             .snapshot_every
             .is_some_and(|e| lat.step.is_multiple_of(e))
         {
-            checkpoint::snapshot(&cfg.out, &config, lat)?;
+            checkpoint::snapshot(out, &config, lat)?;
         }
         if lat.step >= cfg.steps {
             return Ok(false);
@@ -277,13 +278,13 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
     })?;
     drop(dir);
     if let Some((step, signal)) = interrupted {
-        return Err(crate::signals::Interrupted::new(signal, step, &cfg.out, &ckpt_dir).into());
+        return Err(crate::signals::Interrupted::new(signal, step, out, &ckpt_dir).into());
     }
     if let Some(d) = &res.diverged {
         return Err(LatticeError::Diverged {
             reason: d.reason.clone(),
             last_good: last.step,
-            out: cfg.out.display().to_string(),
+            out: out.display().to_string(),
         });
     }
     let fields = if cfg.fields > 1 {
@@ -302,7 +303,7 @@ pub fn run_cli(args: &LatticeArgs) -> Result<(), LatticeError> {
             .iter()
             .map(|r| r.energy_residual.abs())
             .fold(0.0, f64::max),
-        cfg.out.display()
+        out.display()
     );
     Ok(())
 }

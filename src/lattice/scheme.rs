@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// The time integrator: a composition of kick and drift sub-flows (`--integrator`,
 /// config key `integrator`: leapfrog | yoshida4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Integrator {
     Leapfrog,

@@ -9,15 +9,18 @@ use super::checkpoint::CheckpointPlan;
 use super::output::{write_all, write_report, write_tables};
 use super::results::NnResults;
 use super::run::{Prepared, RunError, invalid, prepare, train_devices, train_with};
-use crate::config::nn::{NnArgs, NnConfig};
+use crate::cli::nn::NnArgs;
+use crate::config::nn::NnConfig;
 use crate::gpu::{GpuContext, GpuError};
 use crate::report::RunDir;
 use crate::report::RunStatus;
 
-/// The checkpoint plan of a run configured by `cfg` (OUT/checkpoint), with the
-/// checkpoint to resume from opened and checked against `config`.
+/// The checkpoint plan of a run configured by `cfg` writing to `out`
+/// (OUT/checkpoint), with the checkpoint to resume from opened and checked against
+/// `config`.
 pub fn checkpoint_plan(
     cfg: &NnConfig,
+    out: &Path,
     command: &'static str,
     config: serde_json::Value,
     at_end: bool,
@@ -31,7 +34,7 @@ pub fn checkpoint_plan(
         None => None,
     };
     Ok(CheckpointPlan {
-        dir: cfg.out.join("checkpoint"),
+        dir: out.join("checkpoint"),
         command,
         config,
         every: cfg.checkpoint_every,
@@ -94,9 +97,11 @@ pub fn members_phrase(res: &NnResults) -> String {
 }
 
 /// What a training command publishes besides its tables: its name, resolved
-/// configuration and resolved arguments (for the shard statistics).
+/// configuration and resolved arguments (for the shard statistics), into `dir`
+/// (whose final place is `out`).
 pub struct Publish<'a> {
     pub command: &'static str,
+    pub out: &'a Path,
     pub config: serde_json::Value,
     pub args: serde_json::Value,
     pub dir: &'a mut crate::report::RunDir,
@@ -114,6 +119,7 @@ pub fn train_and_publish(
 ) -> Result<NnResults, RunError> {
     let Publish {
         command,
+        out,
         config,
         args,
         dir,
@@ -136,7 +142,6 @@ pub fn train_and_publish(
         }
         Ok(write_report(&res, d)?)
     })?;
-    let out = &cfg.out;
     if let Some((step, signal)) = res.interrupted {
         return Err(interrupted(step, signal, out, plan));
     }
@@ -151,26 +156,31 @@ pub fn train_and_publish(
     Ok(res)
 }
 
-/// The devices of `--devices` (one unless asked for more).
-pub fn open_devices(cfg: &NnConfig) -> Result<Vec<GpuContext>, GpuError> {
-    GpuContext::open_devices(&cfg.device_choice(), cfg.devices)
+/// The devices of `--devices` (one unless asked for more) on the adapter `choice`.
+pub fn open_devices(
+    cfg: &NnConfig,
+    choice: &crate::gpu::BackendChoice,
+) -> Result<Vec<GpuContext>, GpuError> {
+    GpuContext::open_devices(choice, cfg.devices)
 }
 
 /// `nncosmo-gpu nn`.
 pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
-    let cfg = args.resolve().map_err(invalid)?;
+    let (cfg, target) = args.resolve_target().map_err(invalid)?;
+    let out = &target.output.out;
     crate::signals::install();
     let config = serde_json::to_value(&cfg).unwrap_or_default();
-    let plan = checkpoint_plan(&cfg, "nn", config.clone(), false)?;
+    let plan = checkpoint_plan(&cfg, out, "nn", config.clone(), false)?;
     // Validate the data and the step before touching the output directory, and
     // the output directory (lock, writability, an earlier run) before the GPU; a
     // resumed run continues in its own directory.
     let prep = prepare(&cfg)?;
     let merged = serde_json::to_value(args.merged().map_err(invalid)?).unwrap_or_default();
-    let mut dir = crate::checkpoint::open_run_dir(&cfg.out, cfg.force, plan.resume.as_ref())?;
-    let ctxs = open_devices(&cfg)?;
+    let mut dir = crate::checkpoint::open_run_dir(out, target.output.force, plan.resume.as_ref())?;
+    let ctxs = open_devices(&cfg, &target.device)?;
     let publish = Publish {
         command: "nn",
+        out,
         config,
         args: merged,
         dir: &mut dir,
@@ -198,7 +208,7 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         s.ntk_drift_member_mean.unwrap_or(f64::NAN),
         s.ntk_drift_member_sd.unwrap_or(f64::NAN),
         s.mean_vs_theory,
-        cfg.out.display()
+        out.display()
     );
     Ok(())
 }

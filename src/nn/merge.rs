@@ -317,8 +317,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
     let files = check_shards(&args.shards)?;
     let command = files[0].ckpt.manifest.command.clone();
     let mut raw: serde_json::Value = files[0].ckpt.scalar("args")?;
-    // The merged run is the unsharded one, written to --out (a run's network flags
-    // are its `nn` table).
+    // The merged run is the unsharded one (a run's network flags are its `nn` table).
     let nn_raw = if command == "run" {
         raw.get_mut("nn")
     } else {
@@ -328,14 +327,6 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
         for k in ["shard", "devices", "checkpoint_every", "resume"] {
             o.remove(k);
         }
-        o.insert("out".into(), serde_json::json!(args.out));
-        o.insert("force".into(), serde_json::json!(args.force));
-        for (k, v) in [("backend", &args.backend), ("adapter", &args.adapter)] {
-            match v {
-                Some(v) => o.insert(k.into(), serde_json::json!(v)),
-                None => o.remove(k),
-            };
-        }
     }
     let parse = |m: serde_json::Error| {
         MergeError::Invalid(format!(
@@ -343,12 +334,20 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
             files[0].given.display()
         ))
     };
+    // ... written to merge's --out, on merge's adapter.
+    let nn_args = |v: serde_json::Value| -> Result<crate::cli::nn::NnArgs, MergeError> {
+        let mut a: crate::cli::nn::NnArgs = serde_json::from_value(v).map_err(parse)?;
+        a.output = args.output.clone();
+        a.device = args.device.clone();
+        Ok(a)
+    };
     match command.as_str() {
         "nn" => {
-            let a: crate::config::nn::NnArgs = serde_json::from_value(raw).map_err(parse)?;
-            let cfg = a.resolve()?;
+            let a = nn_args(raw)?;
+            let (cfg, target) = a.resolve_target()?;
             let prep = super::run::prepare(&cfg)?;
-            let mut dir = crate::report::RunDir::create(&cfg.out, cfg.force)?;
+            let out = &target.output;
+            let mut dir = crate::report::RunDir::create(&out.out, out.force)?;
             let parts = load_parts(&files, &cfg, &prep)?;
             let load_s = t.elapsed().as_secs_f64();
             let res = combine(parts)?;
@@ -376,7 +375,7 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
                 files.len(),
                 cfg.ensemble,
                 res.records.len(),
-                cfg.out.display(),
+                out.out.display(),
                 t.elapsed().as_secs_f64(),
                 load_s
             );
@@ -384,8 +383,8 @@ pub fn run_cli(args: &crate::cli::MergeArgs) -> Result<(), MergeError> {
         }
         "run" => {
             let part = |k: &str| raw.get(k).cloned().unwrap_or_default();
-            let a = crate::config::run::RunArgs {
-                nn: serde_json::from_value(part("nn")).map_err(parse)?,
+            let a = crate::cli::run::RunArgs {
+                nn: nn_args(part("nn"))?,
                 lattice: serde_json::from_value(part("lattice")).map_err(parse)?,
             };
             crate::duality::cli::merge_cli(&a, &files, t).map_err(|e| Box::new(e).into())

@@ -394,42 +394,29 @@ mod tests {
     #[ignore = "writes /tmp/plot_demo.svg to look at"]
     fn demo() {
         let mut p = Plot::new("Class 1 (κ = 0.5): power", "τ", "power").log_y();
-        let up: Vec<(f64, f64)> = (0..50)
-            .map(|i| (i as f64, 1.2 * (-0.1 * i as f64).exp()))
-            .collect();
-        let lo: Vec<(f64, f64)> = (0..50)
-            .map(|i| (i as f64, 0.8 * (-0.1 * i as f64).exp()))
-            .collect();
-        p.add(Series::band("network ±2 se", up, lo, 0));
-        p.add(Series::new(
-            "network",
-            (0..50)
-                .map(|i| (i as f64, (-0.1 * i as f64).exp()))
-                .collect(),
-            Style::Solid,
+        // a·e^{−x/10} at n points spaced dx.
+        let decay = |a: f64, n: usize, dx: f64| -> Vec<(f64, f64)> {
+            (0..n)
+                .map(|i| (dx * i as f64, a * (-0.1 * dx * i as f64).exp()))
+                .collect()
+        };
+        p.add(Series::band(
+            "network ±2 se",
+            decay(1.2, 50, 1.0),
+            decay(0.8, 50, 1.0),
             0,
         ));
-        p.add(Series::new(
-            "lattice",
-            (0..50)
-                .map(|i| (i as f64, 1.05 * (-0.1 * i as f64).exp()))
-                .collect(),
-            Style::Dashed,
-            1,
-        ));
-        p.add(Series::new(
-            "theory",
-            (0..50)
-                .map(|i| (i as f64, (-0.1 * i as f64).exp()))
-                .collect(),
-            Style::Dotted,
-            2,
-        ));
+        let curves = [
+            ("network", 1.0, Style::Solid),
+            ("lattice", 1.05, Style::Dashed),
+            ("theory", 1.0, Style::Dotted),
+        ];
+        for (colour, (name, a, style)) in curves.into_iter().enumerate() {
+            p.add(Series::new(name, decay(a, 50, 1.0), style, colour));
+        }
         p.add(Series::new(
             "pts",
-            (0..10)
-                .map(|i| (5.0 * i as f64, 0.5 * (-0.1 * i as f64).exp()))
-                .collect(),
+            decay(0.5, 10, 5.0),
             Style::LinePoints,
             3,
         ));

@@ -15,7 +15,7 @@ pub struct ParseEnumError {
 }
 
 /// Pointwise non-linearity φ of the hidden layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     Erf,
@@ -94,7 +94,7 @@ impl FromStr for Activation {
 
 /// How weights enter the forward pass (DESIGN §1). Both give the same NNGP; they
 /// differ in the NTK because gradients are taken w.r.t. different parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Parametrization {
     /// h = (σ_w/√fan_in)·W z + σ_b·b with W, b ~ N(0, 1).

@@ -2,24 +2,24 @@
 //! and named by its flag, the masses are expanded per field, and the Courant limit
 //! and e-fold cap are enforced.
 
-use std::path::PathBuf;
-
-use super::{LatticeArgs, LatticeConfig, MAX_EFOLDS, MAX_FIELDS, Spectrum, m2_of_mass};
-use crate::config::{ConfigError, finite, finite32, parse_named, positive, positive_real};
+use super::{
+    LatticeArgs, LatticeConfig, MAX_EFOLDS, MAX_FIELDS, Spectrum, SpectrumKind, m2_of_mass,
+};
+use crate::config::{ConfigError, finite, finite32, given, positive, positive_real};
 
 impl LatticeArgs {
     pub(super) fn validate(&self) -> Result<LatticeConfig, ConfigError> {
-        let grid = positive("grid", self.grid.unwrap_or(64))?;
+        let grid = positive("grid", given(self.grid, "grid")?)?;
         if grid < 4 {
             return Err(ConfigError::invalid(
                 "grid",
                 format!("must be at least 4 (got {grid})"),
             ));
         }
-        let dx = spacing("dx", self.dx.unwrap_or(1.0))?;
-        let dt = positive_real("dt", self.dt.unwrap_or(0.05))?;
-        let hubble = finite("hubble", self.hubble.unwrap_or(0.5))?;
-        let fields = positive("fields", self.fields.unwrap_or(1))?;
+        let dx = spacing("dx", given(self.dx, "dx")?)?;
+        let dt = positive_real("dt", given(self.dt, "dt")?)?;
+        let hubble = finite("hubble", given(self.hubble, "hubble")?)?;
+        let fields = positive("fields", given(self.fields, "fields")?)?;
         // Each field is one workgroup along z, whose count WebGPU caps at 65535; the
         // per-field lists below are built only for counts within it.
         if fields > MAX_FIELDS {
@@ -30,11 +30,13 @@ impl LatticeArgs {
                 ),
             ));
         }
-        let masses = if self.mass.is_empty() {
-            vec![1.0]
-        } else {
-            self.mass.clone()
-        };
+        let masses = self.mass.clone();
+        if masses.is_empty() {
+            return Err(ConfigError::invalid(
+                "mass",
+                "has no value (and no default)",
+            ));
+        }
         if masses.len() != 1 && masses.len() != fields {
             return Err(ConfigError::invalid(
                 "mass",
@@ -72,7 +74,7 @@ impl LatticeArgs {
         let masses: Vec<f64> = (0..fields)
             .map(|b| masses[b.min(masses.len() - 1)])
             .collect();
-        let lambda = finite32("lambda", self.lambda.unwrap_or(0.0))?;
+        let lambda = finite32("lambda", given(self.lambda, "lambda")?)?;
         if lambda < 0.0 && !self.allow_tachyonic {
             return Err(ConfigError::invalid(
                 "lambda",
@@ -83,33 +85,19 @@ impl LatticeArgs {
         }
         // Checked even when the spectrum does not use them: a bad value is never
         // silently ignored.
-        let amplitude = non_negative("amplitude", self.amplitude.unwrap_or(1e-4))?;
-        let tilt = finite32("tilt", self.tilt.unwrap_or(-3.0))?;
-        let spectrum = match self.spectrum.as_deref().unwrap_or("bunch-davies") {
-            "bunch-davies" => Spectrum::BunchDavies,
-            "power-law" => Spectrum::PowerLaw {
-                amplitude: non_negative("amplitude", amplitude)?,
-                tilt: finite("tilt", tilt)?,
-            },
-            "white" => Spectrum::White {
-                amplitude: non_negative("amplitude", amplitude)?,
-            },
-            "none" => Spectrum::None,
-            other => {
-                return Err(ConfigError::invalid(
-                    "spectrum",
-                    format!("must be bunch-davies, power-law, white or none (got `{other}`)"),
-                ));
-            }
+        let amplitude = non_negative("amplitude", given(self.amplitude, "amplitude")?)?;
+        let tilt = finite32("tilt", given(self.tilt, "tilt")?)?;
+        let spectrum = match given(self.spectrum, "spectrum")? {
+            SpectrumKind::BunchDavies => Spectrum::BunchDavies,
+            SpectrumKind::PowerLaw => Spectrum::PowerLaw { amplitude, tilt },
+            SpectrumKind::White => Spectrum::White { amplitude },
+            SpectrumKind::None => Spectrum::None,
         };
-        let velocity = parse_named("velocity", self.velocity.as_deref().unwrap_or("vacuum"))?;
-        let integrator = parse_named(
-            "integrator",
-            self.integrator.as_deref().unwrap_or("leapfrog"),
-        )?;
-        let stencil = crate::config::stencil_order(self.stencil.unwrap_or(2))?;
-        let steps = positive("steps", self.steps.unwrap_or(400))?;
-        let output_every = positive("output-every", self.output_every.unwrap_or(20))?;
+        let velocity = given(self.velocity, "velocity")?;
+        let integrator = given(self.integrator, "integrator")?;
+        let stencil = crate::config::stencil_order(given(self.stencil, "stencil")?)?;
+        let steps = positive("steps", given(self.steps, "steps")?)?;
+        let output_every = positive("output-every", given(self.output_every, "output-every")?)?;
         let mut cfg = LatticeConfig {
             grid,
             dx,
@@ -122,22 +110,16 @@ impl LatticeArgs {
             m2s: Vec::new(),
             spectrum_every: None,
             lambda,
-            phi_min: finite32("phi-min", self.phi_min.unwrap_or(0.0))?,
-            phi_init: finite32("phi-init", self.phi_init.unwrap_or(1.0))?,
-            dphi_init: finite32("dphi-init", self.dphi_init.unwrap_or(0.0))?,
+            phi_min: finite32("phi-min", given(self.phi_min, "phi-min")?)?,
+            phi_init: finite32("phi-init", given(self.phi_init, "phi-init")?)?,
+            dphi_init: finite32("dphi-init", given(self.dphi_init, "dphi-init")?)?,
             spectrum,
             velocity,
             integrator,
             stencil,
             steps,
             output_every,
-            seed: self.seed.unwrap_or(0),
-            out: crate::config::out_dir(
-                self.out
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("out/lattice")),
-            )?,
-            force: self.force,
+            seed: given(self.seed, "seed")?,
             checkpoint_every: self
                 .checkpoint_every
                 .map(|c| positive("checkpoint-every", c))
@@ -159,8 +141,6 @@ impl LatticeArgs {
                 }
             },
             allow_tachyonic: self.allow_tachyonic,
-            backend: self.backend.clone(),
-            adapter: self.adapter.clone(),
         };
         cfg.set_masses(&masses);
         cfg.check_courant()?;

@@ -1,13 +1,24 @@
-//! Command-line interface: subcommands and their raw arguments.
+//! Command-line interface: the clap structs of every subcommand (validated by
+//! `config`), the flags they share (`common`), and `parse`, which shows the typed
+//! defaults in `--help` and turns a refused flag value into one line.
+
+pub mod common;
+mod help;
+pub mod lattice;
+pub mod nn;
+pub mod run;
+pub mod sweep;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::lattice::LatticeArgs;
-use crate::config::nn::NnArgs;
-use crate::config::run::{DictionaryArgs, RunArgs};
-use crate::config::sweep::SweepArgs;
+pub use common::{Backend, DeviceArgs, OutputArgs};
+pub use help::{command, config_keys, parse, value_error};
+use lattice::LatticeArgs;
+use nn::NnArgs;
+use run::{DictionaryArgs, RunArgs};
+use sweep::SweepArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,37 +62,29 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("out", |a| a.required(true).help("Output directory of the merged run.")))]
 pub struct MergeArgs {
-    /// Output directory of the merged run.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Overwrite an output directory that already holds a run.
-    #[arg(long)]
-    pub force: bool,
-    /// Backend for a `run`'s dual lattice: vulkan, metal, dx12, gl.
-    #[arg(long)]
-    pub backend: Option<String>,
-    /// Adapter name substring for a `run`'s dual lattice.
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The adapter of a `run`'s dual lattice.
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// The shards' output directories (or their shard/ statistics directories).
     #[arg(required = true, value_name = "SHARD_DIR")]
     pub shards: Vec<PathBuf>,
 }
 
+/// `--backend` and `--adapter` are global: `bench nn --backend vulkan` works too.
 #[derive(Debug, Args)]
+#[command(mut_arg("backend", |a| a.global(true)), mut_arg("adapter", |a| a.global(true)))]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub target: BenchTarget,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Backend: vulkan, metal, dx12, gl.
-    #[arg(long, global = true)]
-    pub backend: Option<String>,
-    /// Adapter name substring.
-    #[arg(long, global = true)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +120,7 @@ pub struct InfoArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Backends to list (vulkan, metal, dx12, gl; comma list).
-    #[arg(long)]
-    pub backend: Option<String>,
+    /// Backends to list (comma list) [default: WGPU_BACKEND, else every primary backend].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backend: Vec<Backend>,
 }
