@@ -111,6 +111,16 @@ struct Axis {
 }
 
 impl Axis {
+    /// A linear axis's tick value, with the rounding residue of a tick that is
+    /// zero (plotters steps from the lower end: -2e-16 instead of 0) set to 0.
+    fn snap(&self, v: f64) -> f64 {
+        if !self.log && v.abs() < 1e-9 * (self.hi - self.lo).abs() {
+            0.0
+        } else {
+            v
+        }
+    }
+
     fn new(vals: impl Iterator<Item = f64>, log: bool) -> Axis {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in vals {
@@ -296,15 +306,16 @@ impl Plot {
             .y_label_area_size(70)
             .build_cartesian_2d(x, y)
             .map_err(fail)?;
-        let tick = |v: &f64| fmt_tick(*v);
+        let xtick = |v: &f64| fmt_tick(xa.snap(*v));
+        let ytick = |v: &f64| fmt_tick(ya.snap(*v));
         chart
             .configure_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(0xE5, 0xE5, 0xE5))
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
+            .x_label_formatter(&xtick)
+            .y_label_formatter(&ytick)
             .label_style(FONT)
             .axis_desc_style(FONT)
             .draw()
@@ -388,6 +399,9 @@ mod tests {
     fn ticks_are_round() {
         assert_eq!(fmt_tick(0.6000000000000001), "0.6");
         assert_eq!(fmt_tick(2e-5), "2e-5");
+        let lin = Axis::new([-1.4, 0.3].into_iter(), false);
+        assert_eq!(fmt_tick(lin.snap(-2.220446049250313e-16)), "0");
+        assert_eq!(fmt_tick(lin.snap(0.2)), "0.2");
     }
 
     #[test]
