@@ -9,13 +9,20 @@ fn main() -> ExitCode {
     let cli = match nncosmo_gpu::cli::parse(std::env::args_os()) {
         Ok(c) => c,
         // A refused value is an invalid input like any the validation refuses: one
-        // line and exit 1. Other usage errors and --help are clap's own.
+        // line and exit 1. Other usage errors (an unknown flag, a missing value) are
+        // one line too, with clap's exit status; --help and --version are clap's own.
         Err(e) => match nncosmo_gpu::cli::value_error(&e) {
             Some(line) => {
                 eprintln!("error: {line}");
                 return ExitCode::from(1);
             }
-            None => e.exit(),
+            None => match nncosmo_gpu::cli::usage_error(&e) {
+                Some(line) => {
+                    eprintln!("{line}");
+                    return ExitCode::from(e.exit_code() as u8);
+                }
+                None => e.exit(),
+            },
         },
     };
     match run(cli) {

@@ -66,12 +66,32 @@ pub fn value_error(e: &clap::Error) -> Option<String> {
                     .join(", "),
                 _ => String::new(),
             };
+            // No value at all (`--width` last): clap's "a value is required" line.
+            if value.is_empty() || valid.is_empty() {
+                return None;
+            }
             Some(format!(
                 "{flag} unknown value `{value}`, expected one of {valid}"
             ))
         }
         _ => None,
     }
+}
+
+/// A usage error other than a refused value, as one line: clap's `error: …` line,
+/// with its `tip: …` (a similar flag's name) in parentheses. None for --help and
+/// --version, which print their text.
+pub fn usage_error(e: &clap::Error) -> Option<String> {
+    if !e.use_stderr() {
+        return None;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next()?.to_string();
+    Some(match lines.find(|l| l.starts_with("tip:")) {
+        Some(tip) => format!("{first} ({tip})"),
+        None => first,
+    })
 }
 
 /// The config keys of a subcommand's flags: its clap arguments' ids (the field
@@ -141,6 +161,24 @@ mod tests {
         assert!(lr.starts_with("--lr invalid value `fast`: "), "{lr}");
         // Usage errors that are not about a value stay clap's.
         assert_eq!(err(&["nn", "--widht", "3"]), None);
+    }
+
+    #[test]
+    fn other_usage_errors_are_one_line() {
+        let e = parse(["nncosmo-gpu", "nn", "--wdith", "8"]).unwrap_err();
+        let line = usage_error(&e).unwrap();
+        assert!(
+            line.starts_with("error: unexpected argument '--wdith'"),
+            "{line}"
+        );
+        assert!(line.contains("tip:") && line.contains("--width"), "{line}");
+        assert!(!line.contains('\n'));
+        let missing = parse(["nncosmo-gpu", "nn", "--width"]).unwrap_err();
+        assert_eq!(value_error(&missing), None);
+        let line = usage_error(&missing).unwrap();
+        assert!(line.contains("a value is required for '--width"), "{line}");
+        let help = parse(["nncosmo-gpu", "nn", "--help"]).unwrap_err();
+        assert_eq!(usage_error(&help), None);
     }
 
     #[test]
