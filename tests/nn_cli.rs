@@ -390,3 +390,51 @@ fn a_count_is_refused_alike_as_flag_and_as_config_key() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn bench_profile_lists_the_dispatches_of_a_step() {
+    // Depth 2 at a width that is a multiple of 8: the hidden-to-hidden layer runs the
+    // dense kernels (the packed backward on CPU adapters with 64-bit integers, as
+    // lavapipe), and the printed shares are of one whole step.
+    let out = bin()
+        .args([
+            "bench",
+            "nn",
+            "--ensemble",
+            "4",
+            "--width",
+            "64",
+            "--depth",
+            "2",
+            "--points",
+            "8",
+            "--steps",
+            "1",
+            "--profile",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let rows: Vec<(f64, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 5 && f[1] == "ms" && f[3] == "%")
+                .then(|| (f[2].parse().unwrap(), f[4].into()))
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert!(names.contains(&"nn/dense_forward"), "{text}");
+    let packed = if text.contains("on llvmpipe") {
+        "nn/dense_backward_x8"
+    } else {
+        "nn/dense_backward"
+    };
+    assert!(names.contains(&packed), "{text}");
+    let total: f64 = rows.iter().map(|r| r.0).sum();
+    assert!(
+        (total - 100.0).abs() < 0.5,
+        "shares add up to {total} %: {text}"
+    );
+}
