@@ -9,8 +9,8 @@ fn main() {
     let result = GpuContext::new(&BackendChoice::default())
         .map_err(|e| e.to_string())
         .and_then(|ctx| {
-            run_cases(&ctx, &DEFAULT_CASES, 1, 64, None, false)
-                .and_then(|_| run_deep_cases(&ctx, None, false))
+            run_cases(&ctx, &DEFAULT_CASES, 1, 64, None, false, false)
+                .and_then(|_| run_deep_cases(&ctx, None, false, false))
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = result {

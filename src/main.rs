@@ -218,14 +218,13 @@ fn bench(b: BenchArgs) -> anyhow::Result<()> {
             use nncosmo_gpu::nn::bench::{DEFAULT_CASES, run_cases, run_deep_cases};
             match (a.ensemble, a.width) {
                 (Some(e), Some(w)) => {
-                    run_cases(&ctx, &[(e, w)], a.depth, a.points, a.steps, b.json)?;
-                    if a.profile {
-                        nncosmo_gpu::nn::bench::profile(&ctx, e, w, a.depth, a.points)?;
-                    }
+                    let case = [(e, w)];
+                    run_cases(&ctx, &case, a.depth, a.points, a.steps, a.profile, b.json)?;
                 }
                 (None, None) => {
-                    run_cases(&ctx, &DEFAULT_CASES, a.depth, a.points, a.steps, b.json)?;
-                    run_deep_cases(&ctx, a.steps, b.json)?;
+                    let cases = DEFAULT_CASES;
+                    run_cases(&ctx, &cases, a.depth, a.points, a.steps, a.profile, b.json)?;
+                    run_deep_cases(&ctx, a.steps, a.profile, b.json)?;
                 }
                 _ => anyhow::bail!("bench nn: give both --ensemble and --width, or neither"),
             }

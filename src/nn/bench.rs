@@ -29,11 +29,22 @@ pub struct NnBench {
     pub peak_gflop_per_s: Option<f64>,
     /// GFLOP/s as a percentage of that peak.
     pub percent_of_peak: Option<f64>,
+    /// With `--profile`: each dispatch of one step timed on its own, largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Vec<DispatchTime>>,
+}
+
+/// One dispatch of a training step, timed on its own ([`Ensemble::profile_step`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct DispatchTime {
+    pub kernel: &'static str,
+    pub seconds: f64,
 }
 
 /// Times `steps` training steps (one hidden erf layer on the ring unless `depth` > 1),
 /// or as many as fill about a second when None, after a warm-up step; FLOPs are the
-/// analytic 6·E·N·P per step.
+/// analytic 6·E·N·P per step. With `profile`, the same ensemble then times each
+/// dispatch of a step on its own.
 pub fn bench_nn(
     ctx: &GpuContext,
     ensemble: usize,
@@ -41,61 +52,8 @@ pub fn bench_nn(
     depth: usize,
     points: usize,
     steps: Option<usize>,
+    profile: bool,
 ) -> Result<NnBench, NnError> {
-    let ens = bench_ensemble(ctx, ensemble, width, depth, points)?;
-    // Warm-up, then probes size the run. A segment's final record forces a
-    // read-back, so each timed region ends synchronised.
-    ens.run_segment(0, 1, &|_| false)?;
-    let mut done = 1;
-    // A segment's dispatches are encoded into one submission, so long runs go in
-    // pieces of at most MAX_SEGMENT steps (each ending in a read-back that
-    // synchronises): the encoder's memory stays bounded at any --steps.
-    let mut segment = |k: usize| {
-        let t = Instant::now();
-        let end = done + k;
-        while done < end {
-            let stop = (done + MAX_SEGMENT).min(end);
-            ens.run_segment(done, stop, &|s| s == stop)?;
-            done = stop;
-        }
-        Ok::<_, NnError>(t.elapsed().as_secs_f64())
-    };
-    let steps = match steps {
-        Some(s) => s,
-        None => steps_for(1.0, 20_000, &mut segment)?.max(3),
-    };
-    let seconds = segment(steps)?;
-    let shape = NetShape {
-        input_dim: 2,
-        width,
-        depth,
-    };
-    let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
-    let gflop_per_s = steps as f64 * flops / seconds / 1e9;
-    let peak = fma_peak_gflops(ctx);
-    Ok(NnBench {
-        ensemble,
-        width,
-        depth,
-        points,
-        steps,
-        seconds,
-        steps_per_s: steps as f64 / seconds,
-        gflop_per_s,
-        peak_gflop_per_s: peak,
-        percent_of_peak: peak.map(|p| 100.0 * gflop_per_s / p),
-    })
-}
-
-/// The benchmarked ensemble (one erf network per member on the ring data set),
-/// initialised.
-fn bench_ensemble(
-    ctx: &GpuContext,
-    ensemble: usize,
-    width: usize,
-    depth: usize,
-    points: usize,
-) -> Result<Ensemble, NnError> {
     let data = Dataset::ring(points, 0.5, 1.0);
     let shape = NetShape {
         input_dim: 2,
@@ -128,7 +86,55 @@ fn bench_ensemble(
         .collect();
     let ens = Ensemble::new(ctx, &spec, &data, &basis)?;
     ens.initialize()?;
-    Ok(ens)
+    // Warm-up, then probes size the run. A segment's final record forces a
+    // read-back, so each timed region ends synchronised.
+    ens.run_segment(0, 1, &|_| false)?;
+    let mut done = 1;
+    // A segment's dispatches are encoded into one submission, so long runs go in
+    // pieces of at most MAX_SEGMENT steps (each ending in a read-back that
+    // synchronises): the encoder's memory stays bounded at any --steps.
+    let mut segment = |k: usize| {
+        let t = Instant::now();
+        let end = done + k;
+        while done < end {
+            let stop = (done + MAX_SEGMENT).min(end);
+            ens.run_segment(done, stop, &|s| s == stop)?;
+            done = stop;
+        }
+        Ok::<_, NnError>(t.elapsed().as_secs_f64())
+    };
+    let steps = match steps {
+        Some(s) => s,
+        None => steps_for(1.0, 20_000, &mut segment)?.max(3),
+    };
+    let seconds = segment(steps)?;
+    let profile = if profile {
+        let mut times: Vec<DispatchTime> = ens
+            .profile_step(3)?
+            .into_iter()
+            .map(|(kernel, seconds)| DispatchTime { kernel, seconds })
+            .collect();
+        times.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        Some(times)
+    } else {
+        None
+    };
+    let flops = 6.0 * (ensemble * points * shape.param_count()) as f64;
+    let gflop_per_s = steps as f64 * flops / seconds / 1e9;
+    let peak = fma_peak_gflops(ctx);
+    Ok(NnBench {
+        ensemble,
+        width,
+        depth,
+        points,
+        steps,
+        seconds,
+        steps_per_s: steps as f64 / seconds,
+        gflop_per_s,
+        peak_gflop_per_s: peak,
+        percent_of_peak: peak.map(|p| 100.0 * gflop_per_s / p),
+        profile,
+    })
 }
 
 /// The standard cases, (E=64, n=1024, N=64) and (E=1024, n=4096, N=64), or one case;
@@ -139,11 +145,12 @@ pub fn run_cases(
     depth: usize,
     points: usize,
     steps: Option<usize>,
+    profile: bool,
     json: bool,
 ) -> Result<Vec<NnBench>, NnError> {
     let mut out = Vec::new();
     for &(e, w) in cases {
-        let r = bench_nn(ctx, e, w, depth, points, steps)?;
+        let r = bench_nn(ctx, e, w, depth, points, steps, profile)?;
         print_case(ctx, &r, json);
         out.push(r);
     }
@@ -154,39 +161,16 @@ pub fn run_cases(
 pub fn run_deep_cases(
     ctx: &GpuContext,
     steps: Option<usize>,
+    profile: bool,
     json: bool,
 ) -> Result<Vec<NnBench>, NnError> {
     let mut out = Vec::new();
     for &(depth, e, w, points) in &DEEP_CASES {
-        let r = bench_nn(ctx, e, w, depth, points, steps)?;
+        let r = bench_nn(ctx, e, w, depth, points, steps, profile)?;
         print_case(ctx, &r, json);
         out.push(r);
     }
     Ok(out)
-}
-
-/// Prints the time of each dispatch of one training step (see
-/// [`Ensemble::profile_step`]), the largest first, with its share of the total.
-pub fn profile(
-    ctx: &GpuContext,
-    ensemble: usize,
-    width: usize,
-    depth: usize,
-    points: usize,
-) -> Result<(), NnError> {
-    let ens = bench_ensemble(ctx, ensemble, width, depth, points)?;
-    ens.run_segment(0, 1, &|_| false)?;
-    let mut times = ens.profile_step(3)?;
-    let total: f64 = times.iter().map(|t| t.1).sum();
-    times.sort_by(|a, b| b.1.total_cmp(&a.1));
-    println!(
-        "profile of one step ({:.3} s dispatched one by one):",
-        total
-    );
-    for (name, s) in times {
-        println!("  {:>9.3} ms {:>5.1} %  {name}", 1e3 * s, 100.0 * s / total);
-    }
-    Ok(())
 }
 
 fn print_case(ctx: &GpuContext, r: &NnBench, json: bool) {
@@ -210,6 +194,14 @@ fn print_case(ctx: &GpuContext, r: &NnBench, json: bool) {
         r.steps_per_s,
         r.gflop_per_s
     );
+    if let Some(times) = &r.profile {
+        let total: f64 = times.iter().map(|t| t.seconds).sum();
+        println!("profile of one step ({total:.3} s dispatched one by one):");
+        for t in times {
+            let (ms, share) = (1e3 * t.seconds, 100.0 * t.seconds / total);
+            println!("  {ms:>9.3} ms {share:>5.1} %  {}", t.kernel);
+        }
+    }
 }
 
 /// The default cases of `nncosmo-gpu bench nn` and `cargo bench --bench nn`.

@@ -247,16 +247,17 @@ impl Ensemble {
     /// its own submission and waited for (so the sum exceeds a pipelined step by
     /// the submissions' overhead); for `bench nn --profile`.
     pub fn profile_step(&self, reps: usize) -> Result<Vec<(&'static str, f64)>, NnError> {
+        let reps = reps.max(1);
         let mut out = Vec::new();
         for op in &self.ops.train {
             let t = std::time::Instant::now();
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-            self.encode(&mut enc, &vec![op; reps.max(1)]);
+            self.encode(&mut enc, &vec![op; reps]);
             self.ctx.queue.submit([enc.finish()]);
             self.ctx.wait()?;
             out.push((
                 kernels::name(op.kernel),
-                t.elapsed().as_secs_f64() / reps.max(1) as f64,
+                t.elapsed().as_secs_f64() / reps as f64,
             ));
         }
         Ok(out)
