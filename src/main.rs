@@ -8,21 +8,13 @@ fn main() -> ExitCode {
     nncosmo_gpu::gpu::headless::quiet_window_system();
     let cli = match nncosmo_gpu::cli::parse(std::env::args_os()) {
         Ok(c) => c,
-        // A refused value is an invalid input like any the validation refuses: one
-        // line and exit 1. Other usage errors (an unknown flag, a missing value) are
-        // one line too, with clap's exit status; --help and --version are clap's own.
-        Err(e) => match nncosmo_gpu::cli::value_error(&e) {
-            Some(line) => {
-                eprintln!("error: {line}");
-                return ExitCode::from(1);
+        // Every usage error is one line; --help and --version are clap's own.
+        Err(e) => match nncosmo_gpu::cli::error_line(&e) {
+            Some((line, status)) => {
+                eprintln!("{line}");
+                return ExitCode::from(status);
             }
-            None => match nncosmo_gpu::cli::usage_error(&e) {
-                Some(line) => {
-                    eprintln!("{line}");
-                    return ExitCode::from(e.exit_code() as u8);
-                }
-                None => e.exit(),
-            },
+            None => e.exit(),
         },
     };
     match run(cli) {

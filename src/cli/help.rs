@@ -78,6 +78,17 @@ pub fn value_error(e: &clap::Error) -> Option<String> {
     }
 }
 
+/// The one line to print for a command-line error and the exit status, or None for
+/// --help and --version (clap prints those): a refused value exits 1 like any input
+/// the validation refuses ([`value_error`]), other usage errors with clap's status
+/// ([`usage_error`]).
+pub fn error_line(e: &clap::Error) -> Option<(String, u8)> {
+    match value_error(e) {
+        Some(line) => Some((format!("error: {line}"), 1)),
+        None => usage_error(e).map(|line| (line, e.exit_code() as u8)),
+    }
+}
+
 /// A usage error other than a refused value, as one line: clap's `error: …` line,
 /// with its `tip: …` (a similar flag's name) in parentheses. None for --help and
 /// --version, which print their text.
@@ -179,6 +190,13 @@ mod tests {
         assert!(line.contains("a value is required for '--width"), "{line}");
         let help = parse(["nncosmo-gpu", "nn", "--help"]).unwrap_err();
         assert_eq!(usage_error(&help), None);
+        assert_eq!(error_line(&help), None);
+        // A refused value exits 1 like the validation's refusals; other usage errors 2.
+        let bad = parse(["nncosmo-gpu", "nn", "--width", "-3"]).unwrap_err();
+        let (line, status) = error_line(&bad).unwrap();
+        assert_eq!(line, "error: --width must be a positive integer (got -3)");
+        assert_eq!(status, 1);
+        assert_eq!(error_line(&e).map(|l| l.1), Some(2));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use common::{Backend, DeviceArgs, OutputArgs};
-pub use help::{command, config_keys, parse, usage_error, value_error};
+pub use help::{command, config_keys, error_line, parse};
 use lattice::LatticeArgs;
 use nn::NnArgs;
 use run::{DictionaryArgs, RunArgs};
