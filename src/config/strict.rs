@@ -63,27 +63,30 @@ pub fn check_file(path: &Path, kind: FileKind) -> Result<(), ConfigError> {
 /// As [`check_file`], for the file's text.
 pub fn check_text(path: &str, text: &str, kind: FileKind) -> Result<(), ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| located(path, text, &e))?;
+    let at = (path, text, &table);
     match kind {
-        FileKind::Run => flat_keys::<NnArgs>(path, text, &table, Some("nn"))?,
+        FileKind::Run => keys_then_schema::<NnArgs, RunFile>(at, Some("nn")),
         FileKind::Nn if table.contains_key("nn") => {
-            flat_keys::<NnArgs>(path, text, &table, Some("nn"))?
+            keys_then_schema::<NnArgs, RunFile>(at, Some("nn"))
         }
-        FileKind::Nn => flat_keys::<NnArgs>(path, text, &table, None)?,
+        FileKind::Nn => keys_then_schema::<NnArgs, NnArgs>(at, None),
         FileKind::Lattice if table.contains_key("lattice") => {
-            flat_keys::<LatticeArgs>(path, text, &table, Some("lattice"))?
+            keys_then_schema::<LatticeArgs, LatticeFile>(at, Some("lattice"))
         }
-        FileKind::Lattice => flat_keys::<LatticeArgs>(path, text, &table, None)?,
+        FileKind::Lattice => keys_then_schema::<LatticeArgs, LatticeArgs>(at, None),
     }
-    let result = match kind {
-        FileKind::Run => toml::from_str::<RunFile>(text).map(drop),
-        FileKind::Nn if table.contains_key("nn") => toml::from_str::<RunFile>(text).map(drop),
-        FileKind::Nn => toml::from_str::<NnArgs>(text).map(drop),
-        FileKind::Lattice if table.contains_key("lattice") => {
-            toml::from_str::<LatticeFile>(text).map(drop)
-        }
-        FileKind::Lattice => toml::from_str::<LatticeArgs>(text).map(drop),
-    };
-    result.map_err(|e| located(path, text, &e))
+}
+
+/// The keys of `section` checked against the flags of `A` ([`flat_keys`]), then the
+/// whole file against its schema `F`.
+fn keys_then_schema<A: clap::Args + DeserializeOwned, F: DeserializeOwned>(
+    (path, text, table): (&str, &str, &toml::Table),
+    section: Option<&str>,
+) -> Result<(), ConfigError> {
+    flat_keys::<A>(path, text, table, section)?;
+    toml::from_str::<F>(text)
+        .map(drop)
+        .map_err(|e| located(path, text, &e))
 }
 
 /// Checks the keys of the top level (`section` None) or of the table `section`
