@@ -196,9 +196,9 @@ impl OpLists {
                     // (parameters, members) grid; at most 1024 workgroups along a
                     // segment, whose invocations then stride through it.
                     let along = count.div_ceil(WG as usize).min(1024) as u32;
-                    let rows = (c.members as u32).min(b.max_groups);
-                    let grid = [along, rows, (c.members as u32).div_ceil(rows)];
-                    init_ops.push(b.op_grid(K::Init, &u, &[&c.params], grid));
+                    let rows = grid(c.members as u32, b.max_groups);
+                    let groups = [along, rows[0], rows[1]];
+                    init_ops.push(b.op_grid(K::Init, &u, &[&c.params], groups));
                 }
             }
             if sz.fused {
