@@ -160,24 +160,29 @@ fn depth2_generic_path() {
     check(3, 12, Activation::Erf, Parametrization::Standard);
 }
 
+/// [`check_on`] for each (points, depth, width, activation, parametrisation) on the
+/// ring data set.
+fn check_rings(cases: &[(usize, usize, usize, Activation, Parametrization)]) {
+    for &(points, depth, width, act, param) in cases {
+        check_on(&Dataset::ring(points, 0.3, 1.0), depth, width, act, param);
+    }
+}
+
 #[test]
 fn dense_kernels_ragged_tiles_depth3_both_parametrisations() {
     // The register-tiled hidden-to-hidden kernels (dense_forward, dense_backward with
     // the fused update, dense_gram) at widths that fill neither a 64-lane workgroup
     // nor a group of 8 lanes, with N = 6 and 13 ragged in tiles of 8 and 16 points, and
     // N = 20 past one tile (δ propagated tile by tile, then hidden_grad_update).
-    let ring = |n| Dataset::ring(n, 0.3, 1.0);
     use Activation::{Erf, Relu, Tanh};
     use Parametrization::{Ntk, Standard};
-    for (points, depth, width, act, param) in [
+    check_rings(&[
         (13, 2, 36, Erf, Ntk),
         (13, 3, 20, Relu, Standard),
         (6, 3, 36, Tanh, Ntk),
         (20, 2, 12, Tanh, Standard),
         (20, 3, 8, Erf, Ntk),
-    ] {
-        check_on(&ring(points), depth, width, act, param);
-    }
+    ]);
 }
 
 #[test]
@@ -186,17 +191,14 @@ fn packed_dense_kernels_ragged_tiles_depth3_both_parametrisations() {
     // 64-bit integers (W and v moved as vec4<u64>), here with lanes that fill neither
     // a workgroup nor a group of 8 (n/8 = 1, 3, 5), N ragged in tiles of 8 and 16,
     // and the bias update in both halves of a packed element (n/4 even and odd rows).
-    let ring = |n| Dataset::ring(n, 0.3, 1.0);
     use Activation::{Erf, Relu, Tanh};
     use Parametrization::{Ntk, Standard};
-    for (points, depth, width, act, param) in [
+    check_rings(&[
         (16, 2, 8, Erf, Ntk),
         (13, 3, 24, Relu, Standard),
         (6, 2, 40, Tanh, Ntk),
         (11, 3, 40, Erf, Standard),
-    ] {
-        check_on(&ring(points), depth, width, act, param);
-    }
+    ]);
 }
 
 #[test]
