@@ -22,6 +22,9 @@
 override TP: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> vel: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> up: array<vec4<f32>>;
@@ -37,27 +40,27 @@ var<private> b4: u32;
 var<private> lane: u32;
 
 fn step(p: u32, w: vec4<f32>, g: vec4<f32>) {
-    let v = net.momentum * vel[p] - net.lr * g;
+    let v = uni.momentum * vel[p] - uni.lr * g;
     vel[p] = v;
     params[p] = w + v;
 }
 
 // The layer's input at point r of the tile (clamped).
 fn zrow(r: u32) -> vec4<f32> {
-    return z_in[(row0 + min(p0 + r, net.n_points - 1u)) * n4 + b4];
+    return z_in[(row0 + min(p0 + r, uni.n_points - 1u)) * n4 + b4];
 }
 
 // δ_up[r][4·a4 ..] at a uniform address; zero past N and past the tile.
 fn drow(r: u32, a4: u32) -> vec4<f32> {
     let p = p0 + r;
-    let d = up[(row0 + min(p, net.n_points - 1u)) * u4 + a4];
-    return select(vec4<f32>(0.0), d, p < net.n_points && r < TP);
+    let d = up[(row0 + min(p, uni.n_points - 1u)) * u4 + a4];
+    return select(vec4<f32>(0.0), d, p < uni.n_points && r < TP);
 }
 
 fn emit(r: u32, acc: vec4<f32>) {
-    if p0 + r < net.n_points && lane < n4 {
+    if p0 + r < uni.n_points && lane < n4 {
         let o = (row0 + p0 + r) * n4 + b4;
-        delta[o] = dphi[o] * net.wm * acc;
+        delta[o] = dphi[o] * uni.wm * acc;
     }
 }
 
@@ -68,12 +71,13 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(subgroup_invocation_id) sg: u32,
 ) {
-    let np = net.n_points;
-    n4 = net.n_in / 4u;     // this layer's inputs (the neurons below) / 4
-    u4 = net.n_out / 4u;    // its outputs (the neurons above) / 4
+    uni = net;
+    let np = uni.n_points;
+    n4 = uni.n_in / 4u;     // this layer's inputs (the neurons below) / 4
+    u4 = uni.n_out / 4u;    // its outputs (the neurons above) / 4
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
-    if flat >= net.members * tiles {
+    if flat >= uni.members * tiles {
         return;
     }
     let m = flat / tiles;
@@ -81,10 +85,10 @@ fn main(
     row0 = m * np;
     lane = wid.x * WG + lid.x;
     b4 = min(lane, n4 - 1u);
-    let update = (net.flags & 4u) == 0u;
+    let update = (uni.flags & 4u) == 0u;
     let sl = sg % 8u;
-    let base4 = (net.member_offset + m) * net.params_per_member / 4u;
-    let w = base4 + net.w_off / 4u + b4;
+    let base4 = (uni.member_offset + m) * uni.params_per_member / 4u;
+    let w = base4 + uni.w_off / 4u + b4;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -252,14 +256,14 @@ fn main(
             g3 = g3 + d15.w * z15;
         }
         if update && lane < n4 {
-            step(wi + 0u * n4, wv0, net.wm * g0);
-            step(wi + 1u * n4, wv1, net.wm * g1);
-            step(wi + 2u * n4, wv2, net.wm * g2);
-            step(wi + 3u * n4, wv3, net.wm * g3);
+            step(wi + 0u * n4, wv0, uni.wm * g0);
+            step(wi + 1u * n4, wv1, uni.wm * g1);
+            step(wi + 2u * n4, wv2, uni.wm * g2);
+            step(wi + 3u * n4, wv3, uni.wm * g3);
         }
         if update && lane == 0u {
-            let bi = base4 + net.b_off / 4u + a4;
-            step(bi, params[bi], net.bm * gb);
+            let bi = base4 + uni.b_off / 4u + a4;
+            step(bi, params[bi], uni.bm * gb);
         }
     }
     emit(0u, acc0);

@@ -32,6 +32,9 @@ var<private> u4: u32;
 var<private> b4: u32;
 var<private> lane: u32;
 var<private> n8: u32;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 
 // Floats 0..4 (lo) and 4..8 (hi) of 8 packed ones.
 fn lo(x: vec4<u64>) -> vec4<f32> {
@@ -55,29 +58,29 @@ fn pack(l: vec4<f32>, h: vec4<f32>) -> vec4<u64> {
 // Heavy-ball step of the 8 parameters at packed index p (w: their current values).
 fn step(p: u32, wl: vec4<f32>, wh: vec4<f32>, gl: vec4<f32>, gh: vec4<f32>) {
     let v = vel[p];
-    let vl = net.momentum * lo(v) - net.lr * gl;
-    let vh = net.momentum * hi(v) - net.lr * gh;
+    let vl = uni.momentum * lo(v) - uni.lr * gl;
+    let vh = uni.momentum * hi(v) - uni.lr * gh;
     vel[p] = pack(vl, vh);
     params[p] = pack(wl + vl, wh + vh);
 }
 
 // The layer's input at point r of the tile (clamped), floats 4h..4h+4 of this lane.
 fn zrow(r: u32, h: u32) -> vec4<f32> {
-    return z_in[(row0 + min(p0 + r, net.n_points - 1u)) * n4 + b4 + h];
+    return z_in[(row0 + min(p0 + r, uni.n_points - 1u)) * n4 + b4 + h];
 }
 
 // δ_up[r][4·a4 ..]; zero past N and past the tile.
 fn drow(r: u32, a4: u32) -> vec4<f32> {
     let p = p0 + r;
-    let d = up[(row0 + min(p, net.n_points - 1u)) * u4 + a4];
-    return select(vec4<f32>(0.0), d, p < net.n_points && r < TP);
+    let d = up[(row0 + min(p, uni.n_points - 1u)) * u4 + a4];
+    return select(vec4<f32>(0.0), d, p < uni.n_points && r < TP);
 }
 
 fn emit(r: u32, al: vec4<f32>, ah: vec4<f32>) {
-    if p0 + r < net.n_points && lane < n8 {
+    if p0 + r < uni.n_points && lane < n8 {
         let o = (row0 + p0 + r) * n4 + b4;
-        delta[o] = dphi[o] * net.wm * al;
-        delta[o + 1u] = dphi[o + 1u] * net.wm * ah;
+        delta[o] = dphi[o] * uni.wm * al;
+        delta[o + 1u] = dphi[o + 1u] * uni.wm * ah;
     }
 }
 
@@ -88,13 +91,14 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(subgroup_invocation_id) sg: u32,
 ) {
-    let np = net.n_points;
-    n4 = net.n_in / 4u;
-    n8 = net.n_in / 8u;
-    u4 = net.n_out / 4u;
+    uni = net;
+    let np = uni.n_points;
+    n4 = uni.n_in / 4u;
+    n8 = uni.n_in / 8u;
+    u4 = uni.n_out / 4u;
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
-    if flat >= net.members * tiles {
+    if flat >= uni.members * tiles {
         return;
     }
     let m = flat / tiles;
@@ -103,10 +107,10 @@ fn main(
     lane = wid.x * WG + lid.x;
     let b8 = min(lane, n8 - 1u);
     b4 = 2u * b8;
-    let update = (net.flags & 4u) == 0u;
+    let update = (uni.flags & 4u) == 0u;
     let sl = sg % 8u;
-    let base8 = (net.member_offset + m) * net.params_per_member / 8u;
-    let w = base8 + net.w_off / 8u + b8;
+    let base8 = (uni.member_offset + m) * uni.params_per_member / 8u;
+    let w = base8 + uni.w_off / 8u + b8;
     var al0 = vec4<f32>(0.0);
     var ah0 = vec4<f32>(0.0);
     var al1 = vec4<f32>(0.0);
@@ -341,8 +345,8 @@ fn main(
                 g1h = g1h + d15.y * zh15;
             }
             if update && lane < n8 {
-                step(wi + 0u * n8, w0l, w0h, net.wm * g0l, net.wm * g0h);
-                step(wi + 1u * n8, w1l, w1h, net.wm * g1l, net.wm * g1h);
+                step(wi + 0u * n8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 1u * n8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
             }
         }
         {
@@ -455,22 +459,22 @@ fn main(
                 g1h = g1h + d15.w * zh15;
             }
             if update && lane < n8 {
-                step(wi + 2u * n8, w0l, w0h, net.wm * g0l, net.wm * g0h);
-                step(wi + 3u * n8, w1l, w1h, net.wm * g1l, net.wm * g1h);
+                step(wi + 2u * n8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 3u * n8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
             }
         }
         if update && lane == 0u {
             // The four biases of rows 4·a4.. are one half of a packed element.
-            let bi = base8 + net.b_off / 8u + a4 / 2u;
+            let bi = base8 + uni.b_off / 8u + a4 / 2u;
             let b = params[bi];
             let v = vel[bi];
-            let g = net.bm * gb;
+            let g = uni.bm * gb;
             if a4 % 2u == 0u {
-                let nv = net.momentum * lo(v) - net.lr * g;
+                let nv = uni.momentum * lo(v) - uni.lr * g;
                 vel[bi] = pack(nv, hi(v));
                 params[bi] = pack(lo(b) + nv, hi(b));
             } else {
-                let nv = net.momentum * hi(v) - net.lr * g;
+                let nv = uni.momentum * hi(v) - uni.lr * g;
                 vel[bi] = pack(lo(v), nv);
                 params[bi] = pack(lo(b), hi(b) + nv);
             }

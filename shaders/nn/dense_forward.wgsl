@@ -17,6 +17,9 @@
 override TP: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> params: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> z_in: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> z_out: array<vec4<f32>>;
@@ -28,9 +31,10 @@ var<private> k4: u32;
 var<private> o4: u32;
 var<private> a4: u32;
 var<private> lane: u32;
+var<private> npts: u32;
 
 fn zrow(r: u32, kb: u32) -> vec4<f32> {
-    return z_in[(z0 + min(p0 + r, net.n_points - 1u)) * k4 + kb];
+    return z_in[(z0 + min(p0 + r, npts - 1u)) * k4 + kb];
 }
 
 fn mac4(acc: vec4<f32>, z: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
@@ -38,9 +42,9 @@ fn mac4(acc: vec4<f32>, z: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32
 }
 
 fn emit(r: u32, acc: vec4<f32>, b: vec4<f32>) {
-    if p0 + r < net.n_points && lane < o4 {
+    if p0 + r < npts && lane < o4 {
         var d: vec4<f32>;
-        let z = act_and_deriv4(net.wm * acc + net.bm * b, &d);
+        let z = act_and_deriv4(uni.wm * acc + uni.bm * b, &d);
         let o = (z0 + p0 + r) * o4 + a4;
         z_out[o] = z;
         dphi[o] = d;
@@ -54,12 +58,14 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(subgroup_invocation_id) sg: u32,
 ) {
-    let np = net.n_points;
-    k4 = net.n_in / 4u;
-    o4 = net.n_out / 4u;
+    uni = net;
+    npts = uni.n_points;
+    let np = npts;
+    k4 = uni.n_in / 4u;
+    o4 = uni.n_out / 4u;
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
-    if flat >= net.members * tiles {
+    if flat >= uni.members * tiles {
         return;
     }
     let m = flat / tiles;
@@ -68,8 +74,8 @@ fn main(
     lane = wid.x * WG + lid.x;
     a4 = min(lane, o4 - 1u);
     let sl = sg % 8u;
-    let base4 = (net.member_offset + m) * net.params_per_member / 4u;
-    let w4 = base4 + net.w_off / 4u + 4u * a4 * k4;
+    let base4 = (uni.member_offset + m) * uni.params_per_member / 4u;
+    let w4 = base4 + uni.w_off / 4u + 4u * a4 * k4;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -112,7 +118,7 @@ fn main(
             acc15 = mac4(acc15, subgroupBroadcast(zb, 7u), w0, w1, w2, w3);
         }
     }
-    let b = params[base4 + net.b_off / 4u + a4];
+    let b = params[base4 + uni.b_off / 4u + a4];
     emit(0u, acc0, b);
     emit(1u, acc1, b);
     emit(2u, acc2, b);

@@ -19,6 +19,9 @@
 override TP: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> dmat: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> z4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> z1: array<f32>;
@@ -31,26 +34,26 @@ var<private> lane: u32;
 var<private> slot: u32;
 
 fn row(r: u32) -> u32 {
-    return min(i0 + r, net.n_points - 1u);
+    return min(i0 + r, uni.n_points - 1u);
 }
 
 fn drow(r: u32, k: u32) -> vec4<f32> {
-    return dmat[(row0 + row(r)) * (net.n_out / 4u) + k];
+    return dmat[(row0 + row(r)) * (uni.n_out / 4u) + k];
 }
 
 fn zrow4(r: u32, k: u32) -> vec4<f32> {
-    return z4[(zi0 + row(r) * net.n_in) / 4u + k];
+    return z4[(zi0 + row(r) * uni.n_in) / 4u + k];
 }
 
 fn zrow1(r: u32, k: u32) -> f32 {
-    return z1[zi0 + row(r) * net.n_in + k];
+    return z1[zi0 + row(r) * uni.n_in + k];
 }
 
 fn emit(r: u32, dd: f32, zz: f32) {
-    let np = net.n_points;
+    let np = uni.n_points;
     if i0 + r < np && lane < np {
         let o = (slot * np + i0 + r) * np + lane;
-        ntk[o] = ntk[o] + dd * (net.wm * net.wm * zz + net.bm * net.bm);
+        ntk[o] = ntk[o] + dd * (uni.wm * uni.wm * zz + uni.bm * uni.bm);
     }
 }
 
@@ -61,10 +64,11 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(subgroup_invocation_id) sg: u32,
 ) {
-    let np = net.n_points;
+    uni = net;
+    let np = uni.n_points;
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
-    if flat >= net.members * tiles {
+    if flat >= uni.members * tiles {
         return;
     }
     let m = flat / tiles;
@@ -74,8 +78,8 @@ fn main(
     let j = min(lane, np - 1u);
     let sl = sg % 8u;
     slot = m;
-    if (net.flags & 2u) != 0u {
-        slot = net.member_base + m;
+    if (uni.flags & 2u) != 0u {
+        slot = uni.member_base + m;
     }
     var dd0 = 1.0;
     var zz0 = 0.0;
@@ -109,7 +113,7 @@ fn main(
     var zz14 = 0.0;
     var dd15 = 1.0;
     var zz15 = 0.0;
-    if (net.flags & 1u) == 0u {
+    if (uni.flags & 1u) == 0u {
         dd0 = 0.0;
         dd1 = 0.0;
         dd2 = 0.0;
@@ -126,7 +130,7 @@ fn main(
         dd13 = 0.0;
         dd14 = 0.0;
         dd15 = 0.0;
-        let o4 = net.n_out / 4u;
+        let o4 = uni.n_out / 4u;
         for (var k = 0u; k < o4; k = k + 1u) {
             let bj = dmat[(row0 + j) * o4 + k];
             let ia = drow(sl, k);
@@ -152,8 +156,8 @@ fn main(
         }
     }
     // The data set x is shared by all members (stride 0); activations are per member.
-    zi0 = m * net.in_member_stride;
-    let n_in = net.n_in;
+    zi0 = m * uni.in_member_stride;
+    let n_in = uni.n_in;
     if n_in % 4u == 0u {
         for (var k = 0u; k < n_in / 4u; k = k + 1u) {
             let bj = z4[(zi0 + j * n_in) / 4u + k];

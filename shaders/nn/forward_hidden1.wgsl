@@ -12,6 +12,9 @@
 override FWD_WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
@@ -29,14 +32,15 @@ fn x_in(i: u32, j: u32) -> f32 {
 
 @compute @workgroup_size(FWD_WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let n_points = net.n_points;
-    let blk = wid.x % net.blocks;
-    let m = wid.x / net.blocks;
-    let n = net.width;
-    let base = (net.member_offset + m) * net.params_per_member;
+    uni = net;
+    let n_points = uni.n_points;
+    let blk = wid.x % uni.blocks;
+    let m = wid.x / uni.blocks;
+    let n = uni.width;
+    let base = (uni.member_offset + m) * uni.params_per_member;
     let b1 = base + n * IN_DIM;
     let a_off = b1 + n;
-    let per = (n + net.blocks - 1u) / net.blocks;
+    let per = (n + uni.blocks - 1u) / uni.blocks;
     let k0 = blk * per;
     let count = min(k0 + per, n) - k0;
     // Zero-pad the block to a multiple of 4 neurons (a = 0 contributes nothing).
@@ -103,15 +107,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 bias = vec4<f32>(s[0].z, s[1].z, s[2].z, s[3].z);
                 a = vec4<f32>(s[0].w, s[1].w, s[2].w, s[3].w);
             }
-            acc_a = acc_a + a * act4(net.wm_in * hx_a + net.bm_in * bias);
-            acc_b = acc_b + a * act4(net.wm_in * hx_b + net.bm_in * bias);
+            acc_a = acc_a + a * act4(uni.wm_in * hx_a + uni.bm_in * bias);
+            acc_b = acc_b + a * act4(uni.wm_in * hx_b + uni.bm_in * bias);
         }
-        let out = (net.member_base + m) * net.blocks + blk;
+        let out = (uni.member_base + m) * uni.blocks + blk;
         if i0 + lid.x < n_points {
-            partial[out * n_points + ia] = net.wm_out * (acc_a.x + acc_a.y + acc_a.z + acc_a.w);
+            partial[out * n_points + ia] = uni.wm_out * (acc_a.x + acc_a.y + acc_a.z + acc_a.w);
         }
         if i0 + FWD_WG + lid.x < n_points {
-            partial[out * n_points + ib] = net.wm_out * (acc_b.x + acc_b.y + acc_b.z + acc_b.w);
+            partial[out * n_points + ib] = uni.wm_out * (acc_b.x + acc_b.y + acc_b.z + acc_b.w);
         }
     }
 }

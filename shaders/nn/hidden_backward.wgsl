@@ -6,6 +6,9 @@
 #import nn_common
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> params: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> up: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> dphi: array<vec4<f32>>;
@@ -13,18 +16,19 @@
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    uni = net;
     let gid = flat_id(id, groups);
-    let np = net.n_points;
-    let n4 = net.n_in / 4u;     // this layer's neurons / 4
-    let u4 = net.n_out / 4u;    // the layer above / 4
+    let np = uni.n_points;
+    let n4 = uni.n_in / 4u;     // this layer's neurons / 4
+    let u4 = uni.n_out / 4u;    // the layer above / 4
     let pt = (np + 3u) / 4u;
-    if gid >= net.members * pt * n4 {
+    if gid >= uni.members * pt * n4 {
         return;
     }
     let b4 = gid % n4;
     let t = (gid / n4) % pt;
     let m = gid / (n4 * pt);
-    let w = (net.member_offset + m) * net.params_per_member / 4u + net.up_off / 4u + b4;
+    let w = (uni.member_offset + m) * uni.params_per_member / 4u + uni.up_off / 4u + b4;
     var rows: array<u32, 4>;
     for (var r = 0u; r < 4u; r = r + 1u) {
         rows[r] = (m * np + min(4u * t + r, np - 1u)) * u4;
@@ -44,7 +48,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     for (var r = 0u; r < 4u; r = r + 1u) {
         if 4u * t + r < np {
             let o = (m * np + 4u * t + r) * n4 + b4;
-            delta[o] = dphi[o] * net.wm * acc[r];
+            delta[o] = dphi[o] * uni.wm * acc[r];
         }
     }
 }

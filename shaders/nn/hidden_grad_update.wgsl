@@ -7,24 +7,28 @@
 #import nn_common
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> vel: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> z_in: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> delta: array<vec4<f32>>;
 
 fn step(p: u32, g: vec4<f32>) {
-    let v = net.momentum * vel[p] - net.lr * g;
+    let v = uni.momentum * vel[p] - uni.lr * g;
     vel[p] = v;
     params[p] = params[p] + v;
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    uni = net;
     let gid = flat_id(id, groups);
-    let np = net.n_points;
-    let k4 = net.n_in / 4u;
-    let o4 = net.n_out / 4u;
-    if gid >= net.members * o4 * k4 {
+    let np = uni.n_points;
+    let k4 = uni.n_in / 4u;
+    let o4 = uni.n_out / 4u;
+    if gid >= uni.members * o4 * k4 {
         return;
     }
     let b4 = gid % k4;
@@ -41,12 +45,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         acc[3] = acc[3] + d.w * z;
         gb = gb + d;
     }
-    let base4 = (net.member_offset + m) * net.params_per_member / 4u;
-    let w = base4 + net.w_off / 4u + 4u * a4 * k4 + b4;
+    let base4 = (uni.member_offset + m) * uni.params_per_member / 4u;
+    let w = base4 + uni.w_off / 4u + 4u * a4 * k4 + b4;
     for (var q = 0u; q < 4u; q = q + 1u) {
-        step(w + q * k4, net.wm * acc[q]);
+        step(w + q * k4, uni.wm * acc[q]);
     }
     if b4 == 0u {
-        step(base4 + net.b_off / 4u + a4, net.bm * gb);
+        step(base4 + uni.b_off / 4u + a4, uni.bm * gb);
     }
 }

@@ -8,6 +8,9 @@
 #import rng
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -16,15 +19,16 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
+    uni = net;
     let m = wid.y + wid.z * groups.y;
-    if m >= net.members {
+    if m >= uni.members {
         return;
     }
-    let key = vec2<u32>(net.seed_lo, net.seed_hi);
-    let member = net.rng_base + net.member_base + m;
-    let base = (net.member_offset + m) * net.params_per_member + net.w_off;
-    for (var i = id.x; i < net.count; i = i + groups.x * WG) {
-        let z = philox_normal2(vec4<u32>(member, net.w_off + i, 0u, 0u), key);
-        params[base + i] = net.init_std * z.x;
+    let key = vec2<u32>(uni.seed_lo, uni.seed_hi);
+    let member = uni.rng_base + uni.member_base + m;
+    let base = (uni.member_offset + m) * uni.params_per_member + uni.w_off;
+    for (var i = id.x; i < uni.count; i = i + groups.x * WG) {
+        let z = philox_normal2(vec4<u32>(member, uni.w_off + i, 0u, 0u), key);
+        params[base + i] = uni.init_std * z.x;
     }
 }

@@ -11,6 +11,9 @@
 #import nn_common
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> dmat: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> z4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> z1: array<f32>;
@@ -18,10 +21,11 @@
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    uni = net;
     let gid = flat_id(id, groups);
-    let np = net.n_points;
+    let np = uni.n_points;
     let pt = (np + 3u) / 4u;
-    if gid >= net.members * pt * pt {
+    if gid >= uni.members * pt * pt {
         return;
     }
     let tj = gid % pt;
@@ -34,8 +38,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         rj[r] = m * np + min(4u * tj + r, np - 1u);
     }
     var dd = array<vec4<f32>, 4>(vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0));
-    if (net.flags & 1u) == 0u {
-        let o4 = net.n_out / 4u;
+    if (uni.flags & 1u) == 0u {
+        let o4 = uni.n_out / 4u;
         dd = array<vec4<f32>, 4>();
         for (var k = 0u; k < o4; k = k + 1u) {
             let b0 = dmat[rj[0] * o4 + k];
@@ -49,9 +53,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         }
     }
     // The data set x is shared by all members (stride 0); activations are per member.
-    let zi0 = m * net.in_member_stride;
+    let zi0 = m * uni.in_member_stride;
     var zz = array<vec4<f32>, 4>();
-    let n_in = net.n_in;
+    let n_in = uni.n_in;
     if n_in % 4u == 0u {
         let k4 = n_in / 4u;
         for (var k = 0u; k < k4; k = k + 1u) {
@@ -76,11 +80,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         }
     }
     var slot = m;
-    if (net.flags & 2u) != 0u {
-        slot = net.member_base + m;
+    if (uni.flags & 2u) != 0u {
+        slot = uni.member_base + m;
     }
-    let wm2 = net.wm * net.wm;
-    let bm2 = net.bm * net.bm;
+    let wm2 = uni.wm * uni.wm;
+    let bm2 = uni.bm * uni.bm;
     for (var r = 0u; r < 4u; r = r + 1u) {
         let i = 4u * ti + r;
         for (var c = 0u; c < 4u; c = c + 1u) {

@@ -3,24 +3,28 @@
 #import nn_common
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> z_in: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    uni = net;
     let gid = flat_id(id, groups);
-    if gid >= net.members * net.n_points {
+    if gid >= uni.members * uni.n_points {
         return;
     }
-    let i = gid % net.n_points;
-    let m = gid / net.n_points;
-    let n_in = net.n_in;
-    let row = (net.member_offset + m) * net.params_per_member + net.w_off;
+    let i = gid % uni.n_points;
+    let m = gid / uni.n_points;
+    let n_in = uni.n_in;
+    let row = (uni.member_offset + m) * uni.params_per_member + uni.w_off;
     let inp = gid * n_in;
     var dot = 0.0;
     for (var b = 0u; b < n_in; b = b + 1u) {
         dot = dot + params[row + b] * z_in[inp + b];
     }
-    partial[(net.member_base + m) * net.n_points + i] = net.wm * dot;
+    partial[(uni.member_base + m) * uni.n_points + i] = uni.wm * dot;
 }

@@ -13,6 +13,9 @@
 #import nn_fused
 
 @group(0) @binding(0) var<uniform> net: Net;
+// CPU drivers load a uniform lane by lane once control flow has begun; this copy,
+// taken before any branch, is read from registers.
+var<private> uni: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> vel: array<f32>;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
@@ -25,7 +28,7 @@ fn x_in(i: u32, j: u32) -> f32 {
 }
 
 fn step(p: u32, g: f32) {
-    let v = net.momentum * vel[p] - net.lr * g;
+    let v = uni.momentum * vel[p] - uni.lr * g;
     vel[p] = v;
     params[p] = params[p] + v;
 }
@@ -43,10 +46,11 @@ fn gather4(off: u32, k: vec4<u32>) -> vec4<f32> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let n = net.width;
+    uni = net;
+    let n = uni.width;
     let m = wid.y;
-    let n_points = net.n_points;
-    let g = net.member_base + m;
+    let n_points = uni.n_points;
+    let g = uni.member_base + m;
     for (var i = lid.x; i < n_points; i = i + WG) {
         let r = delta_out[g * n_points + i];
         if NARROW {
@@ -61,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let k_first = 4u * (wid.x * WG + lid.x);
     let k_raw = vec4<u32>(k_first, k_first + 1u, k_first + 2u, k_first + 3u);
     let k = min(k_raw, vec4<u32>(n - 1u));
-    let base = (net.member_offset + m) * net.params_per_member;
+    let base = (uni.member_offset + m) * uni.params_per_member;
     let row = vec4<u32>(base) + k * IN_DIM;
     let b1 = base + n * IN_DIM;
     let a_off = b1 + n;
@@ -86,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if NARROW {
         for (var i = 0u; i < n_points; i = i + 1u) {
             let p = pts[i];
-            let phi = act_and_deriv4(net.wm_in * (w0 * p.x + w1 * p.y) + net.bm_in * bk, &dphi);
+            let phi = act_and_deriv4(uni.wm_in * (w0 * p.x + w1 * p.y) + uni.bm_in * bk, &dphi);
             let r = p.z;
             let rh = r * dphi;
             ga = ga + r * phi;
@@ -100,7 +104,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let p0 = pts[2u * i];
             let p1 = pts[2u * i + 1u];
             let h = w0 * p0.x + w1 * p0.y + w2 * p0.z + w3 * p0.w + w4_ * p1.x + w5 * p1.y;
-            let phi = act_and_deriv4(net.wm_in * h + net.bm_in * bk, &dphi);
+            let phi = act_and_deriv4(uni.wm_in * h + uni.bm_in * bk, &dphi);
             let r = p1.z;
             let rh = r * dphi;
             ga = ga + r * phi;
@@ -114,18 +118,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             sr = sr + r;
         }
     }
-    let back = net.wm_out * ak;
+    let back = uni.wm_out * ak;
     let gw = array<vec4<f32>, 6>(g0, g1, g2, g3, g4, g5);
     for (var q = 0u; q < 4u; q = q + 1u) {
         if k_raw[q] < n {
             for (var j = 0u; j < IN_DIM; j = j + 1u) {
-                step(row[q] + j, back[q] * net.wm_in * gw[j][q]);
+                step(row[q] + j, back[q] * uni.wm_in * gw[j][q]);
             }
-            step(b1 + k[q], back[q] * net.bm_in * gh[q]);
-            step(a_off + k[q], net.wm_out * ga[q]);
+            step(b1 + k[q], back[q] * uni.bm_in * gh[q]);
+            step(a_off + k[q], uni.wm_out * ga[q]);
         }
     }
     if k_first == 0u {
-        step(base + net.out_b, net.bm_out * sr);
+        step(base + uni.out_b, uni.bm_out * sr);
     }
 }
