@@ -14,7 +14,8 @@ A('''// Backward through a hidden-to-hidden weight layer W (n_out × n_in), fuse
 // halves the iterations per float. Needs SHADER_INT64, n_in a multiple of 8 and
 // 8-float-aligned rows (the engine falls back to `dense_backward` otherwise).
 // One invocation per (member, tile of TP points, 8 input neurons b); it streams
-// the column block W[·][b..b+8] once, two rows a at a time, and per row
+// the column block W[·][b..b+8] once (stored column-blocked, so in memory order),
+// two rows a at a time, and per row
 //   δ_b += δ_up[a]·W[a][b]                 (for every point of the tile, old W)
 //   g[a][b] = wm·Σ_i δ_up[i][a]·z[i][b]    (z: the layer's input, held in registers)
 //   v ← βv − ηg,  W ← W + v                (lane b = 0 also updates the bias, g = bm·Σ_i δ_up[i][a])
@@ -119,7 +120,10 @@ fn main(
     let update = (uni.flags & 4u) == 0u;
     let sl = sg % 8u;
     let base8 = (uni.member_offset + m) * uni.params_per_member / 8u;
-    let w = base8 + uni.w_off / 8u + b8;''')
+    // W and v are column-blocked (nn::layout::Blocked): this lane's 8 columns lie in
+    // block b8 / 8, whose rows are bw8 packed elements apart.
+    let bw8 = min(8u, n8 - (b8 & ~7u));
+    let w = base8 + uni.w_off / 8u + (b8 & ~7u) * uni.n_out + (b8 & 7u);''')
 for p in range(TP):
     A(f'    var al{p} = vec4<f32>(0.0);')
     A(f'    var ah{p} = vec4<f32>(0.0);')
@@ -145,12 +149,12 @@ for p in range(TP):
     src = 'da' if p < 8 else 'db'
     A(f'        let d{p} = subgroupBroadcast({src}, {p % 8}u);')
 A('        let gb = ' + ' + '.join(f'd{p}' for p in range(TP)) + ';')
-A('        let wi = w + 4u * a4 * n8;')
+A('        let wi = w + 4u * a4 * bw8;')
 for half, (c0, c1) in enumerate([('x', 'y'), ('z', 'w')]):
     r0, r1 = 2 * half, 2 * half + 1
     A('        {')
-    A(f'            let w0 = params[wi + {r0}u * n8];')
-    A(f'            let w1 = params[wi + {r1}u * n8];')
+    A(f'            let w0 = params[wi + {r0}u * bw8];')
+    A(f'            let w1 = params[wi + {r1}u * bw8];')
     A('            let w0l = lo(w0);')
     A('            let w0h = hi(w0);')
     A('            let w1l = lo(w1);')
@@ -171,8 +175,8 @@ for half, (c0, c1) in enumerate([('x', 'y'), ('z', 'w')]):
         A(f'{ind}g1h = g1h + d{p}.{c1} * zh{p};')
     A('            }')
     A('            if update && lane < n8 {')
-    A(f'                step(wi + {r0}u * n8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);')
-    A(f'                step(wi + {r1}u * n8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);')
+    A(f'                step(wi + {r0}u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);')
+    A(f'                step(wi + {r1}u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);')
     A('            }')
     A('        }')
 A('''        if update && lane == 0u {

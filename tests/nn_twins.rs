@@ -191,6 +191,8 @@ fn packed_dense_kernels_ragged_tiles_depth3_both_parametrisations() {
     // 64-bit integers (W and v moved as vec4<u64>), here with lanes that fill neither
     // a workgroup nor a group of 8 (n/8 = 1, 3, 5), N ragged in tiles of 8 and 16,
     // and the bias update in both halves of a packed element (n/4 even and odd rows).
+    // Their hidden-to-hidden W are stored in column blocks of 64: widths 72 and 136
+    // end in a ragged block of 8 after one and two full ones.
     use Activation::{Erf, Relu, Tanh};
     use Parametrization::{Ntk, Standard};
     check_rings(&[
@@ -198,6 +200,8 @@ fn packed_dense_kernels_ragged_tiles_depth3_both_parametrisations() {
         (13, 3, 24, Relu, Standard),
         (6, 2, 40, Tanh, Ntk),
         (11, 3, 40, Erf, Standard),
+        (9, 3, 72, Relu, Ntk),
+        (7, 2, 136, Tanh, Standard),
     ]);
 }
 

@@ -5,7 +5,8 @@
 // halves the iterations per float. Needs SHADER_INT64, n_in a multiple of 8 and
 // 8-float-aligned rows (the engine falls back to `dense_backward` otherwise).
 // One invocation per (member, tile of TP points, 8 input neurons b); it streams
-// the column block W[·][b..b+8] once, two rows a at a time, and per row
+// the column block W[·][b..b+8] once (stored column-blocked, so in memory order),
+// two rows a at a time, and per row
 //   δ_b += δ_up[a]·W[a][b]                 (for every point of the tile, old W)
 //   g[a][b] = wm·Σ_i δ_up[i][a]·z[i][b]    (z: the layer's input, held in registers)
 //   v ← βv − ηg,  W ← W + v                (lane b = 0 also updates the bias, g = bm·Σ_i δ_up[i][a])
@@ -110,7 +111,10 @@ fn main(
     let update = (uni.flags & 4u) == 0u;
     let sl = sg % 8u;
     let base8 = (uni.member_offset + m) * uni.params_per_member / 8u;
-    let w = base8 + uni.w_off / 8u + b8;
+    // W and v are column-blocked (nn::layout::Blocked): this lane's 8 columns lie in
+    // block b8 / 8, whose rows are bw8 packed elements apart.
+    let bw8 = min(8u, n8 - (b8 & ~7u));
+    let w = base8 + uni.w_off / 8u + (b8 & ~7u) * uni.n_out + (b8 & 7u);
     var al0 = vec4<f32>(0.0);
     var ah0 = vec4<f32>(0.0);
     var al1 = vec4<f32>(0.0);
@@ -234,10 +238,10 @@ fn main(
         let d14 = subgroupBroadcast(db, 6u);
         let d15 = subgroupBroadcast(db, 7u);
         let gb = d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11 + d12 + d13 + d14 + d15;
-        let wi = w + 4u * a4 * n8;
+        let wi = w + 4u * a4 * bw8;
         {
-            let w0 = params[wi + 0u * n8];
-            let w1 = params[wi + 1u * n8];
+            let w0 = params[wi + 0u * bw8];
+            let w1 = params[wi + 1u * bw8];
             let w0l = lo(w0);
             let w0h = hi(w0);
             let w1l = lo(w1);
@@ -345,13 +349,13 @@ fn main(
                 g1h = g1h + d15.y * zh15;
             }
             if update && lane < n8 {
-                step(wi + 0u * n8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
-                step(wi + 1u * n8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
+                step(wi + 0u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 1u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
             }
         }
         {
-            let w0 = params[wi + 2u * n8];
-            let w1 = params[wi + 3u * n8];
+            let w0 = params[wi + 2u * bw8];
+            let w1 = params[wi + 3u * bw8];
             let w0l = lo(w0);
             let w0h = hi(w0);
             let w1l = lo(w1);
@@ -459,8 +463,8 @@ fn main(
                 g1h = g1h + d15.w * zh15;
             }
             if update && lane < n8 {
-                step(wi + 2u * n8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
-                step(wi + 3u * n8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
+                step(wi + 2u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 3u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
             }
         }
         if update && lane == 0u {

@@ -15,6 +15,8 @@
 #import activation
 
 override TP: u32 = 16u;
+// W stored column-blocked (the packed CPU path) instead of row-major.
+override BLOCKED: bool = false;
 
 @group(0) @binding(0) var<uniform> net: Net;
 // CPU drivers load a uniform lane by lane once control flow has begun; this copy,
@@ -92,11 +94,21 @@ fn main(
     var acc13 = vec4<f32>(0.0);
     var acc14 = vec4<f32>(0.0);
     var acc15 = vec4<f32>(0.0);
+    let wb = base4 + uni.w_off / 4u;
     for (var kb = 0u; kb < k4; kb = kb + 1u) {
-        let w0 = params[w4 + kb];
-        let w1 = params[w4 + k4 + kb];
-        let w2 = params[w4 + 2u * k4 + kb];
-        let w3 = params[w4 + 3u * k4 + kb];
+        // Row-major, or column-blocked (nn::layout::Blocked): the 4 columns from
+        // 4·kb lie in block kb / 16, whose rows are rs quads apart.
+        var wk = w4 + kb;
+        var rs = k4;
+        if BLOCKED {
+            let c16 = kb & ~15u;
+            rs = min(16u, k4 - c16);
+            wk = wb + c16 * uni.n_out + 4u * a4 * rs + (kb & 15u);
+        }
+        let w0 = params[wk];
+        let w1 = params[wk + rs];
+        let w2 = params[wk + 2u * rs];
+        let w3 = params[wk + 3u * rs];
         let za = zrow(sl, kb);
         acc0 = mac4(acc0, subgroupBroadcast(za, 0u), w0, w1, w2, w3);
         acc1 = mac4(acc1, subgroupBroadcast(za, 1u), w0, w1, w2, w3);

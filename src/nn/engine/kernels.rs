@@ -17,8 +17,11 @@ pub struct Tiles {
     /// least 8 lanes; without those the 4×4-tiled `hidden_*` kernels and `ntk_gram` do.
     pub dense: bool,
     /// Whether the dense backward pass moves W and v as packed vec4<u64> (8 floats per
-    /// component loop of a CPU driver's storage access): CPU adapters with 64-bit
-    /// integers, at widths that are multiples of 8.
+    /// component loop of a CPU driver's storage access), with the hidden-to-hidden W
+    /// and v stored column-blocked (`layout::Blocked`): CPU adapters with 64-bit
+    /// integers, at widths that are multiples of 8, when the update is fused (every
+    /// point in one tile), so that only `dense_forward` and `dense_backward_x8` touch
+    /// those layers' weights.
     pub packed: bool,
     /// Invocations per workgroup along the neurons (4 neurons each).
     pub wg: u32,
@@ -50,7 +53,7 @@ impl Tiles {
         let dense = min_subgroup >= 8 && shape.depth >= 2;
         Tiles {
             dense,
-            packed: dense && is_cpu && int64 && shape.width.is_multiple_of(8),
+            packed: dense && is_cpu && int64 && shape.width.is_multiple_of(8) && points <= tp,
             wg: 64,
             points: tp as u32,
             gram_wg: points.next_multiple_of(8).clamp(8, 64) as u32,
@@ -99,7 +102,12 @@ impl Consts {
                 ("FWD_WG", forward_wg(points) as f64),
             ],
             Consts::FusedUpdate => vec![("WG", wg), ("ACT", a), ("IN_DIM", d)],
-            Consts::DenseForward => vec![("WG", tiles.wg as f64), ("ACT", a), ("TP", tp)],
+            Consts::DenseForward => vec![
+                ("WG", tiles.wg as f64),
+                ("ACT", a),
+                ("TP", tp),
+                ("BLOCKED", f64::from(u8::from(tiles.packed))),
+            ],
             Consts::Dense => vec![("WG", tiles.wg as f64), ("TP", tp)],
             Consts::Gram => vec![("WG", tiles.gram_wg as f64), ("TP", tp)],
         }

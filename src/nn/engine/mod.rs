@@ -17,7 +17,7 @@ mod state;
 use thiserror::Error;
 
 use super::data::Dataset;
-use super::layout::NetShape;
+use super::layout::{Blocked, NetShape};
 use crate::gpu::{GpuContext, GpuError, read_buffer, storage_buffer, upload_buffer};
 use crate::theory::{Activation, Parametrization};
 use kernels::Kernels;
@@ -93,6 +93,9 @@ pub struct Ensemble {
     spec: EnsembleSpec,
     points: usize,
     params_per_member: usize,
+    /// Whether the hidden-to-hidden W and v are stored column-blocked
+    /// (`layout::Blocked`); reads and writes from the host convert to rows.
+    blocked: bool,
     kernels: Kernels,
     chunks: Vec<Chunk>,
     outputs: wgpu::Buffer,
@@ -186,6 +189,7 @@ impl Ensemble {
             spec: spec.clone(),
             points,
             params_per_member: sz.params_per_member,
+            blocked: tiles.packed,
             kernels,
             chunks,
             outputs,
@@ -373,12 +377,16 @@ impl Ensemble {
             .find(|c| member >= c.base && member < c.base + c.members)
             .ok_or_else(|| NnError::Invalid(format!("member {member} out of range")))?;
         let p = self.params_per_member;
-        Ok(read_buffer(
-            &self.ctx,
-            &c.params,
-            ((member - c.base) * p) as u64,
-            p,
-        )?)
+        let mut v = read_buffer(&self.ctx, &c.params, ((member - c.base) * p) as u64, p)?;
+        self.to_rows(&mut v);
+        Ok(v)
+    }
+
+    /// Members' vectors as stored on the device → row-major W (the host's layout).
+    pub(super) fn to_rows(&self, members: &mut [f32]) {
+        if self.blocked {
+            Blocked::to_rows(&self.spec.shape, members, self.params_per_member);
+        }
     }
 
     /// Outputs f of every member from the latest forward pass, [member][point].

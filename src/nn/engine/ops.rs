@@ -8,7 +8,7 @@ use super::sizing::Sizing;
 use super::{EnsembleSpec, WG};
 use crate::gpu::kernel::grid;
 use crate::gpu::{GpuContext, storage_buffer, uniform_buffer};
-use crate::nn::layout::{NetUniform, StatsUniform, layer_scales};
+use crate::nn::layout::{FLAG_BLOCKED, NetUniform, StatsUniform, layer_scales};
 
 /// One pre-built dispatch (cloning shares its uniform and bind group).
 #[derive(Clone)]
@@ -182,20 +182,27 @@ impl OpLists {
                 member_offset: 0,
                 ..template
             };
-            for (l, s) in layers.iter().zip(&scales) {
-                for (off, count, std) in [
-                    (l.w_off, l.n_in * l.n_out, s.w_std),
-                    (l.b_off, l.n_out, s.b_std),
+            for (i, (l, s)) in layers.iter().zip(&scales).enumerate() {
+                // The packed kernels keep hidden-to-hidden W column-blocked.
+                let blocked = tiles.packed && i > 0 && i < shape.depth;
+                for (off, count, std, blocked) in [
+                    (l.w_off, l.n_in * l.n_out, s.w_std, blocked),
+                    (l.b_off, l.n_out, s.b_std, false),
                 ] {
                     let u = NetUniform {
                         w_off: off as u32,
                         count: count as u32,
                         init_std: std as f32,
+                        n_in: l.n_in as u32,
+                        n_out: l.n_out as u32,
+                        flags: if blocked { FLAG_BLOCKED } else { 0 },
                         ..whole
                     };
-                    // (parameters, members) grid; at most 1024 workgroups along a
-                    // segment, whose invocations then stride through it.
-                    let along = count.div_ceil(WG as usize).min(1024) as u32;
+                    // (parameters, members) grid, or (columns, members) for a blocked
+                    // W; at most 1024 workgroups along a segment, whose invocations
+                    // then stride through it.
+                    let span = if blocked { l.n_in } else { count };
+                    let along = span.div_ceil(WG as usize).min(1024) as u32;
                     let rows = grid(c.members as u32, b.max_groups);
                     let groups = [along, rows[0], rows[1]];
                     init_ops.push(b.op_grid(K::Init, &u, &[&c.params], groups));

@@ -1,8 +1,10 @@
 //! The ensemble's training state for checkpoints: every member's parameters and
-//! heavy-ball velocities, member-major (E × P each), independent of the chunking.
+//! heavy-ball velocities, member-major (E × P each), independent of the chunking
+//! and of how the device stores W (rows on the host, see `layout::Blocked`).
 
 use super::{Ensemble, NnError};
 use crate::gpu::read_buffers;
+use crate::nn::layout::Blocked;
 
 impl Ensemble {
     /// (parameters, velocities), E·P floats each, member-major. One read-back per chunk.
@@ -17,6 +19,8 @@ impl Ensemble {
             vel.extend(got.pop().unwrap_or_default());
             params.extend(got.pop().unwrap_or_default());
         }
+        self.to_rows(&mut params);
+        self.to_rows(&mut vel);
         Ok((params, vel))
     }
 
@@ -32,6 +36,14 @@ impl Ensemble {
                 vel.len()
             )));
         }
+        let stored = |rows: &[f32]| {
+            let mut v = rows.to_vec();
+            if self.blocked {
+                Blocked::from_rows(&self.spec.shape, &mut v, p);
+            }
+            v
+        };
+        let (params, vel) = (stored(params), stored(vel));
         for c in &self.chunks {
             let r = c.base * p..(c.base + c.members) * p;
             self.ctx
