@@ -337,3 +337,70 @@ fn teacher_labels_are_the_twin_network_on_the_teacher_inputs() {
         "labels are not all ~0: {f:?}"
     );
 }
+
+#[test]
+fn blocked_storage_saves_and_resumes_as_rows() {
+    // On the packed path the hidden-to-hidden W and v are stored column-blocked;
+    // save_state must hand out rows (what checkpoints hold): the saved velocities are
+    // the last step's W_t − W_{t−1} read through read_params, and a run resumed from
+    // the saved state ends bit for bit where the uninterrupted one does.
+    let ctx = common::ctx();
+    let data = Dataset::ring(9, 0.3, 1.0);
+    let basis = common::fourier_basis(data.points());
+    let spec = EnsembleSpec {
+        shape: NetShape {
+            input_dim: data.input_dim(),
+            width: 72,
+            depth: 3,
+        },
+        activation: Activation::Tanh,
+        parametrization: Parametrization::Ntk,
+        sigma_w: 1.2,
+        sigma_b: 0.3,
+        ensemble: 3,
+        lr: 0.2,
+        momentum: 0.8,
+        seed: 7,
+        chunk: Some(2),
+        member_traces: 0,
+        first_member: 0,
+        record_slots: None,
+        ntk_member_bytes: None,
+    };
+    let new = || {
+        let e = Ensemble::new(&ctx, &spec, &data, &basis).unwrap();
+        e.initialize().unwrap();
+        e
+    };
+    let members = |e: &Ensemble| -> Vec<Vec<f32>> {
+        (0..spec.ensemble)
+            .map(|m| e.read_params(m).unwrap())
+            .collect()
+    };
+    let whole = new();
+    whole.run_segment(0, 4, &|_| false).unwrap();
+    let part = new();
+    part.run_segment(0, 1, &|_| false).unwrap();
+    let before = members(&part);
+    part.run_segment(1, 2, &|_| false).unwrap();
+    let after = members(&part);
+    let (params, vel) = part.save_state().unwrap();
+    let p = params.len() / spec.ensemble;
+    for m in 0..spec.ensemble {
+        assert_eq!(params[m * p..(m + 1) * p], after[m][..], "member {m}");
+        let scale = after[m].iter().fold(0f32, |a, w| a.max(w.abs()));
+        for i in 0..p {
+            let step = after[m][i] - before[m][i];
+            // W_t = fl(W_{t−1} + v_t): one rounding of W.
+            assert!(
+                (vel[m * p + i] - step).abs() <= 2.0 * f32::EPSILON * scale,
+                "member {m} index {i}: v {} vs ΔW {step}",
+                vel[m * p + i]
+            );
+        }
+    }
+    let resumed = Ensemble::new(&ctx, &spec, &data, &basis).unwrap();
+    resumed.load_state(&params, &vel).unwrap();
+    resumed.run_segment(2, 4, &|_| false).unwrap();
+    assert_eq!(members(&resumed), members(&whole));
+}
