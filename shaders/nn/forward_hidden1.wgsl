@@ -3,8 +3,8 @@
 // partial[member][block][point]; `residual` sums the blocks.
 //
 // The block's parameters are first staged in workgroup memory, packed as in
-// shared/nn_fused.wgsl, so the hot loop is straight-line vector code with one or two
-// vec4 loads per neuron at an address uniform across the workgroup.
+// shared/nn_fused.wgsl; the hot loop reads them through subgroup broadcasts (needs
+// subgroups of at least 8 lanes; without them the engine takes the generic path).
 #import nn_common
 #import activation
 #import nn_fused
@@ -20,6 +20,11 @@ var<private> uni: Net;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 var<workgroup> nrn: array<vec4<f32>, 512>;
+// This invocation's two points (the second FWD_WG further on).
+var<private> xa: vec4<f32>;
+var<private> xb: vec4<f32>;
+var<private> xa45: vec2<f32>;
+var<private> xb45: vec2<f32>;
 
 // Parameter j of neuron k's input row (0 past d; the index is clamped to stay in range).
 fn w_in(base: u32, k: u32, j: u32) -> f32 {
@@ -30,8 +35,44 @@ fn x_in(i: u32, j: u32) -> f32 {
     return padded(x[i * IN_DIM + min(j, IN_DIM - 1u)], j);
 }
 
+// a·φ(h) of four staged neurons (d ≤ 2: (w0, w1, b, a) each) at the points xa, xb.
+fn narrow4(v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> array<vec4<f32>, 2> {
+    let w0 = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
+    let w1 = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
+    let bias = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
+    let a = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
+    return array<vec4<f32>, 2>(
+        a * act4(uni.wm_in * (w0 * xa.x + w1 * xa.y) + uni.bm_in * bias),
+        a * act4(uni.wm_in * (w0 * xb.x + w1 * xb.y) + uni.bm_in * bias),
+    );
+}
+
+// The same for d ≤ 6: neuron q is (w0..w3) in lq and (w4, w5, b, a) in hq.
+fn wide4(
+    l0: vec4<f32>, h0: vec4<f32>, l1: vec4<f32>, h1: vec4<f32>,
+    l2: vec4<f32>, h2: vec4<f32>, l3: vec4<f32>, h3: vec4<f32>,
+) -> array<vec4<f32>, 2> {
+    let ha = vec4<f32>(wx(l0, h0, xa, xa45), wx(l1, h1, xa, xa45), wx(l2, h2, xa, xa45), wx(l3, h3, xa, xa45));
+    let hb = vec4<f32>(wx(l0, h0, xb, xb45), wx(l1, h1, xb, xb45), wx(l2, h2, xb, xb45), wx(l3, h3, xb, xb45));
+    let bias = vec4<f32>(h0.z, h1.z, h2.z, h3.z);
+    let a = vec4<f32>(h0.w, h1.w, h2.w, h3.w);
+    return array<vec4<f32>, 2>(
+        a * act4(uni.wm_in * ha + uni.bm_in * bias),
+        a * act4(uni.wm_in * hb + uni.bm_in * bias),
+    );
+}
+
+// w·x of one wide-packed neuron.
+fn wx(lo: vec4<f32>, hi: vec4<f32>, x: vec4<f32>, x45: vec2<f32>) -> f32 {
+    return dot(lo, x) + hi.x * x45.x + hi.y * x45.y;
+}
+
 @compute @workgroup_size(FWD_WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(subgroup_invocation_id) sg: u32,
+) {
     uni = net;
     let n_points = uni.n_points;
     let blk = wid.x % uni.blocks;
@@ -43,8 +84,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let per = (n + uni.blocks - 1u) / uni.blocks;
     let k0 = blk * per;
     let count = min(k0 + per, n) - k0;
-    // Zero-pad the block to a multiple of 4 neurons (a = 0 contributes nothing).
-    for (var kk = count + lid.x; kk < (count + 3u) / 4u * 4u; kk = kk + FWD_WG) {
+    let sl = sg % 8u;
+    // Zero-pad the block to a multiple of 8 neurons (a = 0 contributes nothing).
+    for (var kk = count + lid.x; kk < (count + 7u) / 8u * 8u; kk = kk + FWD_WG) {
         if NARROW {
             nrn[kk] = vec4<f32>(0.0);
         } else {
@@ -69,46 +111,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var i0 = 0u; i0 < n_points; i0 = i0 + 2u * FWD_WG) {
         let ia = min(i0 + lid.x, n_points - 1u);
         let ib = min(i0 + FWD_WG + lid.x, n_points - 1u);
-        let xa = vec4<f32>(x_in(ia, 0u), x_in(ia, 1u), x_in(ia, 2u), x_in(ia, 3u));
-        let xb = vec4<f32>(x_in(ib, 0u), x_in(ib, 1u), x_in(ib, 2u), x_in(ib, 3u));
-        let xa45 = vec2<f32>(x_in(ia, 4u), x_in(ia, 5u));
-        let xb45 = vec2<f32>(x_in(ib, 4u), x_in(ib, 5u));
+        xa = vec4<f32>(x_in(ia, 0u), x_in(ia, 1u), x_in(ia, 2u), x_in(ia, 3u));
+        xb = vec4<f32>(x_in(ib, 0u), x_in(ib, 1u), x_in(ib, 2u), x_in(ib, 3u));
+        xa45 = vec2<f32>(x_in(ia, 4u), x_in(ia, 5u));
+        xb45 = vec2<f32>(x_in(ib, 4u), x_in(ib, 5u));
         var acc_a = vec4<f32>(0.0);
         var acc_b = vec4<f32>(0.0);
-        // Four neurons per iteration (the staged block is zero-padded to 4).
-        for (var kk = 0u; kk < count; kk = kk + 4u) {
-            var w0: vec4<f32>;
-            var w1: vec4<f32>;
-            var hx_a: vec4<f32>;
-            var hx_b: vec4<f32>;
-            var bias: vec4<f32>;
-            var a: vec4<f32>;
+        // Eight neurons per iteration (the staged block is zero-padded to 8): lane s
+        // of each group of 8 loads neuron kk + s and broadcasts hand all eight to every
+        // lane, since a CPU driver runs even a uniform load inside a loop lane by lane.
+        for (var kk = 0u; kk < count; kk = kk + 8u) {
+            var t: array<vec4<f32>, 4>;
             if NARROW {
-                let v0 = nrn[kk];
-                let v1 = nrn[kk + 1u];
-                let v2 = nrn[kk + 2u];
-                let v3 = nrn[kk + 3u];
-                w0 = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
-                w1 = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
-                bias = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
-                a = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
-                hx_a = w0 * xa.x + w1 * xa.y;
-                hx_b = w0 * xb.x + w1 * xb.y;
+                let mine = nrn[kk + sl];
+                let w = narrow4(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u),
+                                subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u));
+                let u = narrow4(subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
+                                subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
+                t = array<vec4<f32>, 4>(w[0], w[1], u[0], u[1]);
             } else {
-                var s = array<vec4<f32>, 4>();
-                for (var q = 0u; q < 4u; q = q + 1u) {
-                    let lo = nrn[2u * (kk + q)];
-                    let hi = nrn[2u * (kk + q) + 1u];
-                    s[q] = vec4<f32>(dot(lo, xa) + hi.x * xa45.x + hi.y * xa45.y,
-                                     dot(lo, xb) + hi.x * xb45.x + hi.y * xb45.y, hi.z, hi.w);
-                }
-                hx_a = vec4<f32>(s[0].x, s[1].x, s[2].x, s[3].x);
-                hx_b = vec4<f32>(s[0].y, s[1].y, s[2].y, s[3].y);
-                bias = vec4<f32>(s[0].z, s[1].z, s[2].z, s[3].z);
-                a = vec4<f32>(s[0].w, s[1].w, s[2].w, s[3].w);
+                let lo = nrn[2u * (kk + sl)];
+                let hi = nrn[2u * (kk + sl) + 1u];
+                let w = wide4(
+                    subgroupBroadcast(lo, 0u), subgroupBroadcast(hi, 0u),
+                    subgroupBroadcast(lo, 1u), subgroupBroadcast(hi, 1u),
+                    subgroupBroadcast(lo, 2u), subgroupBroadcast(hi, 2u),
+                    subgroupBroadcast(lo, 3u), subgroupBroadcast(hi, 3u));
+                let u = wide4(
+                    subgroupBroadcast(lo, 4u), subgroupBroadcast(hi, 4u),
+                    subgroupBroadcast(lo, 5u), subgroupBroadcast(hi, 5u),
+                    subgroupBroadcast(lo, 6u), subgroupBroadcast(hi, 6u),
+                    subgroupBroadcast(lo, 7u), subgroupBroadcast(hi, 7u));
+                t = array<vec4<f32>, 4>(w[0], w[1], u[0], u[1]);
             }
-            acc_a = acc_a + a * act4(uni.wm_in * hx_a + uni.bm_in * bias);
-            acc_b = acc_b + a * act4(uni.wm_in * hx_b + uni.bm_in * bias);
+            acc_a = acc_a + t[0] + t[2];
+            acc_b = acc_b + t[1] + t[3];
         }
         let out = (uni.member_base + m) * uni.blocks + blk;
         if i0 + lid.x < n_points {

@@ -148,7 +148,14 @@ pub fn validate(p: &Preprocessed) -> Result<naga::Module, GpuError> {
             .next()
             .map(|(span, _)| span.location(&p.source).line_number as usize)
             .unwrap_or(0);
-        GpuError::Shader(format!("{}: {}", p.locate(line), e.as_inner()))
+        // The top error names only the entry point or function; its causes say what.
+        let mut what = e.as_inner().to_string();
+        let mut cause = std::error::Error::source(e.as_inner());
+        while let Some(c) = cause {
+            what.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        GpuError::Shader(format!("{}: {what}", p.locate(line)))
     })?;
     Ok(module)
 }

@@ -23,6 +23,9 @@ pub struct Tiles {
     /// point in one tile), so that only `dense_forward` and `dense_backward_x8` touch
     /// those layers' weights.
     pub packed: bool,
+    /// Whether subgroups of at least 8 lanes exist: the fused depth-1 kernels share
+    /// staged rows through broadcasts (the generic path runs without them).
+    pub subgroups: bool,
     /// Invocations per workgroup along the neurons (4 neurons each).
     pub wg: u32,
     /// Points per register tile (8 or 16); the fused update needs N ≤ `points`.
@@ -50,8 +53,10 @@ impl Tiles {
     ) -> Self {
         let cap = if is_cpu { MAX_TILE_POINTS } else { 8 };
         let tp = if points <= 8 { 8 } else { cap };
-        let dense = min_subgroup >= 8 && shape.depth >= 2;
+        let subgroups = min_subgroup >= 8;
+        let dense = subgroups && shape.depth >= 2;
         Tiles {
+            subgroups,
             dense,
             packed: dense && is_cpu && int64 && shape.width.is_multiple_of(8) && points <= tp,
             wg: 64,
@@ -122,6 +127,8 @@ enum When {
     Dense,
     /// Only with `Tiles::packed`.
     Packed,
+    /// Only with `Tiles::subgroups`.
+    Subgroups,
 }
 
 /// The shader a kernel runs, for profiles.
@@ -160,9 +167,9 @@ macro_rules! kernel_table {
 
 kernel_table! {
     Init: "nn/init_params", &[U, W], Plain, Always;
-    ForwardHidden1: "nn/forward_hidden1", &[U, R, R, W], FusedForward, Always;
+    ForwardHidden1: "nn/forward_hidden1", &[U, R, R, W], FusedForward, Subgroups;
     Residual: "nn/residual", &[U, R, R, R, W, W, W], Plain, Always;
-    UpdateHidden1: "nn/update_hidden1", &[U, W, W, R, R], FusedUpdate, Always;
+    UpdateHidden1: "nn/update_hidden1", &[U, W, W, R, R], FusedUpdate, Subgroups;
     LayerForward: "nn/layer_forward", &[U, R, R, W, W], WithAct, Always;
     OutputForward: "nn/output_forward", &[U, R, R, W], Plain, Always;
     LayerBackward: "nn/layer_backward", &[U, R, R, R, W], Plain, Always;
@@ -196,6 +203,7 @@ impl Kernels {
                     When::Always => true,
                     When::Dense => tiles.dense,
                     When::Packed => tiles.packed,
+                    When::Subgroups => tiles.subgroups,
                 };
                 built
                     .then(|| {

@@ -19,6 +19,9 @@ pub struct AdapterLimits {
     pub max_groups: u32,
     /// Memory the adapter can use, when known (CPU adapters: the host's).
     pub device_memory: Option<u64>,
+    /// Whether shaders get subgroups of at least 8 lanes (the fused depth-1 kernels
+    /// share staged rows through subgroup broadcasts).
+    pub subgroups: bool,
 }
 
 impl AdapterLimits {
@@ -27,6 +30,7 @@ impl AdapterLimits {
             max_binding: ctx.max_binding(),
             max_groups: ctx.limits.max_compute_workgroups_per_dimension,
             device_memory: device_memory(ctx),
+            subgroups: ctx.has_subgroups() && ctx.adapter.min_subgroup_size >= 8,
         }
     }
 }
@@ -111,8 +115,10 @@ impl Sizing {
         let ntk_bytes = 4 * (points * points) as u64;
         let scratch_members =
             ((max.min(budget) / act_bytes).min(max / ntk_bytes) as usize).clamp(1, per_chunk);
-        let fused =
-            shape.depth == 1 && shape.input_dim <= MAX_FUSED_INPUT && points <= MAX_FUSED_POINTS;
+        let fused = limits.subgroups
+            && shape.depth == 1
+            && shape.input_dim <= MAX_FUSED_INPUT
+            && points <= MAX_FUSED_POINTS;
         let blocks = if fused {
             shape.width.div_ceil(FORWARD_BLOCK)
         } else {
@@ -258,6 +264,7 @@ mod tests {
             max_binding: 128 * MIB,
             max_groups: 65535,
             device_memory: memory,
+            subgroups: true,
         }
     }
 
@@ -316,6 +323,7 @@ mod tests {
             max_binding: 1000,
             max_groups: 65535,
             device_memory: None,
+            subgroups: true,
         };
         let s = Sizing::new(&spec(64, 1, 8), 2, &limits).unwrap();
         assert_eq!(s.member_bytes, 800);
@@ -378,6 +386,7 @@ mod tests {
             max_binding: 16 * GIB,
             max_groups: u32::MAX,
             device_memory: None,
+            subgroups: true,
         };
         assert_eq!(
             refusal(&spec(4096, 1, 1 << 20), 8, &huge),
