@@ -296,6 +296,18 @@ mod tests {
     }
 
     #[test]
+    fn without_subgroups_depth_1_takes_the_generic_path() {
+        // The fused kernels share staged rows through subgroup broadcasts.
+        let no_subgroups = AdapterLimits {
+            subgroups: false,
+            ..lavapipe(None)
+        };
+        let s = Sizing::new(&spec(4096, 1, 8), 64, &no_subgroups).unwrap();
+        assert!(!s.fused);
+        assert_eq!(s.blocks, 1);
+    }
+
+    #[test]
     fn lavapipe_width_4096_ensemble_1024_on_64_points() {
         let s = Sizing::new(&spec(4096, 1, 1024), 64, &lavapipe(Some(64 * GIB))).unwrap();
         // P = 4096 + 4096 (input layer) + 4096 + 1 (output), padded to 12296.
