@@ -15,8 +15,6 @@
 #import activation
 
 override TP: u32 = 16u;
-// W stored column-blocked (the packed CPU path) instead of row-major.
-override BLOCKED: bool = false;
 
 @group(0) @binding(0) var<uniform> net: Net;
 // CPU drivers load a uniform lane by lane once control flow has begun; this copy,
@@ -77,6 +75,7 @@ fn main(
     a4 = min(lane, o4 - 1u);
     let sl = sg % 8u;
     let base4 = (uni.member_offset + m) * uni.params_per_member / 4u;
+    let w4 = base4 + uni.w_off / 4u + 4u * a4 * k4;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -93,39 +92,30 @@ fn main(
     var acc13 = vec4<f32>(0.0);
     var acc14 = vec4<f32>(0.0);
     var acc15 = vec4<f32>(0.0);
-    // Row-major W: one block of k4 quads with rows k4 apart. Column-blocked W
-    // (nn::layout::Blocked): blocks of 16 quads (the last ragged), rows rs apart.
-    let bq = select(k4, 16u, BLOCKED);
-    let wb = base4 + uni.w_off / 4u;
-    for (var c16 = 0u; c16 < k4; c16 = c16 + bq) {
-        let rs = min(bq, k4 - c16);
-        let wc = wb + c16 * uni.n_out + 4u * a4 * rs;
-        for (var j = 0u; j < rs; j = j + 1u) {
-            let kb = c16 + j;
-            let w0 = params[wc + j];
-            let w1 = params[wc + rs + j];
-            let w2 = params[wc + 2u * rs + j];
-            let w3 = params[wc + 3u * rs + j];
-            let za = zrow(sl, kb);
-            acc0 = mac4(acc0, subgroupBroadcast(za, 0u), w0, w1, w2, w3);
-            acc1 = mac4(acc1, subgroupBroadcast(za, 1u), w0, w1, w2, w3);
-            acc2 = mac4(acc2, subgroupBroadcast(za, 2u), w0, w1, w2, w3);
-            acc3 = mac4(acc3, subgroupBroadcast(za, 3u), w0, w1, w2, w3);
-            acc4 = mac4(acc4, subgroupBroadcast(za, 4u), w0, w1, w2, w3);
-            acc5 = mac4(acc5, subgroupBroadcast(za, 5u), w0, w1, w2, w3);
-            acc6 = mac4(acc6, subgroupBroadcast(za, 6u), w0, w1, w2, w3);
-            acc7 = mac4(acc7, subgroupBroadcast(za, 7u), w0, w1, w2, w3);
-            if TP > 8u {
-                let zb = zrow(8u + sl, kb);
-                acc8 = mac4(acc8, subgroupBroadcast(zb, 0u), w0, w1, w2, w3);
-                acc9 = mac4(acc9, subgroupBroadcast(zb, 1u), w0, w1, w2, w3);
-                acc10 = mac4(acc10, subgroupBroadcast(zb, 2u), w0, w1, w2, w3);
-                acc11 = mac4(acc11, subgroupBroadcast(zb, 3u), w0, w1, w2, w3);
-                acc12 = mac4(acc12, subgroupBroadcast(zb, 4u), w0, w1, w2, w3);
-                acc13 = mac4(acc13, subgroupBroadcast(zb, 5u), w0, w1, w2, w3);
-                acc14 = mac4(acc14, subgroupBroadcast(zb, 6u), w0, w1, w2, w3);
-                acc15 = mac4(acc15, subgroupBroadcast(zb, 7u), w0, w1, w2, w3);
-            }
+    for (var kb = 0u; kb < k4; kb = kb + 1u) {
+        let w0 = params[w4 + kb];
+        let w1 = params[w4 + k4 + kb];
+        let w2 = params[w4 + 2u * k4 + kb];
+        let w3 = params[w4 + 3u * k4 + kb];
+        let za = zrow(sl, kb);
+        acc0 = mac4(acc0, subgroupBroadcast(za, 0u), w0, w1, w2, w3);
+        acc1 = mac4(acc1, subgroupBroadcast(za, 1u), w0, w1, w2, w3);
+        acc2 = mac4(acc2, subgroupBroadcast(za, 2u), w0, w1, w2, w3);
+        acc3 = mac4(acc3, subgroupBroadcast(za, 3u), w0, w1, w2, w3);
+        acc4 = mac4(acc4, subgroupBroadcast(za, 4u), w0, w1, w2, w3);
+        acc5 = mac4(acc5, subgroupBroadcast(za, 5u), w0, w1, w2, w3);
+        acc6 = mac4(acc6, subgroupBroadcast(za, 6u), w0, w1, w2, w3);
+        acc7 = mac4(acc7, subgroupBroadcast(za, 7u), w0, w1, w2, w3);
+        if TP > 8u {
+            let zb = zrow(8u + sl, kb);
+            acc8 = mac4(acc8, subgroupBroadcast(zb, 0u), w0, w1, w2, w3);
+            acc9 = mac4(acc9, subgroupBroadcast(zb, 1u), w0, w1, w2, w3);
+            acc10 = mac4(acc10, subgroupBroadcast(zb, 2u), w0, w1, w2, w3);
+            acc11 = mac4(acc11, subgroupBroadcast(zb, 3u), w0, w1, w2, w3);
+            acc12 = mac4(acc12, subgroupBroadcast(zb, 4u), w0, w1, w2, w3);
+            acc13 = mac4(acc13, subgroupBroadcast(zb, 5u), w0, w1, w2, w3);
+            acc14 = mac4(acc14, subgroupBroadcast(zb, 6u), w0, w1, w2, w3);
+            acc15 = mac4(acc15, subgroupBroadcast(zb, 7u), w0, w1, w2, w3);
         }
     }
     let b = params[base4 + uni.b_off / 4u + a4];

@@ -41,6 +41,7 @@ pub const KERNELS: &[(&str, &str)] = wgsl![
     "nn/member_record",
     "nn/ntk_gram",
     "nn/dense_forward",
+    "nn/dense_forward_x8",
     "nn/dense_backward",
     "nn/dense_backward_x8",
     "nn/dense_gram",

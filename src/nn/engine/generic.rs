@@ -66,7 +66,12 @@ impl Generic<'_> {
                 ];
                 if l > 0 && self.tiles.dense {
                     let groups = self.tiled_grid(n / 4, self.tiles.wg);
-                    self.b.op_grid(K::DenseForward, &u, &bufs, groups)
+                    let kernel = if self.tiles.packed {
+                        K::DenseForwardX8
+                    } else {
+                        K::DenseForward
+                    };
+                    self.b.op_grid(kernel, &u, &bufs, groups)
                 } else if l > 0 {
                     self.b
                         .op(K::HiddenForward, &u, &bufs, m * np.div_ceil(4) * (n / 4))

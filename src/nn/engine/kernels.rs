@@ -16,12 +16,12 @@ pub struct Tiles {
     /// Whether the dense kernels run at all: they share rows through subgroups of at
     /// least 8 lanes; without those the 4×4-tiled `hidden_*` kernels and `ntk_gram` do.
     pub dense: bool,
-    /// Whether the dense backward pass moves W and v as packed vec4<u64> (8 floats per
+    /// Whether the dense kernels move W (and v) as packed vec4<u64> (8 floats per
     /// component loop of a CPU driver's storage access), with the hidden-to-hidden W
     /// and v stored column-blocked (`layout::Blocked`): CPU adapters with 64-bit
     /// integers, at widths that are multiples of 8, when the update is fused (every
-    /// point in one tile), so that only `dense_forward` and `dense_backward_x8` touch
-    /// those layers' weights.
+    /// point in one tile), so that only `dense_forward_x8` and `dense_backward_x8`
+    /// touch those layers' weights.
     pub packed: bool,
     /// Whether subgroups of at least 8 lanes exist: the fused depth-1 kernels share
     /// staged rows through broadcasts (the generic path runs without them).
@@ -107,12 +107,7 @@ impl Consts {
                 ("FWD_WG", forward_wg(points) as f64),
             ],
             Consts::FusedUpdate => vec![("WG", wg), ("ACT", a), ("IN_DIM", d)],
-            Consts::DenseForward => vec![
-                ("WG", tiles.wg as f64),
-                ("ACT", a),
-                ("TP", tp),
-                ("BLOCKED", f64::from(u8::from(tiles.packed))),
-            ],
+            Consts::DenseForward => vec![("WG", tiles.wg as f64), ("ACT", a), ("TP", tp)],
             Consts::Dense => vec![("WG", tiles.wg as f64), ("TP", tp)],
             Consts::Gram => vec![("WG", tiles.gram_wg as f64), ("TP", tp)],
         }
@@ -180,6 +175,7 @@ kernel_table! {
     MemberRecord: "nn/member_record", &[U, R, R, R, R, W], Plain, Always;
     NtkGram: "nn/ntk_gram", &[U, R, R, R, W], Plain, Always;
     DenseForward: "nn/dense_forward", &[U, R, R, W, W], DenseForward, Dense;
+    DenseForwardX8: "nn/dense_forward_x8", &[U, R, R, W, W], DenseForward, Packed;
     DenseBackward: "nn/dense_backward", &[U, W, W, R, R, R, W], Dense, Dense;
     DenseBackwardX8: "nn/dense_backward_x8", &[U, W, W, R, R, R, W], Dense, Packed;
     DenseGram: "nn/dense_gram", &[U, R, R, R, W], Gram, Dense;
