@@ -9,6 +9,7 @@
 // Needs SHADER_INT64 and widths that are multiples of 8 (engine::Tiles::packed).
 // CPU twin: reference::nn::forward (same result as `dense_forward`).
 #import nn_common
+#import packed
 #import activation
 
 override TP: u32 = 16u;
@@ -29,19 +30,6 @@ var<private> o4: u32;
 var<private> a4: u32;
 var<private> lane: u32;
 var<private> npts: u32;
-
-// Floats 0..4 (lo) and 4..8 (hi) of 8 packed ones.
-fn lo(x: vec4<u64>) -> vec4<f32> {
-    let a = vec2<u32>(x.xy);
-    let b = vec2<u32>(x.xy >> vec2<u32>(32u));
-    return bitcast<vec4<f32>>(vec4<u32>(a.x, b.x, a.y, b.y));
-}
-
-fn hi(x: vec4<u64>) -> vec4<f32> {
-    let a = vec2<u32>(x.zw);
-    let b = vec2<u32>(x.zw >> vec2<u32>(32u));
-    return bitcast<vec4<f32>>(vec4<u32>(a.x, b.x, a.y, b.y));
-}
 
 // The input octet j of point p0 + r (clamped).
 fn zrow(r: u32, j: u32) -> vec4<u64> {

@@ -21,6 +21,7 @@ pub const SHARED: &[(&str, &str)] = wgsl![
     "shared/nn_common",
     "shared/nn_stats",
     "shared/nn_fused",
+    "shared/packed",
     "shared/lattice_common",
     "shared/lattice_energy",
 ];
