@@ -424,7 +424,7 @@ pub fn compare(nn: &NnResults, plan: &DualPlan, lat: &LatticeSamples) -> Compari
         lattice_patches: lat.sites,
         gradient: plan.gradient,
         efolds: plan.efolds,
-        ntk_final_drift: nn.ntk.last().map(|n| n.drift),
+        ntk_final_drift: nn.recorded_ntk().last().map(|n| n.drift),
     };
     Comparison {
         background: bg,

@@ -204,7 +204,10 @@ pub fn run_cli(args: &NnArgs) -> Result<(), RunError> {
         "    final loss {:.4e} ± {:.2e}; NTK drift {:.3e} (mean), {:.3e} ± {:.1e} (members); |mean − theory| ≤ {:.3e}·max|y|; results in {}",
         s.final_loss_mean.unwrap_or(f64::NAN),
         s.final_loss_std.unwrap_or(f64::NAN),
-        res.ntk.last().map(|n| n.drift).unwrap_or(f64::NAN),
+        res.recorded_ntk()
+            .last()
+            .map(|n| n.drift)
+            .unwrap_or(f64::NAN),
         s.ntk_drift_member_mean.unwrap_or(f64::NAN),
         s.ntk_drift_member_sd.unwrap_or(f64::NAN),
         s.mean_vs_theory,

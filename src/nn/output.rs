@@ -137,13 +137,9 @@ pub fn write_tables(res: &NnResults, out: &Path) -> Result<(), ReportError> {
     bg.write(&dir.join("background.csv"))?;
     md.write(&dir.join("modes.csv"))?;
     ls.write(&dir.join("loss.csv"))?;
-    // The NTK at a segment's last step is measured before that step's record, which
-    // comes with the next segment: a partial write keeps the tables at one last step.
-    let last = res.last_step();
     let nt: CsvTable<NtkCsv> = res
-        .ntk
+        .recorded_ntk()
         .iter()
-        .filter(|s| s.step <= last)
         .map(|s| NtkCsv {
             step: s.step,
             trace: s.trace,

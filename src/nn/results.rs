@@ -113,6 +113,14 @@ impl NnResults {
         self.records.last().map(|r| r.step).unwrap_or(0)
     }
 
+    /// The NTK measurements up to `last_step`: the one at a segment's end is taken
+    /// before that step's record, which comes with the next segment, so what is
+    /// reported (tables and summary, partial or final) stops at one step.
+    pub fn recorded_ntk(&self) -> &[NtkSample] {
+        let last = self.last_step();
+        &self.ntk[..self.ntk.partition_point(|s| s.step <= last)]
+    }
+
     /// Per mode j of a record: (signed mean residual, power per basis vector).
     pub fn mode_values(&self, rec: &Record) -> Vec<(f64, f64)> {
         mode_values(&self.modes, &rec.proj_mean, &rec.proj_power)
@@ -196,7 +204,8 @@ impl NnResults {
             }
         }
         let last = self.records.last();
-        let (first_ntk, last_ntk) = (self.ntk.first(), self.ntk.last());
+        let ntk = self.recorded_ntk();
+        let (first_ntk, last_ntk) = (ntk.first(), ntk.last());
         let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
         NnSummary {
             points: self.data.points(),
@@ -210,7 +219,7 @@ impl NnResults {
             steps_done: last.map(|r| r.step).unwrap_or(0),
             final_loss_mean: last.map(|r| r.loss_mean),
             final_loss_std: last.map(|r| r.loss_std),
-            ntk: self.ntk.clone(),
+            ntk: ntk.to_vec(),
             ntk_drift_member_mean: finite(last_ntk.map(|n| n.drift_member_mean)),
             ntk_drift_member_sd: finite(last_ntk.map(|n| n.drift_member_sd)),
             ntk_offdiag_rel_sd0: finite(first_ntk.map(|n| n.offdiag_rel_sd)),
