@@ -17,7 +17,7 @@ mod state;
 use thiserror::Error;
 
 use super::data::Dataset;
-use super::layout::{Blocked, NetShape};
+use super::layout::NetShape;
 use crate::gpu::{GpuContext, GpuError, read_buffer, storage_buffer, upload_buffer};
 use crate::theory::{Activation, Parametrization};
 use kernels::Kernels;
@@ -380,13 +380,6 @@ impl Ensemble {
         let mut v = read_buffer(&self.ctx, &c.params, ((member - c.base) * p) as u64, p)?;
         self.to_rows(&mut v);
         Ok(v)
-    }
-
-    /// Members' vectors as stored on the device → row-major W (the host's layout).
-    pub(super) fn to_rows(&self, members: &mut [f32]) {
-        if self.blocked {
-            Blocked::to_rows(&self.spec.shape, members, self.params_per_member);
-        }
     }
 
     /// Outputs f of every member from the latest forward pass, [member][point].

@@ -184,9 +184,9 @@ impl OpLists {
             };
             for (i, (l, s)) in layers.iter().zip(&scales).enumerate() {
                 // The packed kernels keep hidden-to-hidden W column-blocked.
-                let blocked = tiles.packed && i > 0 && i < shape.depth;
+                let hidden_w_blocked = tiles.packed && i > 0 && i < shape.depth;
                 for (off, count, std, blocked) in [
-                    (l.w_off, l.n_in * l.n_out, s.w_std, blocked),
+                    (l.w_off, l.n_in * l.n_out, s.w_std, hidden_w_blocked),
                     (l.b_off, l.n_out, s.b_std, false),
                 ] {
                     let u = NetUniform {

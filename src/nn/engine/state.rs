@@ -2,6 +2,8 @@
 //! heavy-ball velocities, member-major (E × P each), independent of the chunking
 //! and of how the device stores W (rows on the host, see `layout::Blocked`).
 
+use std::borrow::Cow;
+
 use super::{Ensemble, NnError};
 use crate::gpu::read_buffers;
 use crate::nn::layout::Blocked;
@@ -36,14 +38,7 @@ impl Ensemble {
                 vel.len()
             )));
         }
-        let stored = |rows: &[f32]| {
-            let mut v = rows.to_vec();
-            if self.blocked {
-                Blocked::from_rows(&self.spec.shape, &mut v, p);
-            }
-            v
-        };
-        let (params, vel) = (stored(params), stored(vel));
+        let (params, vel) = (self.stored(params), self.stored(vel));
         for c in &self.chunks {
             let r = c.base * p..(c.base + c.members) * p;
             self.ctx
@@ -55,5 +50,23 @@ impl Ensemble {
         }
         self.ctx.wait()?;
         Ok(())
+    }
+
+    /// Members' vectors as stored on the device → row-major W (the host's layout).
+    pub(super) fn to_rows(&self, members: &mut [f32]) {
+        if self.blocked {
+            Blocked::to_rows(&self.spec.shape, members, self.params_per_member);
+        }
+    }
+
+    /// Members' row-major vectors as the device stores them: the slice itself, or a
+    /// permuted copy when W is blocked.
+    fn stored<'a>(&self, rows: &'a [f32]) -> Cow<'a, [f32]> {
+        if !self.blocked {
+            return Cow::Borrowed(rows);
+        }
+        let mut v = rows.to_vec();
+        Blocked::from_rows(&self.spec.shape, &mut v, self.params_per_member);
+        Cow::Owned(v)
     }
 }
