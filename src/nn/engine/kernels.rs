@@ -44,16 +44,16 @@ impl Tiles {
     /// registers spill only to cache-resident stack. GPUs get 8-point tiles (the
     /// accumulators stay in registers).
     /// Depth 1 has no hidden-to-hidden layer, so its dense kernels are not built.
+    /// `subgroups`: subgroups of at least 8 lanes (`AdapterLimits::subgroups`).
     pub fn for_adapter(
         is_cpu: bool,
         int64: bool,
-        min_subgroup: u32,
+        subgroups: bool,
         shape: NetShape,
         points: usize,
     ) -> Self {
         let cap = if is_cpu { MAX_TILE_POINTS } else { 8 };
         let tp = if points <= 8 { 8 } else { cap };
-        let subgroups = min_subgroup >= 8;
         let dense = subgroups && shape.depth >= 2;
         Tiles {
             subgroups,

@@ -128,15 +128,12 @@ impl Ensemble {
         let points = data.points();
         let e = spec.ensemble;
         // Every refusal comes before anything is built or allocated.
-        let sz = Sizing::new(spec, points, &AdapterLimits::of(ctx))?;
+        let limits = AdapterLimits::of(ctx);
+        let sz = Sizing::new(spec, points, &limits)?;
         let tiles = Tiles::for_adapter(
             ctx.is_cpu(),
             ctx.has_int64(),
-            if ctx.has_subgroups() {
-                ctx.adapter.min_subgroup_size
-            } else {
-                0
-            },
+            limits.subgroups,
             shape,
             points,
         );
