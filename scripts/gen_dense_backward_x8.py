@@ -9,13 +9,13 @@ L = []
 A = L.append
 A('''// Backward through a hidden-to-hidden weight layer W (n_out × n_in), fused with its
 // heavy-ball update, as `dense_backward` but with W and v moved 8 floats at a time:
-// they are bound as vec4<u64> (two f32 per u64, bit-for-bit), because CPU drivers
+// they and δ_up are bound as vec4<u64> (two f32 per u64, bit-for-bit), because CPU drivers
 // move storage data in a per-lane, per-component loop, so the 32-byte component
 // halves the iterations per float. Needs SHADER_INT64, n_in a multiple of 8 and
 // 8-float-aligned rows (the engine falls back to `dense_backward` otherwise).
 // One invocation per (member, tile of TP points, 8 input neurons b); it streams
 // the column block W[·][b..b+8] once (stored column-blocked, so in memory order),
-// two rows a at a time, and per row
+// eight rows a per iteration, two at a time, and per row
 //   δ_b += δ_up[a]·W[a][b]                 (for every point of the tile, old W)
 //   g[a][b] = wm·Σ_i δ_up[i][a]·z[i][b]    (z: the layer's input, held in registers)
 //   v ← βv − ηg,  W ← W + v                (lane b = 0 also updates the bias, g = bm·Σ_i δ_up[i][a])
@@ -31,7 +31,7 @@ override TP: u32 = 16u;
 @group(0) @binding(0) var<uniform> net: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<vec4<u64>>;
 @group(0) @binding(2) var<storage, read_write> vel: array<vec4<u64>>;
-@group(0) @binding(3) var<storage, read> up: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> up: array<vec4<u64>>;
 @group(0) @binding(4) var<storage, read> z_in: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> dphi: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> delta: array<vec4<f32>>;
@@ -39,7 +39,7 @@ override TP: u32 = 16u;
 var<private> row0: u32;
 var<private> p0: u32;
 var<private> n4: u32;
-var<private> u4: u32;
+var<private> u8: u32;
 var<private> b4: u32;
 var<private> lane: u32;
 var<private> n8: u32;
@@ -61,11 +61,11 @@ fn zrow(r: u32, h: u32) -> vec4<f32> {
     return z_in[(row0 + min(p0 + r, uni.n_points - 1u)) * n4 + b4 + h];
 }
 
-// δ_up[r][4·a4 ..]; zero past N and past the tile.
-fn drow(r: u32, a4: u32) -> vec4<f32> {
+// δ_up[r][8·a8 ..] (packed); zero past N and past the tile.
+fn drow(r: u32, a8: u32) -> vec4<u64> {
     let p = p0 + r;
-    let d = up[(row0 + min(p, uni.n_points - 1u)) * u4 + a4];
-    return select(vec4<f32>(0.0), d, p < uni.n_points && r < TP);
+    let d = up[(row0 + min(p, uni.n_points - 1u)) * u8 + a8];
+    return select(vec4<u64>(0lu), d, p < uni.n_points && r < TP);
 }
 
 fn emit(r: u32, al: vec4<f32>, ah: vec4<f32>) {
@@ -87,7 +87,7 @@ fn main(
     let np = uni.n_points;
     n4 = uni.n_in / 4u;
     n8 = uni.n_in / 8u;
-    u4 = uni.n_out / 4u;
+    u8 = uni.n_out / 8u;
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
     if flat >= uni.members * tiles {
@@ -121,19 +121,26 @@ for p in range(TP):
     A(f'{ind}zh{p} = zrow({p}u, 1u);')
 A('        }')
 A('    }')
-A('''    for (var a4 = 0u; a4 < u4; a4 = a4 + 1u) {
-        let da = drow(sl, a4);
-        var db = vec4<f32>(0.0);
+A('''    for (var a8 = 0u; a8 < u8; a8 = a8 + 1u) {
+        let da = drow(sl, a8);
+        var db = vec4<u64>(0lu);
         if TP > 8u {
-            db = drow(8u + sl, a4);
-        }''')
+            db = drow(8u + sl, a8);
+        }
+        let dal = lo(da);
+        let dah = hi(da);
+        let dbl = lo(db);
+        let dbh = hi(db);''')
+# d{p}: rows 8·a8 .. +3 of point p, e{p}: rows 8·a8 + 4 .. +7.
 for p in range(TP):
-    src = 'da' if p < 8 else 'db'
-    A(f'        let d{p} = subgroupBroadcast({src}, {p % 8}u);')
-A('        let gb = ' + ' + '.join(f'd{p}' for p in range(TP)) + ';')
-A('        let wi = w + 4u * a4 * bw8;')
-for half, (c0, c1) in enumerate([('x', 'y'), ('z', 'w')]):
-    r0, r1 = 2 * half, 2 * half + 1
+    src = 'db' if p >= 8 else 'da'
+    A(f'        let d{p} = subgroupBroadcast({src}l, {p % 8}u);')
+    A(f'        let e{p} = subgroupBroadcast({src}h, {p % 8}u);')
+A('        let gbl = ' + ' + '.join(f'd{p}' for p in range(TP)) + ';')
+A('        let gbh = ' + ' + '.join(f'e{p}' for p in range(TP)) + ';')
+A('        let wi = w + 8u * a8 * bw8;')
+for quad, (reg, c0, c1) in enumerate([('d', 'x', 'y'), ('d', 'z', 'w'), ('e', 'x', 'y'), ('e', 'z', 'w')]):
+    r0, r1 = 2 * quad, 2 * quad + 1
     A('        {')
     A(f'            let w0 = params[wi + {r0}u * bw8];')
     A(f'            let w1 = params[wi + {r1}u * bw8];')
@@ -149,12 +156,13 @@ for half, (c0, c1) in enumerate([('x', 'y'), ('z', 'w')]):
         if p == 8:
             A('            if TP > 8u {')
         ind = '                ' if p >= 8 else '            '
-        A(f'{ind}al{p} = al{p} + d{p}.{c0} * w0l + d{p}.{c1} * w1l;')
-        A(f'{ind}ah{p} = ah{p} + d{p}.{c0} * w0h + d{p}.{c1} * w1h;')
-        A(f'{ind}g0l = g0l + d{p}.{c0} * zl{p};')
-        A(f'{ind}g0h = g0h + d{p}.{c0} * zh{p};')
-        A(f'{ind}g1l = g1l + d{p}.{c1} * zl{p};')
-        A(f'{ind}g1h = g1h + d{p}.{c1} * zh{p};')
+        r = f'{reg}{p}'
+        A(f'{ind}al{p} = al{p} + {r}.{c0} * w0l + {r}.{c1} * w1l;')
+        A(f'{ind}ah{p} = ah{p} + {r}.{c0} * w0h + {r}.{c1} * w1h;')
+        A(f'{ind}g0l = g0l + {r}.{c0} * zl{p};')
+        A(f'{ind}g0h = g0h + {r}.{c0} * zh{p};')
+        A(f'{ind}g1l = g1l + {r}.{c1} * zl{p};')
+        A(f'{ind}g1h = g1h + {r}.{c1} * zh{p};')
     A('            }')
     A('            if update && lane < n8 {')
     A(f'                step(wi + {r0}u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);')
@@ -162,20 +170,14 @@ for half, (c0, c1) in enumerate([('x', 'y'), ('z', 'w')]):
     A('            }')
     A('        }')
 A('''        if update && lane == 0u {
-            // The four biases of rows 4·a4.. are one half of a packed element.
-            let bi = base8 + uni.b_off / 8u + a4 / 2u;
-            let b = params[bi];
+            // The eight biases of rows 8·a8.. are one packed element.
+            let bi = base8 + uni.b_off / 8u + a8;
             let v = vel[bi];
-            let g = uni.bm * gb;
-            if a4 % 2u == 0u {
-                let nv = uni.momentum * lo(v) - uni.lr * g;
-                vel[bi] = pack(nv, hi(v));
-                params[bi] = pack(lo(b) + nv, hi(b));
-            } else {
-                let nv = uni.momentum * hi(v) - uni.lr * g;
-                vel[bi] = pack(lo(v), nv);
-                params[bi] = pack(lo(b), hi(b) + nv);
-            }
+            let nvl = uni.momentum * lo(v) - uni.lr * (uni.bm * gbl);
+            let nvh = uni.momentum * hi(v) - uni.lr * (uni.bm * gbh);
+            let b = params[bi];
+            vel[bi] = pack(nvl, nvh);
+            params[bi] = pack(lo(b) + nvl, hi(b) + nvh);
         }
     }''')
 for p in range(TP):

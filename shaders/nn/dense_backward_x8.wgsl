@@ -1,12 +1,12 @@
 // Backward through a hidden-to-hidden weight layer W (n_out × n_in), fused with its
 // heavy-ball update, as `dense_backward` but with W and v moved 8 floats at a time:
-// they are bound as vec4<u64> (two f32 per u64, bit-for-bit), because CPU drivers
+// they and δ_up are bound as vec4<u64> (two f32 per u64, bit-for-bit), because CPU drivers
 // move storage data in a per-lane, per-component loop, so the 32-byte component
 // halves the iterations per float. Needs SHADER_INT64, n_in a multiple of 8 and
 // 8-float-aligned rows (the engine falls back to `dense_backward` otherwise).
 // One invocation per (member, tile of TP points, 8 input neurons b); it streams
 // the column block W[·][b..b+8] once (stored column-blocked, so in memory order),
-// two rows a at a time, and per row
+// eight rows a per iteration, two at a time, and per row
 //   δ_b += δ_up[a]·W[a][b]                 (for every point of the tile, old W)
 //   g[a][b] = wm·Σ_i δ_up[i][a]·z[i][b]    (z: the layer's input, held in registers)
 //   v ← βv − ηg,  W ← W + v                (lane b = 0 also updates the bias, g = bm·Σ_i δ_up[i][a])
@@ -22,7 +22,7 @@ override TP: u32 = 16u;
 @group(0) @binding(0) var<uniform> net: Net;
 @group(0) @binding(1) var<storage, read_write> params: array<vec4<u64>>;
 @group(0) @binding(2) var<storage, read_write> vel: array<vec4<u64>>;
-@group(0) @binding(3) var<storage, read> up: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> up: array<vec4<u64>>;
 @group(0) @binding(4) var<storage, read> z_in: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> dphi: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> delta: array<vec4<f32>>;
@@ -30,7 +30,7 @@ override TP: u32 = 16u;
 var<private> row0: u32;
 var<private> p0: u32;
 var<private> n4: u32;
-var<private> u4: u32;
+var<private> u8: u32;
 var<private> b4: u32;
 var<private> lane: u32;
 var<private> n8: u32;
@@ -52,11 +52,11 @@ fn zrow(r: u32, h: u32) -> vec4<f32> {
     return z_in[(row0 + min(p0 + r, uni.n_points - 1u)) * n4 + b4 + h];
 }
 
-// δ_up[r][4·a4 ..]; zero past N and past the tile.
-fn drow(r: u32, a4: u32) -> vec4<f32> {
+// δ_up[r][8·a8 ..] (packed); zero past N and past the tile.
+fn drow(r: u32, a8: u32) -> vec4<u64> {
     let p = p0 + r;
-    let d = up[(row0 + min(p, uni.n_points - 1u)) * u4 + a4];
-    return select(vec4<f32>(0.0), d, p < uni.n_points && r < TP);
+    let d = up[(row0 + min(p, uni.n_points - 1u)) * u8 + a8];
+    return select(vec4<u64>(0lu), d, p < uni.n_points && r < TP);
 }
 
 fn emit(r: u32, al: vec4<f32>, ah: vec4<f32>) {
@@ -78,7 +78,7 @@ fn main(
     let np = uni.n_points;
     n4 = uni.n_in / 4u;
     n8 = uni.n_in / 8u;
-    u4 = uni.n_out / 4u;
+    u8 = uni.n_out / 8u;
     let tiles = (np + TP - 1u) / TP;
     let flat = wid.y + wid.z * groups.y;
     if flat >= uni.members * tiles {
@@ -197,30 +197,51 @@ fn main(
             zh15 = zrow(15u, 1u);
         }
     }
-    for (var a4 = 0u; a4 < u4; a4 = a4 + 1u) {
-        let da = drow(sl, a4);
-        var db = vec4<f32>(0.0);
+    for (var a8 = 0u; a8 < u8; a8 = a8 + 1u) {
+        let da = drow(sl, a8);
+        var db = vec4<u64>(0lu);
         if TP > 8u {
-            db = drow(8u + sl, a4);
+            db = drow(8u + sl, a8);
         }
-        let d0 = subgroupBroadcast(da, 0u);
-        let d1 = subgroupBroadcast(da, 1u);
-        let d2 = subgroupBroadcast(da, 2u);
-        let d3 = subgroupBroadcast(da, 3u);
-        let d4 = subgroupBroadcast(da, 4u);
-        let d5 = subgroupBroadcast(da, 5u);
-        let d6 = subgroupBroadcast(da, 6u);
-        let d7 = subgroupBroadcast(da, 7u);
-        let d8 = subgroupBroadcast(db, 0u);
-        let d9 = subgroupBroadcast(db, 1u);
-        let d10 = subgroupBroadcast(db, 2u);
-        let d11 = subgroupBroadcast(db, 3u);
-        let d12 = subgroupBroadcast(db, 4u);
-        let d13 = subgroupBroadcast(db, 5u);
-        let d14 = subgroupBroadcast(db, 6u);
-        let d15 = subgroupBroadcast(db, 7u);
-        let gb = d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11 + d12 + d13 + d14 + d15;
-        let wi = w + 4u * a4 * bw8;
+        let dal = lo(da);
+        let dah = hi(da);
+        let dbl = lo(db);
+        let dbh = hi(db);
+        let d0 = subgroupBroadcast(dal, 0u);
+        let e0 = subgroupBroadcast(dah, 0u);
+        let d1 = subgroupBroadcast(dal, 1u);
+        let e1 = subgroupBroadcast(dah, 1u);
+        let d2 = subgroupBroadcast(dal, 2u);
+        let e2 = subgroupBroadcast(dah, 2u);
+        let d3 = subgroupBroadcast(dal, 3u);
+        let e3 = subgroupBroadcast(dah, 3u);
+        let d4 = subgroupBroadcast(dal, 4u);
+        let e4 = subgroupBroadcast(dah, 4u);
+        let d5 = subgroupBroadcast(dal, 5u);
+        let e5 = subgroupBroadcast(dah, 5u);
+        let d6 = subgroupBroadcast(dal, 6u);
+        let e6 = subgroupBroadcast(dah, 6u);
+        let d7 = subgroupBroadcast(dal, 7u);
+        let e7 = subgroupBroadcast(dah, 7u);
+        let d8 = subgroupBroadcast(dbl, 0u);
+        let e8 = subgroupBroadcast(dbh, 0u);
+        let d9 = subgroupBroadcast(dbl, 1u);
+        let e9 = subgroupBroadcast(dbh, 1u);
+        let d10 = subgroupBroadcast(dbl, 2u);
+        let e10 = subgroupBroadcast(dbh, 2u);
+        let d11 = subgroupBroadcast(dbl, 3u);
+        let e11 = subgroupBroadcast(dbh, 3u);
+        let d12 = subgroupBroadcast(dbl, 4u);
+        let e12 = subgroupBroadcast(dbh, 4u);
+        let d13 = subgroupBroadcast(dbl, 5u);
+        let e13 = subgroupBroadcast(dbh, 5u);
+        let d14 = subgroupBroadcast(dbl, 6u);
+        let e14 = subgroupBroadcast(dbh, 6u);
+        let d15 = subgroupBroadcast(dbl, 7u);
+        let e15 = subgroupBroadcast(dbh, 7u);
+        let gbl = d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11 + d12 + d13 + d14 + d15;
+        let gbh = e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9 + e10 + e11 + e12 + e13 + e14 + e15;
+        let wi = w + 8u * a8 * bw8;
         {
             let w0 = params[wi + 0u * bw8];
             let w1 = params[wi + 1u * bw8];
@@ -449,21 +470,243 @@ fn main(
                 step(wi + 3u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
             }
         }
-        if update && lane == 0u {
-            // The four biases of rows 4·a4.. are one half of a packed element.
-            let bi = base8 + uni.b_off / 8u + a4 / 2u;
-            let b = params[bi];
-            let v = vel[bi];
-            let g = uni.bm * gb;
-            if a4 % 2u == 0u {
-                let nv = uni.momentum * lo(v) - uni.lr * g;
-                vel[bi] = pack(nv, hi(v));
-                params[bi] = pack(lo(b) + nv, hi(b));
-            } else {
-                let nv = uni.momentum * hi(v) - uni.lr * g;
-                vel[bi] = pack(lo(v), nv);
-                params[bi] = pack(lo(b), hi(b) + nv);
+        {
+            let w0 = params[wi + 4u * bw8];
+            let w1 = params[wi + 5u * bw8];
+            let w0l = lo(w0);
+            let w0h = hi(w0);
+            let w1l = lo(w1);
+            let w1h = hi(w1);
+            var g0l = vec4<f32>(0.0);
+            var g0h = vec4<f32>(0.0);
+            var g1l = vec4<f32>(0.0);
+            var g1h = vec4<f32>(0.0);
+            al0 = al0 + e0.x * w0l + e0.y * w1l;
+            ah0 = ah0 + e0.x * w0h + e0.y * w1h;
+            g0l = g0l + e0.x * zl0;
+            g0h = g0h + e0.x * zh0;
+            g1l = g1l + e0.y * zl0;
+            g1h = g1h + e0.y * zh0;
+            al1 = al1 + e1.x * w0l + e1.y * w1l;
+            ah1 = ah1 + e1.x * w0h + e1.y * w1h;
+            g0l = g0l + e1.x * zl1;
+            g0h = g0h + e1.x * zh1;
+            g1l = g1l + e1.y * zl1;
+            g1h = g1h + e1.y * zh1;
+            al2 = al2 + e2.x * w0l + e2.y * w1l;
+            ah2 = ah2 + e2.x * w0h + e2.y * w1h;
+            g0l = g0l + e2.x * zl2;
+            g0h = g0h + e2.x * zh2;
+            g1l = g1l + e2.y * zl2;
+            g1h = g1h + e2.y * zh2;
+            al3 = al3 + e3.x * w0l + e3.y * w1l;
+            ah3 = ah3 + e3.x * w0h + e3.y * w1h;
+            g0l = g0l + e3.x * zl3;
+            g0h = g0h + e3.x * zh3;
+            g1l = g1l + e3.y * zl3;
+            g1h = g1h + e3.y * zh3;
+            al4 = al4 + e4.x * w0l + e4.y * w1l;
+            ah4 = ah4 + e4.x * w0h + e4.y * w1h;
+            g0l = g0l + e4.x * zl4;
+            g0h = g0h + e4.x * zh4;
+            g1l = g1l + e4.y * zl4;
+            g1h = g1h + e4.y * zh4;
+            al5 = al5 + e5.x * w0l + e5.y * w1l;
+            ah5 = ah5 + e5.x * w0h + e5.y * w1h;
+            g0l = g0l + e5.x * zl5;
+            g0h = g0h + e5.x * zh5;
+            g1l = g1l + e5.y * zl5;
+            g1h = g1h + e5.y * zh5;
+            al6 = al6 + e6.x * w0l + e6.y * w1l;
+            ah6 = ah6 + e6.x * w0h + e6.y * w1h;
+            g0l = g0l + e6.x * zl6;
+            g0h = g0h + e6.x * zh6;
+            g1l = g1l + e6.y * zl6;
+            g1h = g1h + e6.y * zh6;
+            al7 = al7 + e7.x * w0l + e7.y * w1l;
+            ah7 = ah7 + e7.x * w0h + e7.y * w1h;
+            g0l = g0l + e7.x * zl7;
+            g0h = g0h + e7.x * zh7;
+            g1l = g1l + e7.y * zl7;
+            g1h = g1h + e7.y * zh7;
+            if TP > 8u {
+                al8 = al8 + e8.x * w0l + e8.y * w1l;
+                ah8 = ah8 + e8.x * w0h + e8.y * w1h;
+                g0l = g0l + e8.x * zl8;
+                g0h = g0h + e8.x * zh8;
+                g1l = g1l + e8.y * zl8;
+                g1h = g1h + e8.y * zh8;
+                al9 = al9 + e9.x * w0l + e9.y * w1l;
+                ah9 = ah9 + e9.x * w0h + e9.y * w1h;
+                g0l = g0l + e9.x * zl9;
+                g0h = g0h + e9.x * zh9;
+                g1l = g1l + e9.y * zl9;
+                g1h = g1h + e9.y * zh9;
+                al10 = al10 + e10.x * w0l + e10.y * w1l;
+                ah10 = ah10 + e10.x * w0h + e10.y * w1h;
+                g0l = g0l + e10.x * zl10;
+                g0h = g0h + e10.x * zh10;
+                g1l = g1l + e10.y * zl10;
+                g1h = g1h + e10.y * zh10;
+                al11 = al11 + e11.x * w0l + e11.y * w1l;
+                ah11 = ah11 + e11.x * w0h + e11.y * w1h;
+                g0l = g0l + e11.x * zl11;
+                g0h = g0h + e11.x * zh11;
+                g1l = g1l + e11.y * zl11;
+                g1h = g1h + e11.y * zh11;
+                al12 = al12 + e12.x * w0l + e12.y * w1l;
+                ah12 = ah12 + e12.x * w0h + e12.y * w1h;
+                g0l = g0l + e12.x * zl12;
+                g0h = g0h + e12.x * zh12;
+                g1l = g1l + e12.y * zl12;
+                g1h = g1h + e12.y * zh12;
+                al13 = al13 + e13.x * w0l + e13.y * w1l;
+                ah13 = ah13 + e13.x * w0h + e13.y * w1h;
+                g0l = g0l + e13.x * zl13;
+                g0h = g0h + e13.x * zh13;
+                g1l = g1l + e13.y * zl13;
+                g1h = g1h + e13.y * zh13;
+                al14 = al14 + e14.x * w0l + e14.y * w1l;
+                ah14 = ah14 + e14.x * w0h + e14.y * w1h;
+                g0l = g0l + e14.x * zl14;
+                g0h = g0h + e14.x * zh14;
+                g1l = g1l + e14.y * zl14;
+                g1h = g1h + e14.y * zh14;
+                al15 = al15 + e15.x * w0l + e15.y * w1l;
+                ah15 = ah15 + e15.x * w0h + e15.y * w1h;
+                g0l = g0l + e15.x * zl15;
+                g0h = g0h + e15.x * zh15;
+                g1l = g1l + e15.y * zl15;
+                g1h = g1h + e15.y * zh15;
             }
+            if update && lane < n8 {
+                step(wi + 4u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 5u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
+            }
+        }
+        {
+            let w0 = params[wi + 6u * bw8];
+            let w1 = params[wi + 7u * bw8];
+            let w0l = lo(w0);
+            let w0h = hi(w0);
+            let w1l = lo(w1);
+            let w1h = hi(w1);
+            var g0l = vec4<f32>(0.0);
+            var g0h = vec4<f32>(0.0);
+            var g1l = vec4<f32>(0.0);
+            var g1h = vec4<f32>(0.0);
+            al0 = al0 + e0.z * w0l + e0.w * w1l;
+            ah0 = ah0 + e0.z * w0h + e0.w * w1h;
+            g0l = g0l + e0.z * zl0;
+            g0h = g0h + e0.z * zh0;
+            g1l = g1l + e0.w * zl0;
+            g1h = g1h + e0.w * zh0;
+            al1 = al1 + e1.z * w0l + e1.w * w1l;
+            ah1 = ah1 + e1.z * w0h + e1.w * w1h;
+            g0l = g0l + e1.z * zl1;
+            g0h = g0h + e1.z * zh1;
+            g1l = g1l + e1.w * zl1;
+            g1h = g1h + e1.w * zh1;
+            al2 = al2 + e2.z * w0l + e2.w * w1l;
+            ah2 = ah2 + e2.z * w0h + e2.w * w1h;
+            g0l = g0l + e2.z * zl2;
+            g0h = g0h + e2.z * zh2;
+            g1l = g1l + e2.w * zl2;
+            g1h = g1h + e2.w * zh2;
+            al3 = al3 + e3.z * w0l + e3.w * w1l;
+            ah3 = ah3 + e3.z * w0h + e3.w * w1h;
+            g0l = g0l + e3.z * zl3;
+            g0h = g0h + e3.z * zh3;
+            g1l = g1l + e3.w * zl3;
+            g1h = g1h + e3.w * zh3;
+            al4 = al4 + e4.z * w0l + e4.w * w1l;
+            ah4 = ah4 + e4.z * w0h + e4.w * w1h;
+            g0l = g0l + e4.z * zl4;
+            g0h = g0h + e4.z * zh4;
+            g1l = g1l + e4.w * zl4;
+            g1h = g1h + e4.w * zh4;
+            al5 = al5 + e5.z * w0l + e5.w * w1l;
+            ah5 = ah5 + e5.z * w0h + e5.w * w1h;
+            g0l = g0l + e5.z * zl5;
+            g0h = g0h + e5.z * zh5;
+            g1l = g1l + e5.w * zl5;
+            g1h = g1h + e5.w * zh5;
+            al6 = al6 + e6.z * w0l + e6.w * w1l;
+            ah6 = ah6 + e6.z * w0h + e6.w * w1h;
+            g0l = g0l + e6.z * zl6;
+            g0h = g0h + e6.z * zh6;
+            g1l = g1l + e6.w * zl6;
+            g1h = g1h + e6.w * zh6;
+            al7 = al7 + e7.z * w0l + e7.w * w1l;
+            ah7 = ah7 + e7.z * w0h + e7.w * w1h;
+            g0l = g0l + e7.z * zl7;
+            g0h = g0h + e7.z * zh7;
+            g1l = g1l + e7.w * zl7;
+            g1h = g1h + e7.w * zh7;
+            if TP > 8u {
+                al8 = al8 + e8.z * w0l + e8.w * w1l;
+                ah8 = ah8 + e8.z * w0h + e8.w * w1h;
+                g0l = g0l + e8.z * zl8;
+                g0h = g0h + e8.z * zh8;
+                g1l = g1l + e8.w * zl8;
+                g1h = g1h + e8.w * zh8;
+                al9 = al9 + e9.z * w0l + e9.w * w1l;
+                ah9 = ah9 + e9.z * w0h + e9.w * w1h;
+                g0l = g0l + e9.z * zl9;
+                g0h = g0h + e9.z * zh9;
+                g1l = g1l + e9.w * zl9;
+                g1h = g1h + e9.w * zh9;
+                al10 = al10 + e10.z * w0l + e10.w * w1l;
+                ah10 = ah10 + e10.z * w0h + e10.w * w1h;
+                g0l = g0l + e10.z * zl10;
+                g0h = g0h + e10.z * zh10;
+                g1l = g1l + e10.w * zl10;
+                g1h = g1h + e10.w * zh10;
+                al11 = al11 + e11.z * w0l + e11.w * w1l;
+                ah11 = ah11 + e11.z * w0h + e11.w * w1h;
+                g0l = g0l + e11.z * zl11;
+                g0h = g0h + e11.z * zh11;
+                g1l = g1l + e11.w * zl11;
+                g1h = g1h + e11.w * zh11;
+                al12 = al12 + e12.z * w0l + e12.w * w1l;
+                ah12 = ah12 + e12.z * w0h + e12.w * w1h;
+                g0l = g0l + e12.z * zl12;
+                g0h = g0h + e12.z * zh12;
+                g1l = g1l + e12.w * zl12;
+                g1h = g1h + e12.w * zh12;
+                al13 = al13 + e13.z * w0l + e13.w * w1l;
+                ah13 = ah13 + e13.z * w0h + e13.w * w1h;
+                g0l = g0l + e13.z * zl13;
+                g0h = g0h + e13.z * zh13;
+                g1l = g1l + e13.w * zl13;
+                g1h = g1h + e13.w * zh13;
+                al14 = al14 + e14.z * w0l + e14.w * w1l;
+                ah14 = ah14 + e14.z * w0h + e14.w * w1h;
+                g0l = g0l + e14.z * zl14;
+                g0h = g0h + e14.z * zh14;
+                g1l = g1l + e14.w * zl14;
+                g1h = g1h + e14.w * zh14;
+                al15 = al15 + e15.z * w0l + e15.w * w1l;
+                ah15 = ah15 + e15.z * w0h + e15.w * w1h;
+                g0l = g0l + e15.z * zl15;
+                g0h = g0h + e15.z * zh15;
+                g1l = g1l + e15.w * zl15;
+                g1h = g1h + e15.w * zh15;
+            }
+            if update && lane < n8 {
+                step(wi + 6u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);
+                step(wi + 7u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);
+            }
+        }
+        if update && lane == 0u {
+            // The eight biases of rows 8·a8.. are one packed element.
+            let bi = base8 + uni.b_off / 8u + a8;
+            let v = vel[bi];
+            let nvl = uni.momentum * lo(v) - uni.lr * (uni.bm * gbl);
+            let nvh = uni.momentum * hi(v) - uni.lr * (uni.bm * gbh);
+            let b = params[bi];
+            vel[bi] = pack(nvl, nvh);
+            params[bi] = pack(lo(b) + nvl, hi(b) + nvh);
         }
     }
     emit(0u, al0, ah0);

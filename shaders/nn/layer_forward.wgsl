@@ -1,6 +1,8 @@
-// Generic hidden layer, one invocation per (member, point, neuron):
-// h = wm·W·z_in + bm·b, stores z = φ(h) and φ'(h) for the backward pass.
-// Scratch tensors are [member][point][neuron] over the members of one sub-chunk.
+// Generic hidden layer (the input layer on every path): h = wm·W·z_in + bm·b, stores
+// z = φ(h) and φ'(h) for the backward pass. Scratch tensors are [member][point][neuron]
+// over the members of one sub-chunk. One invocation per (member, point) row and 4
+// neurons: the row comes from the workgroup id (y, folded into z past the limit), so
+// no lane divides, and z and φ' are written as vec4 (n_out is a multiple of 4).
 #import nn_common
 #import activation
 
@@ -10,30 +12,43 @@
 var<private> uni: Net;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> z_in: array<f32>;
-@group(0) @binding(3) var<storage, read_write> z_out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dphi: array<f32>;
+@group(0) @binding(3) var<storage, read_write> z_out: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dphi: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
     uni = net;
-    let gid = flat_id(id, groups);
-    let n_out = uni.n_out;
     let n_in = uni.n_in;
-    if gid >= uni.members * uni.n_points * n_out {
+    let o4 = uni.n_out / 4u;
+    let row = wid.y + wid.z * groups.y;
+    let a4 = wid.x * WG + lid.x;
+    if row >= uni.members * uni.n_points || a4 >= o4 {
         return;
     }
-    let a = gid % n_out;
-    let mi = gid / n_out;
-    let i = mi % uni.n_points;
-    let m = mi / uni.n_points;
+    let m = row / uni.n_points;
+    let i = row - m * uni.n_points;
     let base = (uni.member_offset + m) * uni.params_per_member;
-    let row = base + uni.w_off + a * n_in;
+    // Rows 4·a4 .. 4·a4 + 3 of W, n_in apart.
+    let w = base + uni.w_off + 4u * a4 * n_in;
     let inp = m * uni.in_member_stride + i * n_in;
-    var dot = 0.0;
+    var dot = vec4<f32>(0.0);
     for (var b = 0u; b < n_in; b = b + 1u) {
-        dot = dot + params[row + b] * z_in[inp + b];
+        let wb = vec4<f32>(
+            params[w + b],
+            params[w + n_in + b],
+            params[w + 2u * n_in + b],
+            params[w + 3u * n_in + b],
+        );
+        dot = dot + wb * z_in[inp + b];
     }
-    let pd = act_and_deriv(uni.wm * dot + uni.bm * params[base + uni.b_off + a]);
-    z_out[gid] = pd.x;
-    dphi[gid] = pd.y;
+    let bo = base + uni.b_off + 4u * a4;
+    let bias = vec4<f32>(params[bo], params[bo + 1u], params[bo + 2u], params[bo + 3u]);
+    var d: vec4<f32>;
+    let z = act_and_deriv4(uni.wm * dot + uni.bm * bias, &d);
+    z_out[row * o4 + a4] = z;
+    dphi[row * o4 + a4] = d;
 }

@@ -2,6 +2,7 @@
 //! forward with stored z and φ', backward, the updates and the per-layer Gram sums,
 //! for one sub-chunk of members sharing the scratch activations.
 
+use super::WG;
 use super::kernels::{K, Tiles};
 use super::ops::{Builder, Chunk, Op, Scratch};
 use crate::gpu::kernel::grid;
@@ -76,7 +77,8 @@ impl Generic<'_> {
                     self.b
                         .op(K::HiddenForward, &u, &bufs, m * np.div_ceil(4) * (n / 4))
                 } else {
-                    self.b.op(K::LayerForward, &u, &bufs, m * np * n)
+                    self.b
+                        .op_grid(K::LayerForward, &u, &bufs, self.row_grid(n / 4, m * np))
                 }
             })
             .collect()
@@ -137,7 +139,8 @@ impl Generic<'_> {
                     &self.scratch.dphi[l],
                     &self.scratch.delta[l],
                 ];
-                ops.push(self.b.op(K::LayerBackward, &u, &bufs, m * np * n));
+                let groups = self.row_grid(n / 4, m * np);
+                ops.push(self.b.op_grid(K::LayerBackward, &u, &bufs, groups));
                 continue;
             }
             if !self.tiles.dense {
@@ -179,6 +182,13 @@ impl Generic<'_> {
             ops.push(self.b.op_grid(kernel, &u, &bufs, groups));
         }
         ops
+    }
+
+    /// Workgroups of a row kernel: `lanes` invocations along x in groups of WG, and
+    /// `rows` along y, folded into z past the limit.
+    fn row_grid(&self, lanes: usize, rows: usize) -> [u32; 3] {
+        let r = grid(rows as u32, self.b.max_groups);
+        [(lanes as u32).div_ceil(WG), r[0], r[1]]
     }
 
     /// Workgroups of a register-tiled kernel: `lanes` invocations along x in groups of
@@ -224,13 +234,12 @@ impl Generic<'_> {
                         &bufs,
                         self.m * (spec.n_out / 4) * (spec.n_in / 4),
                     )
+                } else if out {
+                    let groups = self.row_grid(spec.n_in / 4 + 1, self.m);
+                    self.b.op_grid(K::GradUpdate, &u, &bufs, groups)
                 } else {
-                    self.b.op(
-                        K::GradUpdate,
-                        &u,
-                        &bufs,
-                        self.m * spec.n_out * (spec.n_in + 1),
-                    )
+                    let groups = self.row_grid(spec.n_out / 4, self.m * (spec.n_in + 1));
+                    self.b.op_grid(K::GradUpdate, &u, &bufs, groups)
                 }
             })
             .collect()

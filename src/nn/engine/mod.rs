@@ -139,7 +139,11 @@ impl Ensemble {
         );
         let kernels = Kernels::new(ctx, spec.activation, shape.input_dim, points, tiles)?;
 
-        let xs: Vec<f32> = data.x.iter().flatten().map(|&v| v as f32).collect();
+        // x and the output gradient are padded to whole vec4s: grad_update
+        // reads them through a vec4 view, which ends at the last whole vec4.
+        let vec4s = |n: usize| n.next_multiple_of(4);
+        let mut xs: Vec<f32> = data.x.iter().flatten().map(|&v| v as f32).collect();
+        xs.resize(vec4s(xs.len()), 0.0);
         let ys: Vec<f32> = data.y.iter().map(|&v| v as f32).collect();
         let bs: Vec<f32> = basis.iter().flatten().map(|&v| v as f32).collect();
         let x_buf = upload_buffer(ctx, "x", &xs);
@@ -147,7 +151,7 @@ impl Ensemble {
         let basis_buf = upload_buffer(ctx, "basis", &bs);
         let f32s = |n: usize| 4 * n as u64;
         let outputs = storage_buffer(ctx, "outputs", f32s(e * points));
-        let delta_out = storage_buffer(ctx, "delta_out", f32s(e * points));
+        let delta_out = storage_buffer(ctx, "delta_out", f32s(vec4s(e * points)));
         let ones = upload_buffer(ctx, "ones", &vec![1.0f32; e * points]);
         let loss = storage_buffer(ctx, "loss", f32s(e));
         let partial = storage_buffer(ctx, "partial", f32s(e * points * sz.blocks));
