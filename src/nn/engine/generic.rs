@@ -66,12 +66,12 @@ impl Generic<'_> {
                     &self.scratch.dphi[l],
                 ];
                 if l > 0 && self.tiles.dense {
-                    let groups = self.tiled_grid(n / 4, self.tiles.wg);
-                    let kernel = if self.tiles.packed {
-                        K::DenseForwardX8
+                    let (kernel, lanes) = if self.tiles.packed {
+                        (K::DenseForwardX8, n / 8)
                     } else {
-                        K::DenseForward
+                        (K::DenseForward, n / 4)
                     };
+                    let groups = self.tiled_grid(lanes, self.tiles.wg);
                     self.b.op_grid(kernel, &u, &bufs, groups)
                 } else if l > 0 {
                     self.b
