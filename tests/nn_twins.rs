@@ -404,3 +404,67 @@ fn blocked_storage_saves_and_resumes_as_rows() {
     resumed.run_segment(2, 4, &|_| false).unwrap();
     assert_eq!(members(&resumed), members(&whole));
 }
+
+/// Past the per-dimension workgroup limit the row kernels (input and output layers,
+/// tiled hidden layers) fold their (member, point) and (member, input) rows into z:
+/// the members whose rows lie past the fold train exactly as their twins do.
+#[test]
+fn row_grids_fold_past_the_dispatch_limit() {
+    let ctx = common::ctx();
+    // d = 9: the input layer's update has members·(d + 1) rows per sub-chunk (the
+    // NTK buffer bounds a sub-chunk to 8192 members at N = 64 on a 128 MiB binding),
+    // the other row kernels members·64: the last members lie past the limit in both.
+    let data = Dataset::teacher(64, 9, 3);
+    let np = data.points();
+    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let members = max / (data.input_dim() + 1) + 3;
+    assert!(np > data.input_dim() + 1);
+    let shape = NetShape {
+        input_dim: data.input_dim(),
+        width: 8,
+        depth: 2,
+    };
+    let spec = EnsembleSpec {
+        shape,
+        activation: Activation::Tanh,
+        parametrization: Parametrization::Ntk,
+        sigma_w: 1.2,
+        sigma_b: 0.3,
+        ensemble: members,
+        lr: 0.2,
+        momentum: 0.8,
+        seed: 5,
+        chunk: None,
+        member_traces: 0,
+        first_member: 0,
+        record_slots: None,
+        ntk_member_bytes: None,
+    };
+    let basis = common::fourier_basis(np);
+    let ens = Ensemble::new(&ctx, &spec, &data, &basis).unwrap();
+    ens.initialize().unwrap();
+    let steps = 2;
+    ens.run_segment(0, steps, &|_| false).unwrap();
+    let sc = layer_scales(&shape, spec.parametrization, spec.sigma_w, spec.sigma_b);
+    for m in [0, members - 1] {
+        let mut p = twin::init_params(&shape, &sc, spec.seed, m);
+        let mut v = vec![0.0; p.len()];
+        for _ in 0..steps {
+            twin::train_step(
+                &shape,
+                &sc,
+                spec.activation,
+                &mut p,
+                &mut v,
+                &data.x,
+                &data.y,
+                spec.lr,
+                spec.momentum,
+            );
+        }
+        // As for init_params in `check_on`: f32 draws put ~1e-5 between a tail value
+        // and its twin; a member trained on another member's rows is off by O(1).
+        let e = common::rel_err(&ens.read_params(m).unwrap(), &p);
+        assert!(e < 5e-5, "member {m} of {members}: {e}");
+    }
+}
