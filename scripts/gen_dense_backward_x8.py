@@ -15,7 +15,7 @@ A('''// Backward through a hidden-to-hidden weight layer W (n_out × n_in), fuse
 // 8-float-aligned rows (the engine falls back to `dense_backward` otherwise).
 // One invocation per (member, tile of TP points, 8 input neurons b); it streams
 // the column block W[·][b..b+8] once (stored column-blocked, so in memory order),
-// eight rows a per iteration, two at a time, and per row
+// eight rows a per iteration, four at a time, and per row
 //   δ_b += δ_up[a]·W[a][b]                 (for every point of the tile, old W)
 //   g[a][b] = wm·Σ_i δ_up[i][a]·z[i][b]    (z: the layer's input, held in registers)
 //   v ← βv − ηg,  W ← W + v                (lane b = 0 also updates the bias, g = bm·Σ_i δ_up[i][a])
@@ -139,34 +139,31 @@ for p in range(TP):
 A('        let gbl = ' + ' + '.join(f'd{p}' for p in range(TP)) + ';')
 A('        let gbh = ' + ' + '.join(f'e{p}' for p in range(TP)) + ';')
 A('        let wi = w + 8u * a8 * bw8;')
-for quad, (reg, c0, c1) in enumerate([('d', 'x', 'y'), ('d', 'z', 'w'), ('e', 'x', 'y'), ('e', 'z', 'w')]):
-    r0, r1 = 2 * quad, 2 * quad + 1
+for quad, reg in enumerate(['d', 'e']):
+    rows = [4 * quad + k for k in range(4)]
     A('        {')
-    A(f'            let w0 = params[wi + {r0}u * bw8];')
-    A(f'            let w1 = params[wi + {r1}u * bw8];')
-    A('            let w0l = lo(w0);')
-    A('            let w0h = hi(w0);')
-    A('            let w1l = lo(w1);')
-    A('            let w1h = hi(w1);')
-    A('            var g0l = vec4<f32>(0.0);')
-    A('            var g0h = vec4<f32>(0.0);')
-    A('            var g1l = vec4<f32>(0.0);')
-    A('            var g1h = vec4<f32>(0.0);')
+    for k, r in enumerate(rows):
+        A(f'            let w{k} = params[wi + {r}u * bw8];')
+    for k in range(4):
+        A(f'            let w{k}l = lo(w{k});')
+        A(f'            let w{k}h = hi(w{k});')
+    for k in range(4):
+        A(f'            var g{k}l = vec4<f32>(0.0);')
+        A(f'            var g{k}h = vec4<f32>(0.0);')
     for p in range(TP):
         if p == 8:
             A('            if TP > 8u {')
         ind = '                ' if p >= 8 else '            '
         r = f'{reg}{p}'
-        A(f'{ind}al{p} = al{p} + {r}.{c0} * w0l + {r}.{c1} * w1l;')
-        A(f'{ind}ah{p} = ah{p} + {r}.{c0} * w0h + {r}.{c1} * w1h;')
-        A(f'{ind}g0l = g0l + {r}.{c0} * zl{p};')
-        A(f'{ind}g0h = g0h + {r}.{c0} * zh{p};')
-        A(f'{ind}g1l = g1l + {r}.{c1} * zl{p};')
-        A(f'{ind}g1h = g1h + {r}.{c1} * zh{p};')
+        A(f'{ind}al{p} = al{p} + {r}.x * w0l + {r}.y * w1l + {r}.z * w2l + {r}.w * w3l;')
+        A(f'{ind}ah{p} = ah{p} + {r}.x * w0h + {r}.y * w1h + {r}.z * w2h + {r}.w * w3h;')
+        for k, c in enumerate('xyzw'):
+            A(f'{ind}g{k}l = g{k}l + {r}.{c} * zl{p};')
+            A(f'{ind}g{k}h = g{k}h + {r}.{c} * zh{p};')
     A('            }')
     A('            if update && lane < n8 {')
-    A(f'                step(wi + {r0}u * bw8, w0l, w0h, uni.wm * g0l, uni.wm * g0h);')
-    A(f'                step(wi + {r1}u * bw8, w1l, w1h, uni.wm * g1l, uni.wm * g1h);')
+    for k, r in enumerate(rows):
+        A(f'                step(wi + {r}u * bw8, w{k}l, w{k}h, uni.wm * g{k}l, uni.wm * g{k}h);')
     A('            }')
     A('        }')
 A('''        if update && lane == 0u {
