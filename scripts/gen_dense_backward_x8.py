@@ -89,7 +89,7 @@ fn main(
     n8 = uni.n_in / 8u;
     u8 = uni.n_out / 8u;
     let tiles = (np + TP - 1u) / TP;
-    let flat = wid.y + wid.z * groups.y;
+    let flat = grid_row(wid, groups);
     if flat >= uni.members * tiles {
         return;
     }

@@ -76,7 +76,7 @@ fn main(
     n4 = uni.n_in / 4u;     // this layer's inputs (the neurons below) / 4
     u4 = uni.n_out / 4u;    // its outputs (the neurons above) / 4
     let tiles = (np + TP - 1u) / TP;
-    let flat = wid.y + wid.z * groups.y;
+    let flat = grid_row(wid, groups);
     if flat >= uni.members * tiles {
         return;
     }

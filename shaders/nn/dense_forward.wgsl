@@ -64,7 +64,7 @@ fn main(
     k4 = uni.n_in / 4u;
     o4 = uni.n_out / 4u;
     let tiles = (np + TP - 1u) / TP;
-    let flat = wid.y + wid.z * groups.y;
+    let flat = grid_row(wid, groups);
     if flat >= uni.members * tiles {
         return;
     }

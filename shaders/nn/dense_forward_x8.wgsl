@@ -72,7 +72,7 @@ fn main(
     k8 = uni.n_in / 8u;
     o4 = uni.n_out / 4u;
     let tiles = (np + TP - 1u) / TP;
-    let flat = wid.y + wid.z * groups.y;
+    let flat = grid_row(wid, groups);
     if flat >= uni.members * tiles {
         return;
     }

@@ -67,7 +67,7 @@ fn main(
     uni = net;
     let np = uni.n_points;
     let tiles = (np + TP - 1u) / TP;
-    let flat = wid.y + wid.z * groups.y;
+    let flat = grid_row(wid, groups);
     if flat >= uni.members * tiles {
         return;
     }

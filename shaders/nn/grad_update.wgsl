@@ -52,7 +52,7 @@ fn main(
     uni = net;
     let n_in = uni.n_in;
     let np = uni.n_points;
-    let row = wid.y + wid.z * groups.y;
+    let row = grid_row(wid, groups);
     let lane = wid.x * WG + lid.x;
     if (uni.flags & 1u) != 0u {
         let m = row;

@@ -20,7 +20,7 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     uni = net;
-    let m = wid.y + wid.z * groups.y;
+    let m = grid_row(wid, groups);
     if m >= uni.members {
         return;
     }

@@ -25,7 +25,7 @@ fn main(
     uni = net;
     let n4 = uni.n_in / 4u;
     let n_up = uni.n_out;
-    let row = wid.y + wid.z * groups.y;
+    let row = grid_row(wid, groups);
     let b4 = wid.x * WG + lid.x;
     if row >= uni.members * uni.n_points || b4 >= n4 {
         return;

@@ -24,7 +24,7 @@ fn main(
     uni = net;
     let n_in = uni.n_in;
     let o4 = uni.n_out / 4u;
-    let row = wid.y + wid.z * groups.y;
+    let row = grid_row(wid, groups);
     let a4 = wid.x * WG + lid.x;
     if row >= uni.members * uni.n_points || a4 >= o4 {
         return;

@@ -47,3 +47,9 @@ struct Net {
 fn flat_id(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * WG;
 }
+
+// The row of a row grid: rows run along y and fold into z past the per-dimension
+// limit (the engine's `row_grid`), lanes along x.
+fn grid_row(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return wid.y + wid.z * groups.y;
+}

@@ -5,7 +5,6 @@
 use super::WG;
 use super::kernels::{K, Tiles};
 use super::ops::{Builder, Chunk, Op, Scratch};
-use crate::gpu::kernel::grid;
 use crate::nn::layout::{
     FLAG_NO_UPDATE, FLAG_NTK_MEMBERS, FLAG_OUTPUT, LayerScale, LayerSpec, NetShape, NetUniform,
 };
@@ -187,16 +186,14 @@ impl Generic<'_> {
     /// Workgroups of a row kernel: `lanes` invocations along x in groups of WG, and
     /// `rows` along y, folded into z past the limit.
     fn row_grid(&self, lanes: usize, rows: usize) -> [u32; 3] {
-        let r = grid(rows as u32, self.b.max_groups);
-        [(lanes as u32).div_ceil(WG), r[0], r[1]]
+        self.b.row_grid((lanes as u32).div_ceil(WG), rows)
     }
 
     /// Workgroups of a register-tiled kernel: `lanes` invocations along x in groups of
     /// `wg`, and (member, point tile) pairs along y, folded into z past the limit.
     fn tiled_grid(&self, lanes: usize, wg: u32) -> [u32; 3] {
         let tiles = self.points.div_ceil(self.tiles.points as usize);
-        let rows = grid((self.m * tiles) as u32, self.b.max_groups);
-        [(lanes as u32).div_ceil(wg), rows[0], rows[1]]
+        self.b.row_grid((lanes as u32).div_ceil(wg), self.m * tiles)
     }
 
     /// A training step after the forward pass. When the point tile holds every point,

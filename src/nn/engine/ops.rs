@@ -99,6 +99,13 @@ pub(super) struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// A row grid: `x_groups` workgroups along x, and `rows` along y folded into z
+    /// past the per-dimension limit (the shaders' `grid_row`).
+    pub(super) fn row_grid(&self, x_groups: u32, rows: usize) -> [u32; 3] {
+        let r = grid(rows as u32, self.max_groups);
+        [x_groups, r[0], r[1]]
+    }
+
     /// A 1-D dispatch of `threads` invocations (folded into 2-D past the limit).
     pub(super) fn op<T: bytemuck::Pod>(
         &self,
@@ -203,8 +210,7 @@ impl OpLists {
                     // then stride through it.
                     let span = if blocked { l.n_in } else { count };
                     let along = span.div_ceil(WG as usize).min(1024) as u32;
-                    let rows = grid(c.members as u32, b.max_groups);
-                    let groups = [along, rows[0], rows[1]];
+                    let groups = b.row_grid(along, c.members);
                     init_ops.push(b.op_grid(K::Init, &u, &[&c.params], groups));
                 }
             }
