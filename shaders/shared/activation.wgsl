@@ -11,36 +11,8 @@ const ERF_A4: f32 = -1.453152027;
 const ERF_A5: f32 = 1.061405429;
 const TWO_OVER_SQRT_PI: f32 = 1.1283791670955126;
 
-// (erf x, erf' x) sharing one exp (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
-fn erf_and_deriv(x: f32) -> vec2<f32> {
-    let ax = abs(x);
-    let e = exp(-ax * ax);
-    let t = 1.0 / (1.0 + ERF_P * ax);
-    let poly = ((((ERF_A5 * t + ERF_A4) * t + ERF_A3) * t + ERF_A2) * t + ERF_A1) * t;
-    let y = 1.0 - poly * e;
-    return vec2<f32>(select(y, -y, x < 0.0), TWO_OVER_SQRT_PI * e);
-}
-
-fn act(x: f32) -> f32 {
-    switch ACT {
-        case 0u: { return erf_and_deriv(x).x; }
-        case 1u: { return max(x, 0.0); }
-        case 2u: { return tanh(x); }
-        default: { return x; }
-    }
-}
-
-// (φ(x), φ'(x)) in one evaluation.
-fn act_and_deriv(x: f32) -> vec2<f32> {
-    switch ACT {
-        case 0u: { return erf_and_deriv(x); }
-        case 1u: { return vec2<f32>(max(x, 0.0), select(0.0, 1.0, x > 0.0)); }
-        case 2u: { let y = tanh(x); return vec2<f32>(y, 1.0 - y * y); }
-        default: { return vec2<f32>(x, 1.0); }
-    }
-}
-
-// (φ, φ') on four values at once; erf and erf' share one exp.
+// (φ, φ') on four values at once; erf and erf' share one exp (Abramowitz & Stegun
+// 7.1.26, |error| < 1.5e-7).
 fn act_and_deriv4(x: vec4<f32>, d: ptr<function, vec4<f32>>) -> vec4<f32> {
     switch ACT {
         case 0u: {
